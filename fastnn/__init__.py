@@ -1,0 +1,29 @@
+"""fastnn: fast feed-forward neural networks on the CPU, with a Keras-style API.
+
+Example:
+    >>> from fastnn import layers, models
+    >>> model = models.Sequential([layers.Dense(16, activation="relu", input_dim=8),
+    ...                            layers.Dense(1, activation="sigmoid")])
+    >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+"""
+__version__ = "0.1.0"
+
+from fastnn import (activations, callbacks, config, initializers, layers, losses, metrics,
+                    models, ops, optimizers, regularizers, utils)
+from fastnn._info import show_config
+from fastnn._threads import get_num_threads, set_num_threads, threads
+from fastnn.backend import get_backend, set_backend, use_backend
+from fastnn.models import Sequential
+
+__all__ = ["Sequential", "activations", "callbacks", "config", "datasets", "explain",
+           "get_backend", "get_num_threads", "initializers", "layers", "losses", "metrics",
+           "models", "ops", "optimizers", "plot", "regularizers", "set_backend",
+           "set_num_threads", "show_config", "threads", "use_backend", "utils"]
+
+
+def __getattr__(name):
+    # datasets, plot and explain load on first use: they are not needed to train
+    if name in ("datasets", "plot", "explain"):
+        import importlib
+        return importlib.import_module(f"fastnn.{name}")
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -1,0 +1,36 @@
+"""show_config(): what this fastnn install is and what it will run."""
+import platform
+import sys
+
+import numpy
+
+
+def config_dict():
+    """The facts `show_config` prints, as a dict."""
+    from fastnn import __version__
+    from fastnn._threads import get_num_threads
+    from fastnn.backend import get_backend
+    from fastnn.config import floatx
+    info = {"fastnn": __version__, "python": sys.version.split()[0], "numpy": numpy.__version__,
+            "platform": platform.platform(), "machine": platform.machine(),
+            "backend": get_backend().name, "floatx": floatx(), "threads": get_num_threads()}
+    try:
+        from fastnn._kernels import gemm, threads
+        info["compiled_kernels"] = True
+        info["openmp"] = threads.openmp_enabled()
+        info["kernel_isa"] = gemm.isa_name()
+        info["isa_available"] = [i for i in ("avx512", "avx2", "neon", "generic")
+                                 if gemm.isa_available(i)]
+    except ImportError as exc:
+        info["compiled_kernels"] = f"missing ({exc})"
+    return info
+
+
+def show_config():
+    """Print the version, backend, kernel ISA chosen, threads and OpenMP status."""
+    info = config_dict()
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        if key == "openmp" and value is False:
+            value = "False (single-threaded build)"
+        print(f"{key.ljust(width)} : {value}")

@@ -1,0 +1,50 @@
+# The C interface of src_c/ (see src_c/fastnn.h), declared once for every .pyx.
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+
+cdef extern from "fastnn.h" nogil:
+    enum:
+        FNN_ACT_LINEAR
+        FNN_ACT_RELU
+        FNN_ACT_LEAKY_RELU
+        FNN_ACT_ELU
+        FNN_ACT_SELU
+        FNN_ACT_GELU
+        FNN_ACT_SILU
+        FNN_ACT_SIGMOID
+        FNN_ACT_HARD_SIGMOID
+        FNN_ACT_TANH
+        FNN_ACT_SOFTPLUS
+        FNN_ACT_SOFTSIGN
+
+    int fnn_act_backward_needs_z(int act)
+    void fnn_s_act_forward(int act, double param, float *x, const float *bias, int64_t n)
+    void fnn_d_act_forward(int act, double param, double *x, const double *bias, int64_t n)
+    void fnn_s_act_backward(int act, double param, const float *grad, const float *saved,
+                            float *out, int64_t n)
+    void fnn_d_act_backward(int act, double param, const double *grad, const double *saved,
+                            double *out, int64_t n)
+
+    ctypedef struct fnn_epilogue:
+        const void *bias
+        int act
+        double act_param
+        const void *saved
+        int64_t ld_saved
+
+    void fnn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                   float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                   float beta, float *c, int64_t ldc, const fnn_epilogue *ep, int n_threads)
+    void fnn_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                   double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
+                   double beta, double *c, int64_t ldc, const fnn_epilogue *ep, int n_threads)
+
+    const char *fnn_isa_name()
+    int fnn_isa_available(const char *name)
+    int fnn_set_isa(const char *name)
+
+    int fnn_openmp_enabled()
+    int fnn_omp_max_threads()
+
+    void fnn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
+    void fnn_dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
+                          int64_t start, int64_t n, uint8_t *keep)

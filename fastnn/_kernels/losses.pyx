@@ -1,0 +1,193 @@
+"""Loss value and gradient in one pass, per row, with Keras' reductions.
+
+The batch loss is sum_i w_i * l_i / n_rows (Keras' "sum_over_batch_size"), where l_i is
+row i's loss averaged (or summed, for cross-entropies) over its last axis. Per-row losses
+are written to `row_loss` in parallel and added up serially, so the value does not depend
+on the thread count. The gradient written to `grad` is d(batch loss)/d(pred).
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport exp, log, log1p, fabs, fmax
+
+# Loss codes, mirrored in fastnn/losses.py.
+cdef enum:
+    MSE = 0
+    MAE = 1
+    HUBER = 2
+    BCE = 3
+    CCE = 4
+    HINGE = 5
+    KLD = 6
+    SOFTMAX_CCE = 7
+    SIGMOID_BCE = 8
+
+# Keras clips probabilities to [eps, 1 - eps] before taking logs.
+cdef double EPS = 1e-7
+
+
+cdef double _row_elementwise(int kind, double param, const floating *p, const floating *y,
+                             floating *g, Py_ssize_t n, double scale) noexcept nogil:
+    """Losses that average an element-wise term over the row; g may be NULL."""
+    cdef Py_ssize_t j
+    cdef double total = 0.0, e, q, t, d, s
+    for j in range(n):
+        e = p[j] - y[j]
+        if kind == MSE:
+            total += e * e
+            d = 2.0 * e
+        elif kind == MAE:
+            total += fabs(e)
+            d = 1.0 if e > 0 else (-1.0 if e < 0 else 0.0)
+        elif kind == HUBER:
+            if fabs(e) <= param:
+                total += 0.5 * e * e
+                d = e
+            else:
+                total += param * fabs(e) - 0.5 * param * param
+                d = param if e > 0 else -param
+        elif kind == BCE:
+            q = p[j]
+            d = (q - y[j]) / (q * (1.0 - q)) if EPS < q < 1.0 - EPS else 0.0
+            q = min(max(q, EPS), 1.0 - EPS)
+            total -= y[j] * log(q) + (1.0 - y[j]) * log(1.0 - q)
+        elif kind == HINGE:
+            t = 1.0 - y[j] * p[j]
+            total += t if t > 0 else 0.0
+            d = -y[j] if t > 0 else 0.0
+        elif kind == SIGMOID_BCE:
+            q = p[j]
+            total += fmax(q, 0.0) - q * y[j] + log1p(exp(-fabs(q)))
+            s = 1.0 / (1.0 + exp(-q)) if q >= 0 else exp(q) / (1.0 + exp(q))
+            d = s - y[j]
+        else:
+            d = 0.0
+        if g != NULL:
+            g[j] = <floating>(d * scale / n)
+    return total / n
+
+
+cdef double _row_cce(const floating *p, const floating *y, floating *g, Py_ssize_t n,
+                     double scale) noexcept nogil:
+    """-sum y log q with q = clip(p / sum(p)); the gradient goes through the normalisation."""
+    cdef Py_ssize_t j
+    cdef double s = 0.0, q, total = 0.0, yu = 0.0
+    for j in range(n):
+        s += p[j]
+    for j in range(n):
+        q = p[j] / s
+        if EPS < q < 1.0 - EPS:
+            yu += y[j]
+        total -= y[j] * log(min(max(q, EPS), 1.0 - EPS))
+    if g != NULL:
+        for j in range(n):
+            q = p[j] / s
+            g[j] = <floating>(scale / s * (yu - (y[j] / q if EPS < q < 1.0 - EPS else 0.0)))
+    return total
+
+
+cdef double _row_kld(const floating *p, const floating *y, floating *g, Py_ssize_t n,
+                     double scale) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double total = 0.0, q, t
+    for j in range(n):
+        t = min(max(<double>y[j], EPS), 1.0)
+        q = min(max(<double>p[j], EPS), 1.0)
+        total += t * log(t / q)
+        if g != NULL:
+            g[j] = <floating>(-scale * t / q if EPS < p[j] < 1.0 else 0.0)
+    return total
+
+
+cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, Py_ssize_t n,
+                             double scale) noexcept nogil:
+    """Cross-entropy of softmax(z) against y, from the logits: stable for any z."""
+    cdef Py_ssize_t j
+    cdef double m = z[0], s = 0.0, lse, total = 0.0, ysum = 0.0
+    for j in range(1, n):
+        if z[j] > m:
+            m = z[j]
+    for j in range(n):
+        s += exp(z[j] - m)
+    lse = m + log(s)
+    for j in range(n):
+        total += y[j] * (lse - z[j])
+        ysum += y[j]
+    if g != NULL:
+        for j in range(n):
+            g[j] = <floating>(scale * (exp(z[j] - lse) * ysum - y[j]))
+    return total
+
+
+def loss_grad(int kind, double param, const floating[:, ::1] pred,
+              const floating[:, ::1] target, const floating[::1] sample_weight,
+              floating[:, ::1] grad, double[::1] row_loss, int n_threads):
+    """Mean batch loss of `pred` against `target`; grad := its gradient (if not None)."""
+    cdef Py_ssize_t i, n_rows = pred.shape[0], n_cols = pred.shape[1]
+    cdef bint has_grad = grad is not None, has_w = sample_weight is not None
+    cdef double w, total = 0.0
+    cdef floating *g
+    if n_rows == 0:
+        return 0.0
+    for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
+        w = sample_weight[i] if has_w else 1.0
+        g = &grad[i, 0] if has_grad else NULL
+        if kind == CCE:
+            row_loss[i] = _row_cce(&pred[i, 0], &target[i, 0], g, n_cols, w / n_rows)
+        elif kind == SOFTMAX_CCE:
+            row_loss[i] = _row_softmax_cce(&pred[i, 0], &target[i, 0], g, n_cols, w / n_rows)
+        elif kind == KLD:
+            row_loss[i] = _row_kld(&pred[i, 0], &target[i, 0], g, n_cols, w / n_rows)
+        else:
+            row_loss[i] = _row_elementwise(kind, param, &pred[i, 0], &target[i, 0], g,
+                                           n_cols, w / n_rows)
+        row_loss[i] = row_loss[i] * w
+    for i in range(n_rows):
+        total += row_loss[i]
+    return total / n_rows
+
+
+cdef double _row_sparse(int kind, const floating *p, long label, floating *g, Py_ssize_t n,
+                        double scale) noexcept nogil:
+    """Cross-entropy against an integer label, from probabilities or logits."""
+    cdef Py_ssize_t j
+    cdef double m, s = 0.0, lse, q
+    if kind == SOFTMAX_CCE:
+        m = p[0]
+        for j in range(1, n):
+            if p[j] > m:
+                m = p[j]
+        for j in range(n):
+            s += exp(p[j] - m)
+        lse = m + log(s)
+        if g != NULL:
+            for j in range(n):
+                g[j] = <floating>(scale * exp(p[j] - lse))
+            g[label] = <floating>(g[label] - scale)
+        return lse - p[label]
+    for j in range(n):
+        s += p[j]
+    q = p[label] / s
+    if g != NULL:
+        for j in range(n):
+            g[j] = <floating>(scale / s if EPS < q < 1.0 - EPS else 0.0)
+        if EPS < q < 1.0 - EPS:
+            g[label] = <floating>(g[label] - scale / (s * q))
+    return -log(min(max(q, EPS), 1.0 - EPS))
+
+
+def loss_grad_sparse(int kind, const floating[:, ::1] pred, const long long[::1] labels,
+                     const floating[::1] sample_weight, floating[:, ::1] grad,
+                     double[::1] row_loss, int n_threads):
+    """Mean cross-entropy against integer labels (kind CCE or SOFTMAX_CCE)."""
+    cdef Py_ssize_t i, n_rows = pred.shape[0], n_cols = pred.shape[1]
+    cdef bint has_grad = grad is not None, has_w = sample_weight is not None
+    cdef double w, total = 0.0
+    if n_rows == 0:
+        return 0.0
+    for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
+        w = sample_weight[i] if has_w else 1.0
+        row_loss[i] = w * _row_sparse(kind, &pred[i, 0], labels[i],
+                                      &grad[i, 0] if has_grad else NULL, n_cols, w / n_rows)
+    for i in range(n_rows):
+        total += row_loss[i]
+    return total / n_rows

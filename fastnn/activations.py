@@ -1,0 +1,117 @@
+"""Activation functions, by Keras name.
+
+An activation is a small spec object (name, parameter) that backends dispatch on; it is
+callable on an array, so ``fastnn.activations.relu(x)`` works as in Keras.
+"""
+from fastnn._registry import lookup
+
+__all__ = ["ActivationSpec", "get", "serialize", "linear", "relu", "leaky_relu", "elu",
+           "selu", "gelu", "silu", "swish", "sigmoid", "hard_sigmoid", "tanh", "softplus",
+           "softsign", "softmax", "log_softmax"]
+
+# name -> (code of enum fnn_act in src_c/fastnn.h, default parameter, derivative needs z)
+# Softmax and log_softmax work on whole rows and have no element-wise code (-1).
+_TABLE = {
+    "linear": (0, 0.0, False),
+    "relu": (1, 0.0, False),
+    "leaky_relu": (2, 0.2, False),
+    "elu": (3, 1.0, False),
+    "selu": (4, 0.0, False),
+    "gelu": (5, 0.0, True),
+    "silu": (6, 0.0, True),
+    "sigmoid": (7, 0.0, False),
+    "hard_sigmoid": (8, 0.0, False),
+    "tanh": (9, 0.0, False),
+    "softplus": (10, 0.0, False),
+    "softsign": (11, 0.0, False),
+    "softmax": (-1, 0.0, False),
+    "log_softmax": (-1, 0.0, False),
+}
+_NAMES = {name: name for name in _TABLE} | {"swish": "silu"}
+
+
+class ActivationSpec:
+    """An activation function: `name`, its parameter, and what backprop needs.
+
+    Attributes:
+        name: the canonical Keras name.
+        param: negative slope (leaky_relu) or alpha (elu); unused otherwise.
+        code: the element-wise kernel code (-1 for row-wise softmax).
+        needs_z: whether act' is computed from the pre-activation (gelu, silu)
+            rather than from the output.
+    """
+
+    def __init__(self, name, param=None):
+        code, default, needs_z = _TABLE[name]
+        self.name = name
+        self.param = float(default if param is None else param)
+        self.code = code
+        self.needs_z = needs_z
+
+    def __call__(self, x):
+        from fastnn.backend import get_backend
+        backend = get_backend()
+        x = backend.asarray(x)
+        if x.ndim != 2:
+            x2 = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
+            return backend.activation_forward(x2.copy(), self).reshape(x.shape)
+        return backend.activation_forward(x, self)
+
+    def get_config(self):
+        """JSON-safe description; see `get`."""
+        _, default, _ = _TABLE[self.name]
+        if self.param == default:
+            return self.name
+        return {"name": self.name, "param": self.param}
+
+    def __eq__(self, other):
+        return isinstance(other, ActivationSpec) and (self.name, self.param) == (
+            other.name, other.param)
+
+    def __hash__(self):
+        return hash((self.name, self.param))
+
+    def __repr__(self):
+        _, default, _ = _TABLE[self.name]
+        extra = "" if self.param == default else f", param={self.param}"
+        return f"<activation {self.name}{extra}>"
+
+
+def get(identifier):
+    """The activation named `identifier` (None means linear; a spec or config dict passes).
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+        TypeError: for anything else, e.g. an arbitrary Python function.
+    """
+    if identifier is None:
+        return ActivationSpec("linear")
+    if isinstance(identifier, ActivationSpec):
+        return identifier
+    if isinstance(identifier, dict):
+        return ActivationSpec(get(identifier["name"]).name, identifier.get("param"))
+    if not isinstance(identifier, str):
+        raise TypeError(f"`activation` must be an activation name or one of "
+                        f"fastnn.activations' functions; got {identifier!r}")
+    return ActivationSpec(lookup(_NAMES, identifier, "activation", "activation"))
+
+
+def serialize(activation):
+    """The JSON-safe config of an activation spec."""
+    return get(activation).get_config()
+
+
+linear = ActivationSpec("linear")
+relu = ActivationSpec("relu")
+leaky_relu = ActivationSpec("leaky_relu")
+elu = ActivationSpec("elu")
+selu = ActivationSpec("selu")
+gelu = ActivationSpec("gelu")
+silu = swish = ActivationSpec("silu")
+sigmoid = ActivationSpec("sigmoid")
+hard_sigmoid = ActivationSpec("hard_sigmoid")
+tanh = ActivationSpec("tanh")
+softplus = ActivationSpec("softplus")
+softsign = ActivationSpec("softsign")
+softmax = ActivationSpec("softmax")
+log_softmax = ActivationSpec("log_softmax")

@@ -1,0 +1,188 @@
+"""The compiled CPU backend: every kernel of the reference, in Cython/C with OpenMP.
+
+Nothing here falls back to NumPy math: if the extension modules are missing the import
+fails with an ImportError that says how to build them.
+"""
+import threading
+
+import numpy
+
+from fastnn._threads import get_num_threads
+from fastnn.backend.reference import CCE, SOFTMAX_CCE, ReferenceBackend
+
+try:
+    from fastnn._kernels import activations as _act
+    from fastnn._kernels import dropout as _drop
+    from fastnn._kernels import gemm as _gemm
+    from fastnn._kernels import losses as _loss
+    from fastnn._kernels import optimizers as _opt
+    from fastnn._kernels import reduce as _red
+except ImportError as exc:  # pragma: no cover - only in a broken install
+    raise ImportError(
+        "fastnn's compiled kernels are missing (" + str(exc) + "). Install fastnn with "
+        "`pip install .` (or build in place with `python setup.py build_ext --inplace`); "
+        "the 'reference' backend works without them.") from exc
+
+# Below this many elements an element-wise kernel runs on one thread: waking the second
+# thread costs about as much as the work (see benchmarks/bench_threads.py).
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+_SOFTMAX = {"softmax": False, "log_softmax": True}
+
+
+def _threads_for(n_elements):
+    return get_num_threads() if n_elements >= PARALLEL_MIN_ELEMENTS else 1
+
+
+class CpuBackend(ReferenceBackend):
+    """Compiled kernels (Cython + OpenMP, intrinsics GEMM), GIL released in every one."""
+
+    name = "cpu"
+    xp = numpy
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def _row_buffer(self, n):
+        buf = getattr(self._local, "rows", None)
+        if buf is None or buf.shape[0] < n:
+            buf = self._local.rows = numpy.empty(max(n, 256), dtype=numpy.float64)
+        return buf[:n]
+
+    def matmul(self, a, b, out=None, transpose_a=False, transpose_b=False, alpha=1.0,
+               beta=0.0):
+        m = a.shape[1] if transpose_a else a.shape[0]
+        n = b.shape[0] if transpose_b else b.shape[1]
+        if out is None:
+            out = numpy.empty((m, n), dtype=a.dtype)
+        _gemm.gemm(a, b, out, transpose_a, transpose_b, alpha, beta, get_num_threads())
+        return out
+
+    def dense_forward(self, x, w, b, activation, out=None, preact=None):
+        if out is None:
+            out = numpy.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+        nt = get_num_threads()
+        if activation.name in _SOFTMAX:
+            _gemm.dense_forward(x, w, b, 0, 0.0, out, nt)
+            if preact is not None:
+                preact[...] = out
+            _act.softmax_forward(out, out, _SOFTMAX[activation.name],
+                                 _threads_for(out.size))
+            return out
+        if preact is None:
+            _gemm.dense_forward(x, w, b, activation.code, activation.param, out, nt)
+            return out
+        _gemm.dense_forward(x, w, b, 0, 0.0, preact, nt)
+        _act.activation_forward(preact, activation.code, activation.param, out,
+                                _threads_for(out.size))
+        return out
+
+    def dense_backward_input(self, dz, w, activation, saved, out=None):
+        if out is None:
+            out = numpy.empty((dz.shape[0], w.shape[0]), dtype=dz.dtype)
+        nt = get_num_threads()
+        if activation is None or activation.name == "linear":
+            _gemm.dense_backward_input(dz, w, None, 0, 0.0, out, nt)
+            return out
+        if activation.name in _SOFTMAX:
+            _gemm.dense_backward_input(dz, w, None, 0, 0.0, out, nt)
+            return self.activation_backward(activation, out, saved, out=out)
+        _gemm.dense_backward_input(dz, w, saved, activation.code, activation.param,
+                                   out, nt)
+        return out
+
+    def bias_grad(self, dz, out=None):
+        if out is None:
+            out = numpy.empty(dz.shape[1], dtype=dz.dtype)
+        _red.bias_grad(dz, out, _threads_for(dz.size))
+        return out
+
+    def activation_forward(self, x, activation, out=None):
+        if out is None:
+            out = numpy.empty_like(x)
+        nt = _threads_for(x.size)
+        if activation.name in _SOFTMAX:
+            _act.softmax_forward(x, out, _SOFTMAX[activation.name], nt)
+            return out
+        _act.activation_forward(x, activation.code, activation.param, out, nt)
+        return out
+
+    def activation_backward(self, activation, grad, saved, out=None):
+        if out is None:
+            out = numpy.empty_like(grad)
+        nt = _threads_for(grad.size)
+        if activation.name in _SOFTMAX:
+            _act.softmax_backward(grad, saved, out, _SOFTMAX[activation.name], nt)
+            return out
+        _act.activation_backward(activation.code, activation.param, grad, saved, out,
+                                 nt)
+        return out
+
+    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None):
+        rows = self._row_buffer(pred.shape[0])
+        nt = _threads_for(pred.size)
+        if target.ndim == 1:
+            if kind not in (CCE, SOFTMAX_CCE):
+                raise ValueError(f"integer targets need a cross-entropy loss; got kind {kind}")
+            return _loss.loss_grad_sparse(kind, pred, target, sample_weight, grad, rows, nt)
+        return _loss.loss_grad(kind, param, pred, target, sample_weight, grad, rows, nt)
+
+    def dropout(self, x, rate, seed, step, layer, out=None, mask=None):
+        if out is None:
+            out = numpy.empty_like(x)
+        if mask is None:
+            mask = numpy.empty(x.shape, dtype=numpy.uint8)
+        _drop.dropout_forward(x, rate, seed, layer, step, out, mask,
+                              _threads_for(x.size))
+        return out
+
+    def dropout_backward(self, grad, mask, rate, out=None):
+        if out is None:
+            out = numpy.empty_like(grad)
+        _drop.dropout_backward(grad, mask, rate, out, _threads_for(grad.size))
+        return out
+
+    def take_rows(self, x, indices, out=None):
+        if out is None:
+            out = numpy.empty((len(indices), x.shape[1]), dtype=x.dtype)
+        _red.take_rows(x, indices, out, _threads_for(out.size))
+        return out
+
+    def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, wd_lr):
+        _opt.sgd(param.reshape(-1), grad.reshape(-1), _flat(velocity), lr, momentum,
+                 nesterov, wd_lr, _threads_for(param.size))
+        return param
+
+    def adam_update(self, param, grad, m, v, v_max, alpha, beta_1, beta_2, epsilon, wd_lr):
+        _opt.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                  _flat(v_max), alpha, beta_1, beta_2, epsilon, wd_lr,
+                  _threads_for(param.size))
+        return param
+
+    def rmsprop_update(self, param, grad, velocity, average_grad, momentum_buf, lr, rho,
+                       momentum, epsilon, wd_lr):
+        _opt.rmsprop(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1),
+                     _flat(average_grad), _flat(momentum_buf), lr, rho, momentum,
+                     epsilon, wd_lr, _threads_for(param.size))
+        return param
+
+    def adagrad_update(self, param, grad, accumulator, lr, epsilon, wd_lr):
+        _opt.adagrad(param.reshape(-1), grad.reshape(-1), accumulator.reshape(-1), lr,
+                     epsilon, wd_lr, _threads_for(param.size))
+        return param
+
+    def adamax_update(self, param, grad, m, u, alpha, beta_1, beta_2, epsilon, wd_lr):
+        _opt.adamax(param.reshape(-1), grad.reshape(-1), m.reshape(-1), u.reshape(-1),
+                    alpha, beta_1, beta_2, epsilon, wd_lr, _threads_for(param.size))
+        return param
+
+    def nadam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, c_m, c_g, c_v,
+                     wd_lr):
+        _opt.nadam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                   lr, beta_1, beta_2, epsilon, c_m, c_g, c_v, wd_lr,
+                   _threads_for(param.size))
+        return param
+
+
+def _flat(a):
+    return None if a is None else a.reshape(-1)

@@ -1,0 +1,361 @@
+"""The reference backend: every kernel written the textbook way in NumPy.
+
+This file is the specification of the kernel interface. Other backends (``cpu``,
+``cupy``) implement the same methods with the same signatures and must agree with these
+to floating-point rounding; ``tests/backend`` checks both.
+
+Conventions for every kernel:
+  * arrays are 2-D and of one floating dtype (float32 or float64) unless stated;
+  * ``out`` (and other output buffers) may be given, in which case the result is written
+    there and returned; otherwise a new array is returned;
+  * kernels trust their arguments: shapes and dtypes are checked at the Python boundary
+    (``fastnn/_validation.py``), never here.
+"""
+import numpy
+
+from fastnn._philox import dropout_keep_mask
+
+# Loss codes shared with fastnn/_kernels/losses.pyx.
+MSE, MAE, HUBER, BCE, CCE, HINGE, KLD, SOFTMAX_CCE, SIGMOID_BCE = range(9)
+EPSILON = 1e-7
+
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _erf(x):
+    """erf on NumPy arrays (math.erf vectorised; NumPy has none)."""
+    import math
+    return numpy.vectorize(math.erf, otypes=[numpy.float64])(x)
+
+
+class ReferenceBackend:
+    """NumPy kernels, written for clarity: the ground truth for the other backends."""
+
+    name = "reference"
+    xp = numpy
+
+    # ---------------------------------------------------------------- arrays
+    def asarray(self, x, dtype=None):
+        """A backend array holding `x` (no copy when it already is one)."""
+        return self.xp.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x):
+        """A NumPy array holding `x`."""
+        return numpy.asarray(x)
+
+    def empty(self, shape, dtype):
+        """An uninitialised backend array."""
+        return self.xp.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype):
+        """A zero-filled backend array."""
+        return self.xp.zeros(shape, dtype=dtype)
+
+    def _out(self, out, shape, dtype):
+        return self.xp.empty(shape, dtype=dtype) if out is None else out
+
+    # ---------------------------------------------------------------- GEMM
+    def matmul(self, a, b, out=None, transpose_a=False, transpose_b=False, alpha=1.0,
+               beta=0.0):
+        """out := alpha * op(a) @ op(b) + beta * out, op transposing when asked.
+
+        With beta == 0 the previous contents of `out` are ignored (may be NaN).
+        """
+        opa = a.T if transpose_a else a
+        opb = b.T if transpose_b else b
+        prod = opa.astype(numpy.float64) @ opb.astype(numpy.float64)
+        res = alpha * prod if beta == 0 or out is None else alpha * prod + beta * out
+        out = self._out(out, prod.shape, a.dtype)
+        out[...] = res
+        return out
+
+    def dense_forward(self, x, w, b, activation, out=None, preact=None):
+        """out := act(x @ w + b); b may be None; preact := x @ w + b when given."""
+        z = self.matmul(x, w)
+        if b is not None:
+            z = z + b
+        if preact is not None:
+            preact[...] = z
+        return self.activation_forward(z, activation, out=out)
+
+    def dense_backward_input(self, dz, w, activation, saved, out=None):
+        """out := (dz @ w.T) * act'(saved): the previous layer's dZ in one step.
+
+        With `activation` None (or linear) it is the plain input gradient dz @ w.T.
+        """
+        dx = self.matmul(dz, w, transpose_b=True)
+        if activation is None or activation.name == "linear":
+            out = self._out(out, dx.shape, dz.dtype)
+            out[...] = dx
+            return out
+        return self.activation_backward(activation, dx, saved, out=out)
+
+    def bias_grad(self, dz, out=None):
+        """out := column sums of dz."""
+        out = self._out(out, (dz.shape[1],), dz.dtype)
+        out[...] = dz.astype(numpy.float64).sum(axis=0)
+        return out
+
+    # ---------------------------------------------------------------- activations
+    def activation_forward(self, x, activation, out=None):
+        """out := act(x) (activation: a fastnn.activations spec)."""
+        z = x.astype(numpy.float64)
+        y = _FORWARD[activation.name](z, activation.param)
+        out = self._out(out, x.shape, x.dtype)
+        out[...] = y
+        return out
+
+    def activation_backward(self, activation, grad, saved, out=None):
+        """out := grad * act'(.) from `saved`: z if activation.needs_z, else y = act(z).
+
+        For softmax/log_softmax, the vector-Jacobian product from the output y.
+        """
+        g = grad.astype(numpy.float64)
+        s = saved.astype(numpy.float64)
+        if activation.name == "softmax":
+            res = s * (g - (g * s).sum(axis=-1, keepdims=True))
+        elif activation.name == "log_softmax":
+            res = g - numpy.exp(s) * g.sum(axis=-1, keepdims=True)
+        else:
+            res = g * _DERIVATIVE[activation.name](s, activation.param)
+        out = self._out(out, grad.shape, grad.dtype)
+        out[...] = res
+        return out
+
+    # ---------------------------------------------------------------- losses
+    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None):
+        """Mean batch loss sum_i w_i l_i / n of `pred` against `target`, and
+        grad := d loss / d pred when `grad` is given. Returns the loss (a float).
+
+        `kind` is a loss code; SOFTMAX_CCE and SIGMOID_BCE take logits. `target` is
+        2-D like `pred`, or 1-D integer labels for the cross-entropies (CCE, SOFTMAX_CCE).
+        """
+        p = pred.astype(numpy.float64)
+        n_rows, n_cols = p.shape
+        if target.ndim == 1:
+            t = numpy.zeros_like(p)
+            t[numpy.arange(n_rows), target.astype(numpy.int64)] = 1.0
+        else:
+            t = target.astype(numpy.float64)
+        w = numpy.ones(n_rows) if sample_weight is None else sample_weight.astype(numpy.float64)
+        rows, d = _LOSSES[kind](p, t, param)
+        if grad is not None:
+            grad[...] = d * (w / n_rows)[:, None]
+        return float((rows * w).sum() / n_rows) if n_rows else 0.0
+
+    # ---------------------------------------------------------------- dropout
+    def dropout(self, x, rate, seed, step, layer, out=None, mask=None):
+        """mask := Philox keep-mask for (seed, layer, step); out := x * mask / (1 - rate)."""
+        keep = dropout_keep_mask(seed, layer, step, rate, x.size).reshape(x.shape)
+        if mask is not None:
+            mask[...] = keep
+        out = self._out(out, x.shape, x.dtype)
+        out[...] = numpy.where(keep, x / (1.0 - rate), 0.0)
+        return out
+
+    def dropout_backward(self, grad, mask, rate, out=None):
+        """out := grad * mask / (1 - rate)."""
+        out = self._out(out, grad.shape, grad.dtype)
+        out[...] = numpy.where(mask.astype(bool), grad / (1.0 - rate), 0.0)
+        return out
+
+    # ---------------------------------------------------------------- data movement
+    def take_rows(self, x, indices, out=None):
+        """out[i] := x[indices[i]]."""
+        out = self._out(out, (len(indices), x.shape[1]), x.dtype)
+        out[...] = x[indices]
+        return out
+
+    # ---------------------------------------------------------------- optimizers
+    def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, wd_lr):
+        """v := momentum v - lr g; param += v (Nesterov: += momentum v - lr g)."""
+        param -= param * wd_lr
+        if velocity is None:
+            param -= lr * grad
+            return param
+        velocity[...] = momentum * velocity - lr * grad
+        param += momentum * velocity - lr * grad if nesterov else velocity
+        return param
+
+    def adam_update(self, param, grad, m, v, v_max, alpha, beta_1, beta_2, epsilon, wd_lr):
+        """Keras Adam/AdamW step; alpha = lr sqrt(1 - b2^t) / (1 - b1^t); v_max for AMSGrad."""
+        param -= param * wd_lr
+        m += (grad - m) * (1 - beta_1)
+        v += (grad * grad - v) * (1 - beta_2)
+        denom = v
+        if v_max is not None:
+            v_max[...] = self.xp.maximum(v_max, v)
+            denom = v_max
+        param -= alpha * m / (self.xp.sqrt(denom) + epsilon)
+        return param
+
+    def rmsprop_update(self, param, grad, velocity, average_grad, momentum_buf, lr, rho,
+                       momentum, epsilon, wd_lr):
+        """Keras RMSprop step (centered when average_grad is given, momentum when buffered)."""
+        param -= param * wd_lr
+        velocity[...] = rho * velocity + (1 - rho) * grad * grad
+        denom = velocity
+        if average_grad is not None:
+            average_grad[...] = rho * average_grad + (1 - rho) * grad
+            denom = velocity - average_grad * average_grad
+        increment = lr * grad / self.xp.sqrt(denom + epsilon)
+        if momentum_buf is not None:
+            momentum_buf[...] = momentum * momentum_buf + increment
+            increment = momentum_buf
+        param -= increment
+        return param
+
+    def adagrad_update(self, param, grad, accumulator, lr, epsilon, wd_lr):
+        """acc += g^2; param -= lr g / sqrt(acc + eps)."""
+        param -= param * wd_lr
+        accumulator += grad * grad
+        param -= lr * grad / self.xp.sqrt(accumulator + epsilon)
+        return param
+
+    def adamax_update(self, param, grad, m, u, alpha, beta_1, beta_2, epsilon, wd_lr):
+        """m += (g - m)(1 - b1); u := max(b2 u, |g|); param -= alpha m / (u + eps)."""
+        param -= param * wd_lr
+        m += (grad - m) * (1 - beta_1)
+        u[...] = self.xp.maximum(beta_2 * u, self.xp.abs(grad))
+        param -= alpha * m / (u + epsilon)
+        return param
+
+    def nadam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, c_m, c_g, c_v,
+                     wd_lr):
+        """Keras Nadam step; c_m, c_g, c_v are the step's momentum-schedule coefficients."""
+        param -= param * wd_lr
+        m += (grad - m) * (1 - beta_1)
+        v += (grad * grad - v) * (1 - beta_2)
+        param -= lr * (c_m * m + c_g * grad) / (self.xp.sqrt(c_v * v) + epsilon)
+        return param
+
+    def __repr__(self):
+        return f"<fastnn backend {self.name!r}>"
+
+
+# Kernel names every backend must implement itself (checked by the tests).
+KERNELS = ("matmul", "dense_forward", "dense_backward_input", "bias_grad",
+           "activation_forward", "activation_backward", "loss_grad", "dropout",
+           "dropout_backward", "take_rows", "sgd_update", "adam_update", "rmsprop_update",
+           "adagrad_update", "adamax_update", "nadam_update")
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + numpy.exp(-z))
+
+
+def _softmax(z):
+    e = numpy.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(z):
+    s = z - z.max(axis=-1, keepdims=True)
+    return s - numpy.log(numpy.exp(s).sum(axis=-1, keepdims=True))
+
+
+_FORWARD = {
+    "linear": lambda z, a: z,
+    "relu": lambda z, a: numpy.maximum(z, 0.0),
+    "leaky_relu": lambda z, a: numpy.where(z > 0, z, a * z),
+    "elu": lambda z, a: numpy.where(z > 0, z, a * numpy.expm1(numpy.minimum(z, 0))),
+    "selu": lambda z, a: SELU_SCALE * numpy.where(
+        z > 0, z, SELU_ALPHA * numpy.expm1(numpy.minimum(z, 0))),
+    "gelu": lambda z, a: 0.5 * z * (1.0 + _erf(z / numpy.sqrt(2.0))),
+    "silu": lambda z, a: z * _sigmoid(z),
+    "sigmoid": lambda z, a: _sigmoid(z),
+    "hard_sigmoid": lambda z, a: numpy.clip(z / 6.0 + 0.5, 0.0, 1.0),
+    "tanh": lambda z, a: numpy.tanh(z),
+    "softplus": lambda z, a: numpy.logaddexp(0.0, z),
+    "softsign": lambda z, a: z / (1.0 + numpy.abs(z)),
+    "softmax": lambda z, a: _softmax(z),
+    "log_softmax": lambda z, a: _log_softmax(z),
+}
+
+# act' as a function of y = act(z), or of z for gelu and silu.
+_DERIVATIVE = {
+    "linear": lambda y, a: numpy.ones_like(y),
+    "relu": lambda y, a: (y > 0).astype(numpy.float64),
+    "leaky_relu": lambda y, a: numpy.where(y > 0, 1.0, a),
+    "elu": lambda y, a: numpy.where(y > 0, 1.0, y + a),
+    "selu": lambda y, a: numpy.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA),
+    "gelu": lambda z, a: 0.5 * (1.0 + _erf(z / numpy.sqrt(2.0)))
+    + z * numpy.exp(-0.5 * z * z) / numpy.sqrt(2.0 * numpy.pi),
+    "silu": lambda z, a: _sigmoid(z) * (1.0 + z * (1.0 - _sigmoid(z))),
+    "sigmoid": lambda y, a: y * (1.0 - y),
+    "hard_sigmoid": lambda y, a: numpy.where((y > 0) & (y < 1), 1.0 / 6.0, 0.0),
+    "tanh": lambda y, a: 1.0 - y * y,
+    "softplus": lambda y, a: -numpy.expm1(-y),
+    "softsign": lambda y, a: (1.0 - numpy.abs(y)) ** 2,
+}
+
+
+def _clip(p):
+    return numpy.clip(p, EPSILON, 1.0 - EPSILON)
+
+
+def _unclipped(p):
+    return (p > EPSILON) & (p < 1.0 - EPSILON)
+
+
+def _loss_mse(p, t, param):
+    n = p.shape[1]
+    return ((p - t) ** 2).mean(axis=1), 2.0 * (p - t) / n
+
+
+def _loss_mae(p, t, param):
+    n = p.shape[1]
+    return numpy.abs(p - t).mean(axis=1), numpy.sign(p - t) / n
+
+
+def _loss_huber(p, t, delta):
+    e = p - t
+    small = numpy.abs(e) <= delta
+    rows = numpy.where(small, 0.5 * e * e, delta * numpy.abs(e) - 0.5 * delta * delta)
+    return rows.mean(axis=1), numpy.clip(e, -delta, delta) / p.shape[1]
+
+
+def _loss_bce(p, t, param):
+    q = _clip(p)
+    rows = -(t * numpy.log(q) + (1 - t) * numpy.log(1 - q)).mean(axis=1)
+    d = numpy.where(_unclipped(p), (p - t) / (p * (1 - p)), 0.0)
+    return rows, d / p.shape[1]
+
+
+def _loss_cce(p, t, param):
+    s = p.sum(axis=1, keepdims=True)
+    q = p / s
+    u = _unclipped(q)
+    rows = -(t * numpy.log(_clip(q))).sum(axis=1)
+    # through the normalisation q = p / s: dL/dp_k = (sum_j t_j u_j - t_k u_k / q_k) / s
+    d = ((t * u).sum(axis=1, keepdims=True) - numpy.where(u, t / q, 0.0)) / s
+    return rows, d
+
+
+def _loss_hinge(p, t, param):
+    margin = 1.0 - t * p
+    return numpy.maximum(margin, 0).mean(axis=1), numpy.where(margin > 0, -t, 0.0) / p.shape[1]
+
+
+def _loss_kld(p, t, param):
+    tc = numpy.clip(t, EPSILON, 1.0)
+    pc = numpy.clip(p, EPSILON, 1.0)
+    rows = (tc * numpy.log(tc / pc)).sum(axis=1)
+    return rows, numpy.where((p > EPSILON) & (p < 1.0), -tc / pc, 0.0)
+
+
+def _loss_softmax_cce(z, t, param):
+    logp = _log_softmax(z)
+    rows = -(t * logp).sum(axis=1)
+    return rows, numpy.exp(logp) * t.sum(axis=1, keepdims=True) - t
+
+
+def _loss_sigmoid_bce(z, t, param):
+    rows = (numpy.maximum(z, 0) - z * t + numpy.log1p(numpy.exp(-numpy.abs(z)))).mean(axis=1)
+    return rows, (_sigmoid(z) - t) / z.shape[1]
+
+
+_LOSSES = {MSE: _loss_mse, MAE: _loss_mae, HUBER: _loss_huber, BCE: _loss_bce,
+           CCE: _loss_cce, HINGE: _loss_hinge, KLD: _loss_kld,
+           SOFTMAX_CCE: _loss_softmax_cce, SIGMOID_BCE: _loss_sigmoid_bce}

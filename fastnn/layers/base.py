@@ -1,0 +1,156 @@
+"""The Layer base class and the workspace that holds reusable buffers."""
+import itertools
+import re
+
+from fastnn.backend import get_backend
+
+_counters = {}
+
+
+def _unique_name(prefix):
+    counter = _counters.setdefault(prefix, itertools.count())
+    n = next(counter)
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def _snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Workspace:
+    """Buffers reused from step to step, keyed by (owner, role); one per training run or
+    per predicting thread, so concurrent predictions never share memory.
+
+    Two shapes are kept per key, so an epoch's last, shorter batch does not evict the
+    buffers of the full batches."""
+
+    def __init__(self):
+        self._buffers = {}
+
+    def buffer(self, owner, role, shape, dtype):
+        """An uninitialised array of `shape`, the same one every call with these keys."""
+        slots = self._buffers.setdefault((id(owner), role), [])
+        for i, buf in enumerate(slots):
+            if buf.shape == shape and buf.dtype == dtype:
+                if i:
+                    slots.insert(0, slots.pop(i))
+                return buf
+        buf = get_backend().empty(shape, dtype)
+        slots.insert(0, buf)
+        del slots[2:]
+        return buf
+
+
+class Layer:
+    """Base class of fastnn layers, shaped like Keras'.
+
+    Subclasses implement `build`, `forward` (and `call` through it), `backward`,
+    `compute_output_shape` and `get_config`.
+    """
+
+    # whether `backward` can apply the previous layer's act' (the `fuse` argument)
+    fuses_input_grad = False
+
+    def __init__(self, name=None, trainable=True, input_shape=None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {name!r}")
+        self.name = name or _unique_name(_snake(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.built = False
+        self.dtype = dtype
+        self.input_shape = None if input_shape is None else _as_shape(input_shape)
+        self._params = []
+        self._grads = []
+        self._param_names = []
+
+    # -- subclass interface
+    def build(self, input_shape):
+        """Create the weights for inputs of `input_shape` (batch dimension excluded)."""
+        self.built = True
+
+    def forward(self, x, training, workspace):
+        """Output for backend array `x`; keeps what `backward` needs when training."""
+        raise NotImplementedError
+
+    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None):
+        """Gradient with respect to the input; parameter gradients are stored."""
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        """Output shape (without batch dimension) for `input_shape`."""
+        return input_shape
+
+    def fusable_activation(self):
+        """(activation, saved array) if the next layer may apply this layer's act'
+        while computing its input gradient, else None."""
+        return None
+
+    def get_config(self):
+        """JSON-safe constructor arguments: ``type(self)(**get_config())`` rebuilds it."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """`cls(**config)`."""
+        return cls(**config)
+
+    # -- Keras surface
+    def __call__(self, x, training=False):
+        """Apply the layer to an array (building it on first use)."""
+        backend = get_backend()
+        from fastnn.config import floatx
+        x = backend.asarray(x, dtype=self.dtype or floatx())
+        if not self.built:
+            self.build(tuple(x.shape[1:]))
+        return self.forward(x, training, Workspace())
+
+    call = __call__
+
+    @property
+    def weights(self):
+        """The layer's parameter arrays (backend arrays, updated in place by training)."""
+        return list(self._params)
+
+    trainable_weights = weights
+
+    def get_weights(self):
+        """The parameters as NumPy arrays, in Keras' order."""
+        backend = get_backend()
+        return [backend.to_numpy(p).copy() for p in self._params]
+
+    def set_weights(self, weights):
+        """Set the parameters from arrays shaped as `get_weights` returns them."""
+        weights = list(weights)
+        if len(weights) != len(self._params):
+            raise ValueError(f"`weights` must be a list of {len(self._params)} arrays for "
+                             f"layer {self.name!r}; got {len(weights)}")
+        backend = get_backend()
+        for p, w, pname in zip(self._params, weights, self._param_names):
+            w = backend.asarray(w, dtype=p.dtype)
+            if tuple(w.shape) != tuple(p.shape):
+                raise ValueError(f"`weights` for {self.name}/{pname} must have shape "
+                                 f"{tuple(p.shape)}; got {tuple(w.shape)}")
+            p[...] = w
+
+    def count_params(self):
+        """The number of scalars in the layer's parameters."""
+        return int(sum(p.size for p in self._params))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _as_shape(shape):
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"`input_shape` must be a tuple of positive ints; got {shape!r}") \
+            from None
+    if not shape or any(s <= 0 for s in shape):
+        raise ValueError(f"`input_shape` must be a tuple of positive ints; got {shape!r}")
+    return shape

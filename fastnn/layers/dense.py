@@ -1,0 +1,124 @@
+"""Dense: y = activation(x @ kernel + bias), as ``keras.layers.Dense``."""
+from fastnn import activations, initializers, regularizers
+from fastnn.backend import get_backend
+from fastnn.layers.base import Layer
+
+
+class Dense(Layer):
+    """A fully connected layer.
+
+    Args:
+        units: output width (a positive int).
+        activation: an activation name or fastnn.activations spec; None is linear.
+        use_bias: whether to add a bias vector.
+        kernel_initializer, bias_initializer: initializer names or objects
+            (default 'glorot_uniform' and 'zeros', as in Keras).
+        kernel_regularizer, bias_regularizer: optional regularizers.
+        input_shape, input_dim: the input width, for the first layer of a model.
+
+    Example:
+        >>> from fastnn.layers import Dense
+        >>> layer = Dense(16, activation="relu", input_dim=8)
+    """
+
+    fuses_input_grad = True
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, input_dim=None, **kwargs):
+        if input_dim is not None and "input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_dim,)
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise ValueError(f"`units` must be a positive int; got {units!r}")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.keep_preact = False  # set by the model when the loss fuses this activation
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        from fastnn.config import floatx
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense layer {self.name!r} needs 1-D inputs (n_samples, "
+                             f"n_features); got input shape {tuple(input_shape)}")
+        dtype = self.dtype or floatx()
+        backend = get_backend()
+        n_in = int(input_shape[0])
+        self.kernel = backend.asarray(self.kernel_initializer((n_in, self.units), dtype))
+        self._params, self._param_names = [self.kernel], ["kernel"]
+        if self.use_bias:
+            self.bias = backend.asarray(self.bias_initializer((self.units,), dtype))
+            self._params.append(self.bias)
+            self._param_names.append("bias")
+        self._grads = [backend.zeros(p.shape, p.dtype) for p in self._params]
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training, workspace):
+        backend = get_backend()
+        shape = (x.shape[0], self.units)
+        y = workspace.buffer(self, "y", shape, x.dtype)
+        z = None
+        if training and (self.activation.needs_z or self.keep_preact):
+            z = workspace.buffer(self, "z", shape, x.dtype)
+        backend.dense_forward(x, self.kernel, self.bias, self.activation, out=y, preact=z)
+        if training:
+            self._x, self._y, self._z = x, y, z
+        return y
+
+    def fusable_activation(self):
+        if self.activation.code < 0:  # row-wise softmax: applied by itself
+            return None
+        if self.activation.name == "linear":
+            return (None, None)
+        return (self.activation, self._z if self.activation.needs_z else self._y)
+
+    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None):
+        backend = get_backend()
+        if grad_is_dz or self.activation.name == "linear":
+            dz = grad
+        else:
+            saved = self._z if self.activation.needs_z else self._y
+            dz = workspace.buffer(self, "dz", grad.shape, grad.dtype)
+            backend.activation_backward(self.activation, grad, saved, out=dz)
+        if self.trainable:
+            backend.matmul(self._x, dz, out=self._grads[0], transpose_a=True)
+            if self.kernel_regularizer is not None:
+                self.kernel_regularizer.add_gradient(self.kernel, self._grads[0])
+            if self.use_bias:
+                backend.bias_grad(dz, out=self._grads[1])
+                if self.bias_regularizer is not None:
+                    self.bias_regularizer.add_gradient(self.bias, self._grads[1])
+        if not need_input_grad:
+            return None
+        act, saved = fuse if fuse is not None else (None, None)
+        dx = workspace.buffer(self, "dx", self._x.shape, grad.dtype)
+        return backend.dense_backward_input(dz, self.kernel, act, saved, out=dx)
+
+    def regularization_loss(self):
+        """The layer's weight penalties (a float)."""
+        total = 0.0
+        if self.kernel_regularizer is not None:
+            total += self.kernel_regularizer(self.kernel)
+        if self.use_bias and self.bias_regularizer is not None:
+            total += self.bias_regularizer(self.bias)
+        return total
+
+    def get_config(self):
+        return super().get_config() | {
+            "units": self.units, "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+    def __repr__(self):
+        return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"

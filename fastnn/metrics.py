@@ -1,0 +1,175 @@
+"""Metrics, by Keras name and class: running means over the batches of an epoch.
+
+Metrics read predictions in NumPy; they are cheap next to a training step and keep
+their running sums in float64.
+"""
+import numpy
+
+from fastnn._registry import lookup
+
+__all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+           "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+           "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get",
+           "resolve"]
+
+
+class Metric:
+    """Base class: a sample-weighted mean of per-sample values."""
+
+    def __init__(self, name=None):
+        self.name = name or _SNAKE[type(self).__name__]
+        self.reset_state()
+
+    def values(self, y_true, y_pred):
+        """Per-sample metric values (1-D)."""
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch."""
+        y_pred = numpy.asarray(y_pred)
+        v = numpy.asarray(self.values(numpy.asarray(y_true), y_pred), dtype=numpy.float64)
+        if sample_weight is None:
+            self._total += float(v.sum())
+            self._count += v.shape[0]
+        else:
+            w = numpy.asarray(sample_weight, dtype=numpy.float64)
+            self._total += float((v * w).sum())
+            self._count += float(w.sum())
+
+    def result(self):
+        """The mean so far (0 before any update)."""
+        return self._total / self._count if self._count else 0.0
+
+    def reset_state(self):
+        """Forget every batch."""
+        self._total, self._count = 0.0, 0
+
+    def get_config(self):
+        """JSON-safe constructor arguments."""
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"<metric {self.name}: {self.result():.4f}>"
+
+
+def _as_labels(y_true):
+    y = numpy.asarray(y_true)
+    return y.reshape(-1) if y.ndim > 1 and y.shape[-1] == 1 else y
+
+
+class Accuracy(Metric):
+    """How often y_pred equals y_true exactly."""
+
+    def values(self, y_true, y_pred):
+        return (y_true.reshape(y_pred.shape) == y_pred).reshape(len(y_pred), -1).mean(axis=1)
+
+
+class BinaryAccuracy(Metric):
+    """How often (y_pred > threshold) equals y_true."""
+
+    def __init__(self, name=None, threshold=0.5):
+        self.threshold = float(threshold)
+        super().__init__(name)
+
+    def values(self, y_true, y_pred):
+        hit = (y_pred > self.threshold) == (y_true.reshape(y_pred.shape) > 0.5)
+        return hit.reshape(len(y_pred), -1).mean(axis=1)
+
+    def get_config(self):
+        return {"name": self.name, "threshold": self.threshold}
+
+
+class CategoricalAccuracy(Metric):
+    """How often argmax(y_pred) equals argmax(y_true) (one-hot labels)."""
+
+    def values(self, y_true, y_pred):
+        return y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)
+
+
+class SparseCategoricalAccuracy(Metric):
+    """How often argmax(y_pred) equals the integer label."""
+
+    def values(self, y_true, y_pred):
+        return y_pred.argmax(axis=-1) == _as_labels(y_true)
+
+
+class SparseTopKCategoricalAccuracy(Metric):
+    """How often the integer label is among the k highest predictions."""
+
+    def __init__(self, k=5, name=None):
+        self.k = int(k)
+        super().__init__(name)
+
+    def values(self, y_true, y_pred):
+        labels = _as_labels(y_true).astype(numpy.int64)
+        target = numpy.take_along_axis(y_pred, labels[:, None], axis=1)
+        # ties count in the label's favour, as in Keras' in_top_k
+        return (y_pred > target).sum(axis=1) < self.k
+
+    def get_config(self):
+        return {"name": self.name, "k": self.k}
+
+
+class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
+    """How often argmax(y_true) is among the k highest predictions."""
+
+    def values(self, y_true, y_pred):
+        return super().values(y_true.argmax(axis=-1), y_pred)
+
+
+class MeanSquaredError(Metric):
+    """mean((y_pred - y_true)^2) per sample."""
+
+    def values(self, y_true, y_pred):
+        d = y_pred - y_true.reshape(y_pred.shape)
+        return (d * d).reshape(len(y_pred), -1).mean(axis=1)
+
+
+class MeanAbsoluteError(Metric):
+    """mean(|y_pred - y_true|) per sample."""
+
+    def values(self, y_true, y_pred):
+        d = numpy.abs(y_pred - y_true.reshape(y_pred.shape))
+        return d.reshape(len(y_pred), -1).mean(axis=1)
+
+
+_SNAKE = {"Accuracy": "accuracy", "BinaryAccuracy": "binary_accuracy",
+          "CategoricalAccuracy": "categorical_accuracy",
+          "SparseCategoricalAccuracy": "sparse_categorical_accuracy",
+          "TopKCategoricalAccuracy": "top_k_categorical_accuracy",
+          "SparseTopKCategoricalAccuracy": "sparse_top_k_categorical_accuracy",
+          "MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error"}
+
+_NAMES = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "accuracy": Accuracy, "acc": Accuracy,
+}
+
+
+def get(identifier):
+    """The metric named `identifier`, or `identifier` if it already is a Metric."""
+    if isinstance(identifier, Metric):
+        return identifier
+    metric = lookup(_NAMES, identifier, "metrics", "metric")()
+    metric.name = identifier.lower() if identifier.lower() in ("mse", "mae") else metric.name
+    return metric
+
+
+def resolve(identifier, loss, n_outputs, sparse_labels):
+    """`get`, with "accuracy"/"acc" resolved from the loss and output as Keras does:
+    binary for one output (or a binary loss), sparse categorical for integer labels,
+    categorical otherwise. The metric keeps the name the user gave."""
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        name = identifier.lower()
+        loss_name = getattr(loss, "name", "")
+        if n_outputs == 1 or loss_name == "binary_crossentropy":
+            return BinaryAccuracy(name=name)
+        if sparse_labels:
+            return SparseCategoricalAccuracy(name=name)
+        return CategoricalAccuracy(name=name)
+    return get(identifier)

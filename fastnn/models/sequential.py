@@ -1,0 +1,174 @@
+"""Sequential: a linear stack of layers, as ``keras.Sequential``."""
+from fastnn import layers as layers_module
+from fastnn import losses, optimizers
+from fastnn import metrics as metrics_lib
+from fastnn.backend import get_backend
+from fastnn.layers.base import Layer
+from fastnn.models.summary import summary_text
+from fastnn.models.training import TrainingMixin
+
+
+class Sequential(TrainingMixin):
+    """A model made of layers applied one after another.
+
+    Args:
+        layers: a list of layers (or add them with `add`).
+        name: the model's name.
+
+    Example:
+        >>> from fastnn.models import Sequential
+        >>> from fastnn.layers import Dense, Dropout
+        >>> model = Sequential([Dense(128, activation="relu", input_shape=(784,)),
+        ...                     Dropout(0.2), Dense(10, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+        ...               metrics=["accuracy"])
+    """
+
+    _count = 0
+
+    def __init__(self, layers=None, name=None):
+        if name is None:
+            name = "sequential" if Sequential._count == 0 else f"sequential_{Sequential._count}"
+            Sequential._count += 1
+        self.name = name
+        self._layers = []
+        self.built = False
+        self.input_shape = None
+        self.optimizer = self.loss = None
+        self.compiled_metrics = []
+        self._metric_specs = []
+        self.stop_training = False
+        self._training_ready = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self):
+        """The layers, in order (a copy of the list)."""
+        return list(self._layers)
+
+    def add(self, layer):
+        """Append a layer."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"`layer` must be a fastnn layer (e.g. fastnn.layers.Dense); "
+                            f"got {layer!r}")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"`layer` name {layer.name!r} is already used in this model; "
+                             f"layer names must be unique")
+        self._layers.append(layer)
+        self.built = False
+        if layer is self._layers[0] and layer.input_shape is not None:
+            self.build((None,) + layer.input_shape)
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise ValueError("`pop` needs a model with at least one layer; this one is empty")
+        layer = self._layers.pop()
+        self.built = all(l.built for l in self._layers) and bool(self._layers)
+        return layer
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index."""
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"`name` must be one of {[l.name for l in self._layers]}; "
+                         f"got {name!r}")
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for inputs of `input_shape` ((None, n_features))."""
+        if input_shape is None:
+            if not self._layers or self._layers[0].input_shape is None:
+                raise ValueError("`input_shape` is unknown: give the first layer "
+                                 "input_shape=(n_features,) or call fit/predict first")
+            input_shape = (None,) + self._layers[0].input_shape
+        if not self._layers:
+            raise ValueError("the model has no layers; add some before building it")
+        shape = tuple(input_shape[1:])
+        self.input_shape = (None,) + shape
+        for index, layer in enumerate(self._layers):
+            if not layer.built:
+                layer.build(shape)
+            if hasattr(layer, "layer_index"):
+                layer.layer_index = index
+            shape = layer.compute_output_shape(shape)
+        self.output_shape = (None,) + tuple(shape)
+        self.built = True
+
+    @property
+    def weights(self):
+        """Every parameter array, layer by layer (kernel, then bias)."""
+        return [p for layer in self._layers for p in layer.weights]
+
+    trainable_weights = weights
+
+    def get_weights(self):
+        """The parameters as NumPy arrays, in Keras' order and layout."""
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Set the parameters from a list shaped as `get_weights` returns it."""
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self._layers)
+        if len(weights) != expected:
+            raise ValueError(f"`weights` must be a list of {expected} arrays; got "
+                             f"{len(weights)}")
+        i = 0
+        for layer in self._layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[i:i + n])
+            i += n
+
+    def count_params(self):
+        """The number of scalars in all parameters."""
+        return sum(layer.count_params() for layer in self._layers)
+
+    def summary(self, print_fn=None):
+        """Print the layers, their output shapes and parameter counts (Keras' layout)."""
+        (print_fn or print)(summary_text(self))
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=None, jit_compile=None):
+        """Configure training.
+
+        Args:
+            optimizer: an optimizer name or object ('rmsprop' by default, as in Keras).
+            loss: a loss name or object.
+            metrics: a list of metric names or objects ('accuracy' is resolved from the
+                loss and labels, as in Keras).
+        """
+        if loss is None:
+            raise ValueError("`loss` must be given to compile, e.g. "
+                             "loss='sparse_categorical_crossentropy'; got None")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_lib.Metric)):
+            metrics = [metrics]
+        self._metric_specs = list(metrics)
+        for spec in self._metric_specs:
+            if isinstance(spec, str):
+                metrics_lib.get(spec)  # fail now on an unknown name
+        self.compiled_metrics = []
+        self._training_ready = False
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        """JSON-safe description of the architecture."""
+        return {"name": self.name,
+                "layers": [layers_module.serialize(layer) for layer in self._layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, unbuilt-weights model with the architecture of `config`."""
+        return cls([layers_module.get(c) for c in config["layers"]], name=config.get("name"))
+
+    def __repr__(self):
+        return f"<Sequential name={self.name!r}, layers={len(self._layers)}>"
+

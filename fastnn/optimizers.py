@@ -1,0 +1,292 @@
+"""Optimizers with Keras' names, defaults and update rules.
+
+Each step computes the step-dependent scalars (bias corrections, the learning rate of a
+schedule) once in Python, then makes one backend call per parameter that updates the
+parameter and its slots in place.
+"""
+import math
+
+from fastnn._registry import lookup
+from fastnn.backend import get_backend
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam",
+           "get"]
+
+
+def _check_positive(name, value, allow_zero=False):
+    ok = value >= 0 if allow_zero else value > 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be a number {bound}; got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. Subclasses define `slot_names` and `update_step`."""
+
+    slot_names = ()
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None,
+                 clipvalue=None, name=None):
+        if callable(learning_rate):
+            self._learning_rate = learning_rate
+        else:
+            self._learning_rate = _check_positive("learning_rate", learning_rate)
+        self.weight_decay = (None if weight_decay is None
+                             else _check_positive("weight_decay", weight_decay, True))
+        self.clipnorm = None if clipnorm is None else _check_positive("clipnorm", clipnorm)
+        self.clipvalue = None if clipvalue is None else _check_positive("clipvalue", clipvalue)
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._slots = None
+
+    @property
+    def learning_rate(self):
+        """The learning rate at the current step (a schedule is evaluated here)."""
+        if callable(self._learning_rate):
+            return float(self._learning_rate(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = value if callable(value) else _check_positive(
+            "learning_rate", value)
+
+    def build(self, params):
+        """Create the slot variables (zeros like each parameter)."""
+        backend = get_backend()
+        self._slots = [{name: self._init_slot(name, backend, p) for name in
+                        self._active_slots()} for p in params]
+
+    def _active_slots(self):
+        return self.slot_names
+
+    def _init_slot(self, name, backend, param):
+        return backend.zeros(param.shape, param.dtype)
+
+    @property
+    def variables(self):
+        """The slot arrays, parameter by parameter, in a fixed order."""
+        return [slots[name] for slots in (self._slots or []) for name in sorted(slots)]
+
+    def apply(self, params, grads):
+        """One step: update every parameter in place from its gradient."""
+        if self._slots is None or len(self._slots) != len(params):
+            self.build(params)
+        backend = get_backend()
+        lr = self.learning_rate
+        self.iterations += 1
+        scalars = self._step_scalars(lr, self.iterations)
+        wd_lr = (self.weight_decay or 0.0) * lr
+        for param, grad, slots in zip(params, grads, self._slots):
+            if self.clipvalue is not None or self.clipnorm is not None:
+                grad = self._clip(backend, grad)
+            self.update_step(backend, param, grad, slots, scalars, wd_lr)
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras' form: an iterable of (gradient, variable) pairs."""
+        pairs = list(grads_and_vars)
+        self.apply([v for _, v in pairs], [g for g, _ in pairs])
+
+    def _clip(self, backend, grad):
+        xp = backend.xp
+        if self.clipvalue is not None:
+            grad = xp.clip(grad, -self.clipvalue, self.clipvalue)
+        if self.clipnorm is not None:
+            norm = float(xp.sqrt((grad * grad).sum()))
+            if norm > self.clipnorm:
+                grad = grad * (self.clipnorm / norm)
+        return grad
+
+    def _step_scalars(self, lr, t):
+        return {"lr": lr}
+
+    def update_step(self, backend, param, grad, slots, scalars, wd_lr):
+        """Update one parameter in place."""
+        raise NotImplementedError
+
+    def get_config(self):
+        """JSON-safe constructor arguments."""
+        lr = self._learning_rate
+        if callable(lr):
+            from fastnn.schedules import serialize as serialize_schedule
+            lr = serialize_schedule(lr)
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config):
+        """`cls(**config)` (a serialized schedule is rebuilt)."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            from fastnn.schedules import get as get_schedule
+            config["learning_rate"] = get_schedule(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(learning_rate={self._learning_rate!r})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"`momentum` must be in [0, 1); got {momentum!r}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def _active_slots(self):
+        return ("momentum",) if self.momentum > 0 else ()
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        backend.sgd_update(param, grad, slots.get("momentum"), s["lr"], self.momentum,
+                           self.nesterov, wd_lr)
+
+    def get_config(self):
+        return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), Keras' defaults; `amsgrad` keeps the running max of v."""
+    slot_names = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self.epsilon, self.amsgrad = float(epsilon), bool(amsgrad)
+
+    def _active_slots(self):
+        return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
+
+    def _step_scalars(self, lr, t):
+        alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        return {"alpha": alpha}
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        backend.adam_update(param, grad, slots["m"], slots["v"], slots.get("v_max"),
+                            s["alpha"], self.beta_1, self.beta_2, self.epsilon, wd_lr)
+
+    def get_config(self):
+        return super().get_config() | {"beta_1": self.beta_1, "beta_2": self.beta_2,
+                                        "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.004, as in Keras)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, Keras' defaults (rho 0.9, no momentum, not centered)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum = float(rho), float(momentum)
+        self.epsilon, self.centered = float(epsilon), bool(centered)
+
+    def _active_slots(self):
+        return (("velocity",) + (("average_grad",) if self.centered else ())
+                + (("momentum",) if self.momentum > 0 else ()))
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        backend.rmsprop_update(param, grad, slots["velocity"], slots.get("average_grad"),
+                               slots.get("momentum"), s["lr"], self.rho, self.momentum,
+                               self.epsilon, wd_lr)
+
+    def get_config(self):
+        return super().get_config() | {"rho": self.rho, "momentum": self.momentum,
+                                        "epsilon": self.epsilon, "centered": self.centered}
+
+
+class Adagrad(Optimizer):
+    """Adagrad, accumulators starting at `initial_accumulator_value` (0.1)."""
+    slot_names = ("accumulator",)
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def _init_slot(self, name, backend, param):
+        slot = backend.zeros(param.shape, param.dtype)
+        slot += self.initial_accumulator_value
+        return slot
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        backend.adagrad_update(param, grad, slots["accumulator"], s["lr"], self.epsilon,
+                               wd_lr)
+
+    def get_config(self):
+        return super().get_config() | {
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon}
+
+
+class Adamax(Adam):
+    """Adamax: Adam with the infinity norm."""
+    slot_names = ("m", "u")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
+
+    def _active_slots(self):
+        return self.slot_names
+
+    def _step_scalars(self, lr, t):
+        return {"alpha": lr / (1 - self.beta_1 ** t)}
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        backend.adamax_update(param, grad, slots["m"], slots["u"], s["alpha"], self.beta_1,
+                              self.beta_2, self.epsilon, wd_lr)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["amsgrad"]
+        return config
+
+
+class Nadam(Adamax):
+    """Adam with Nesterov momentum and Keras' momentum schedule (decay 0.96)."""
+    slot_names = ("m", "v")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._u_product = 1.0
+
+    def _step_scalars(self, lr, t):
+        u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
+        u_t1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (0.004 * (t + 1)))
+        self._u_product *= u_t
+        u_product_t1 = self._u_product * u_t1
+        return {"lr": lr, "c_m": u_t1 / (1.0 - u_product_t1),
+                "c_g": (1.0 - u_t) / (1.0 - self._u_product),
+                "c_v": 1.0 / (1.0 - self.beta_2 ** t)}
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        backend.nadam_update(param, grad, slots["m"], slots["v"], s["lr"], self.beta_1,
+                             self.beta_2, self.epsilon, s["c_m"], s["c_g"], s["c_v"], wd_lr)
+
+
+_NAMES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
+          "adamax": Adamax, "nadam": Nadam}
+_CLASSES = {cls.__name__: cls for cls in _NAMES.values()}
+
+
+def get(identifier):
+    """The optimizer named `identifier` with Keras' defaults, or `identifier` itself."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
+    return lookup(_NAMES, identifier, "optimizer", "optimizer")()
+
+
+def serialize(optimizer):
+    """{'class_name': ..., 'config': ...} of an optimizer."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}

@@ -1,0 +1,66 @@
+/* double micro-kernel, AVX-512, 8 x 24 tile (the shape of AOCL's zen4 dgemm 8x24):
+ * per k step 3 vector loads of B, 8 broadcasts of A, 24 FMAs into 24 zmm accumulators.
+ * Named accumulators (an array spills); masked loads and stores for edge tiles. */
+#include <immintrin.h>
+
+#include "gemm_internal.h"
+
+#define ROW_DECL(i) \
+    __m512d c##i##_0 = _mm512_setzero_pd(), c##i##_1 = _mm512_setzero_pd(), \
+            c##i##_2 = _mm512_setzero_pd();
+#define ROW_FMA(i)                                     \
+    {                                                  \
+        __m512d ai = _mm512_set1_pd(a[i]);             \
+        c##i##_0 = _mm512_fmadd_pd(ai, b0, c##i##_0);  \
+        c##i##_1 = _mm512_fmadd_pd(ai, b1, c##i##_1);  \
+        c##i##_2 = _mm512_fmadd_pd(ai, b2, c##i##_2);  \
+    }
+#define ROW_STORE(i)                                                       \
+    if (i < mr) {                                                          \
+        double *ci = c + (i) * ldc;                                        \
+        store_vec(ci, c##i##_0, m0, va, vb, beta != 0.0, bias != NULL, bb0, relu);       \
+        store_vec(ci + 8, c##i##_1, m1, va, vb, beta != 0.0, bias != NULL, bb1, relu);   \
+        store_vec(ci + 16, c##i##_2, m2, va, vb, beta != 0.0, bias != NULL, bb2, relu);  \
+    }
+
+/* C := alpha * acc + beta * C (+ bias) (relu; NaN -> 0 as the activations do) */
+static inline void store_vec(double *c, __m512d x, __mmask8 m, __m512d va, __m512d vb,
+                             int use_beta, int use_bias, __m512d bb, int relu)
+{
+    x = _mm512_mul_pd(x, va);
+    if (use_beta)
+        x = _mm512_fmadd_pd(vb, _mm512_maskz_loadu_pd(m, c), x);
+    if (use_bias)
+        x = _mm512_add_pd(x, bb);
+    if (relu)
+        x = _mm512_max_pd(x, _mm512_setzero_pd());
+    _mm512_mask_storeu_pd(c, m, x);
+}
+
+static __mmask8 lanes(int n) { return n >= 8 ? (__mmask8)0xFF : n > 0 ? (__mmask8)((1u << n) - 1) : 0; }
+
+void fnn_dgemm_avx512_8x24(int64_t k, const double *a, const double *b, int64_t rs_b,
+                           double *c, int64_t ldc, double alpha, double beta, int mr,
+                           int nr, const double *bias, int relu)
+{
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)
+    ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)
+    for (int64_t p = 0; p < k; p++) {
+        __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8),
+                b2 = _mm512_loadu_pd(b + 16);
+        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3)
+        ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)
+        a += 8;
+        b += rs_b;
+    }
+    __mmask8 m0 = lanes(nr), m1 = lanes(nr - 8), m2 = lanes(nr - 16);
+    __m512d va = _mm512_set1_pd(alpha), vb = _mm512_set1_pd(beta);
+    __m512d bb0 = _mm512_setzero_pd(), bb1 = _mm512_setzero_pd(), bb2 = _mm512_setzero_pd();
+    if (bias) {
+        bb0 = _mm512_maskz_loadu_pd(m0, bias);
+        bb1 = _mm512_maskz_loadu_pd(m1, bias + 8);
+        bb2 = _mm512_maskz_loadu_pd(m2, bias + 16);
+    }
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3)
+    ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7)
+}

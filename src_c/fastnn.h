@@ -1,0 +1,117 @@
+/* fastnn's C interface: GEMM with fused epilogues, CPU-feature dispatch,
+ * element-wise activations and the Philox counter-based RNG.
+ *
+ * Everything here is row-major, takes leading dimensions in elements, and
+ * trusts its arguments: the Python boundary validates shapes and dtypes.
+ * Every function is safe to call without the GIL.
+ */
+#ifndef FASTNN_H
+#define FASTNN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Activations (src_c/activations.c)                                    */
+/* ------------------------------------------------------------------ */
+
+/* Codes shared by the GEMM epilogue and the Cython element-wise kernels.
+ * The numbers are part of the Python interface (fastnn/activations.py). */
+enum fnn_act {
+    FNN_ACT_LINEAR = 0,
+    FNN_ACT_RELU = 1,
+    FNN_ACT_LEAKY_RELU = 2,   /* param: negative slope */
+    FNN_ACT_ELU = 3,          /* param: alpha */
+    FNN_ACT_SELU = 4,
+    FNN_ACT_GELU = 5,         /* exact (erf) form, as Keras' default */
+    FNN_ACT_SILU = 6,
+    FNN_ACT_SIGMOID = 7,
+    FNN_ACT_HARD_SIGMOID = 8, /* relu6(x + 3) / 6, as Keras 3 */
+    FNN_ACT_TANH = 9,
+    FNN_ACT_SOFTPLUS = 10,
+    FNN_ACT_SOFTSIGN = 11
+};
+
+/* Whether act' is computed from the pre-activation z (1) or the output y (0). */
+int fnn_act_backward_needs_z(int act);
+
+/* x[i] := act(x[i] + bias[i]) for i < n; bias may be NULL. */
+void fnn_s_act_forward(int act, double param, float *x, const float *bias, int64_t n);
+void fnn_d_act_forward(int act, double param, double *x, const double *bias, int64_t n);
+
+/* out[i] := grad[i] * act'(saved[i]); saved is z or y per fnn_act_backward_needs_z.
+ * out may alias grad. */
+void fnn_s_act_backward(int act, double param, const float *grad, const float *saved,
+                        float *out, int64_t n);
+void fnn_d_act_backward(int act, double param, const double *grad, const double *saved,
+                        double *out, int64_t n);
+
+/* ------------------------------------------------------------------ */
+/* GEMM (src_c/gemm_*.c, micro-kernels per ISA)                         */
+/* ------------------------------------------------------------------ */
+
+/* What happens to each finished output tile, after alpha/beta:
+ *   forward  (saved == NULL): C := act(C + bias)       bias may be NULL
+ *   backward (saved != NULL): C := C * act'(saved)     saved is m x n, ld_saved
+ * A NULL epilogue pointer means plain GEMM. */
+typedef struct {
+    const void *bias;      /* length n, same dtype as C, or NULL */
+    int act;               /* enum fnn_act */
+    double act_param;
+    const void *saved;     /* backward mode when non-NULL */
+    int64_t ld_saved;
+} fnn_epilogue;
+
+/* C := alpha * op(A) @ op(B) + beta * C, then the epilogue.
+ * op(A) is m x k: A is m x k (trans_a = 0) or k x m (trans_a = 1), row-major, lda.
+ * op(B) is k x n: B is k x n (trans_b = 0) or n x k (trans_b = 1), row-major, ldb.
+ * When beta == 0, C is not read (it may hold NaN).
+ * n_threads >= 1; the result is bit-identical for every n_threads (K is never split). */
+void fnn_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+               float beta, float *c, int64_t ldc, const fnn_epilogue *ep, int n_threads);
+void fnn_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
+               double beta, double *c, int64_t ldc, const fnn_epilogue *ep, int n_threads);
+
+/* ------------------------------------------------------------------ */
+/* CPU-feature dispatch (src_c/dispatch.c)                              */
+/* ------------------------------------------------------------------ */
+
+/* The ISA in use: "avx512", "avx2", "neon" or "generic". Chosen once, on first
+ * use, from CPUID + XCR0, or from the FASTNN_ISA environment variable. */
+const char *fnn_isa_name(void);
+/* Whether this CPU and build can run the named ISA. */
+int fnn_isa_available(const char *name);
+/* Switch ISA (tests); returns 0 on success, -1 if unknown or unavailable. */
+int fnn_set_isa(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Threads (src_c/threads.c)                                            */
+/* ------------------------------------------------------------------ */
+
+int fnn_openmp_enabled(void);
+/* omp_get_max_threads(), or 1 without OpenMP. */
+int fnn_omp_max_threads(void);
+
+/* ------------------------------------------------------------------ */
+/* Philox4x32-10 (src_c/philox.c)                                       */
+/* ------------------------------------------------------------------ */
+
+/* out := Philox4x32-10(counter, key) */
+void fnn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+
+/* Dropout keep-mask of n elements for (seed, layer, step), starting at element
+ * index `start` (so any slice can be regenerated independently):
+ * element i draws word (i % 4) of Philox(counter = (i / 4 lo, i / 4 hi, layer, step),
+ * key = (seed lo, seed hi)); it is kept iff the word >= threshold. */
+void fnn_dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
+                      int64_t start, int64_t n, uint8_t *keep);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTNN_H */

@@ -1,0 +1,268 @@
+/* The GEMM driver, written once for both dtypes: src_c/gemm_s.c and src_c/gemm_d.c
+ * include this file after defining
+ *   T         the element type              KT      the kernel-table type
+ *   KGET()    the table of the ISA in use   FNAME   the public entry point
+ *   ACT_FWD   / ACT_BWD: the row epilogues of src_c/activations.c
+ *
+ * Structure (BLIS's five loops in the row-major mapping, see gemm_internal.h):
+ *   for i0 (MC rows of A, packed A~ shared by every column block)
+ *     for p0 (KC, balanced so the last k-block is not a sliver)
+ *       pack A~
+ *       for j0 (NC columns of B, packed B~ stays in L2)
+ *         pack B~ (or read a row-major B in place when m is small)
+ *         for ir (MR rows: the A~ micro-panel stays in L1)
+ *           for jr (NR columns): micro-kernel, then the epilogue on the last k-block
+ * Threads own disjoint row strips or column strips of C, cut on MR / NR multiples,
+ * so every element of C is computed by the same instructions in the same order
+ * whatever the thread count: the output is bit-identical (and K is never split).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gemm_internal.h"
+
+/* Below this many multiply-adds (m*n*k) a GEMM runs on one thread: waking a second
+ * thread and the redundant packing cost more than they save (measured, see
+ * benchmarks/bench_matmul.py --threshold). */
+#ifndef FNN_GEMM_PAR_MIN_WORK
+#define FNN_GEMM_PAR_MIN_WORK (96.0 * 96.0 * 96.0)
+#endif
+/* Relative cost of packing one element against one multiply-add, for the thread plan. */
+#define PACK_COST 8.0
+
+enum { EPI_NONE, EPI_INLINE, EPI_FORWARD, EPI_BACKWARD };
+
+typedef struct {
+    const T *bias;  /* at column 0 of the (sub-)problem */
+    const T *saved; /* at (0, 0) of the (sub-)problem */
+    int64_t ld_saved;
+    int act, mode;
+    double param;
+} epi_t;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static void epi_init(epi_t *e, const fnn_epilogue *ep)
+{
+    memset(e, 0, sizeof(*e));
+    e->mode = EPI_NONE;
+    if (ep == NULL)
+        return;
+    e->act = ep->act;
+    e->param = ep->act_param;
+    e->bias = (const T *)ep->bias;
+    e->saved = (const T *)ep->saved;
+    e->ld_saved = ep->ld_saved;
+    if (ep->saved != NULL)
+        e->mode = ep->act == FNN_ACT_LINEAR ? EPI_NONE : EPI_BACKWARD;
+    else if (ep->act == FNN_ACT_LINEAR || ep->act == FNN_ACT_RELU)
+        e->mode = (ep->bias != NULL || ep->act == FNN_ACT_RELU) ? EPI_INLINE : EPI_NONE;
+    else
+        e->mode = EPI_FORWARD;
+}
+
+/* The epilogue on rows [i, i+mr) x columns [j, j+nr) of C (c points at (i, j)). */
+static void epi_rows(const epi_t *e, T *c, int64_t ldc, int64_t i, int64_t j, int64_t mr,
+                     int64_t nr)
+{
+    for (int64_t r = 0; r < mr; r++) {
+        T *row = c + r * ldc;
+        if (e->mode == EPI_BACKWARD) {
+            ACT_BWD(e->act, e->param, row, e->saved + (i + r) * e->ld_saved + j, row, nr);
+        } else if (e->mode != EPI_NONE) {
+            ACT_FWD(e->act, e->param, row, e->bias ? e->bias + j : NULL, nr);
+        }
+    }
+}
+
+/* k == 0 or alpha == 0: C := beta * C, then the epilogue (BLAS semantics: A, B unread). */
+static void scale_only(int64_t m, int64_t n, T beta, T *c, int64_t ldc, const epi_t *e)
+{
+    for (int64_t i = 0; i < m; i++) {
+        T *row = c + i * ldc;
+        for (int64_t j = 0; j < n; j++)
+            row[j] = beta == 0 ? (T)0 : beta * row[j];
+    }
+    epi_rows(e, c, ldc, 0, 0, m, n);
+}
+
+/* Unblocked fallback, only used if the pack buffers cannot be allocated. */
+static void gemm_naive(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
+                       int64_t lda, const T *b, int64_t ldb, T beta, T *c, int64_t ldc,
+                       const epi_t *e)
+{
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            T s = 0;
+            for (int64_t p = 0; p < k; p++)
+                s += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+            T v = alpha * s + (beta == 0 ? (T)0 : beta * c[i * ldc + j]);
+            c[i * ldc + j] = v;
+        }
+    }
+    epi_rows(e, c, ldc, 0, 0, m, n);
+}
+
+typedef struct {
+    const KT *kt;
+    int64_t kc, mc, nc;
+    int direct_b;
+    T alpha;
+    const epi_t *e;
+} plan_t;
+
+/* Loops 2 and 1 over one packed (or in-place) block: the micro-kernel calls. */
+static void macro_kernel(const plan_t *pl, int64_t mc, int64_t nc, int64_t kc, const T *ap,
+                         const T *bp, const T *bsrc, int64_t ldb, int64_t n_direct, T beta,
+                         int last, T *c, int64_t ldc, int64_t i0, int64_t j0)
+{
+    const KT *kt = pl->kt;
+    const int MR = kt->mr, NR = kt->nr;
+    const epi_t *e = pl->e;
+    const int inl = last && e->mode == EPI_INLINE;
+    const int relu = inl && e->act == FNN_ACT_RELU;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+        int mr = (int)min64(MR, mc - ir);
+        const T *apanel = ap + ir * kc;
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+            int nr = (int)min64(NR, nc - jr);
+            const T *bpanel = bp + jr * kc;
+            int64_t rs_b = NR;
+            if (jr < n_direct) {
+                bpanel = bsrc + jr;
+                rs_b = ldb;
+            } else if (pl->direct_b) {
+                bpanel = bp; /* the packed edge strip */
+            }
+            T *ct = c + (i0 + ir) * ldc + j0 + jr;
+            const T *bias = inl && e->bias ? e->bias + j0 + jr : NULL;
+            kt->ukr(kc, apanel, bpanel, rs_b, ct, ldc, pl->alpha, beta, mr, nr, bias, relu);
+            if (last && e->mode >= EPI_FORWARD)
+                epi_rows(e, ct, ldc, i0 + ir, j0 + jr, mr, nr);
+        }
+    }
+}
+
+/* The whole blocked GEMM on one thread. Returns -1 if a buffer cannot be allocated. */
+static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha,
+                       const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
+                       int64_t ldc, const epi_t *e)
+{
+    const int MR = kt->mr, NR = kt->nr;
+    plan_t pl = {kt, 0, 0, 0, 0, alpha, e};
+    pl.kc = ceil_div(k, ceil_div(k, kt->kc));
+    pl.mc = ceil_div(min64(m, kt->mc), MR) * MR;
+    pl.nc = ceil_div(min64(n, kt->nc), NR) * NR;
+    pl.direct_b = !tb && m <= kt->small_m;
+    T *ap = (T *)fnn_gemm_scratch(0, (size_t)(pl.mc * pl.kc) * sizeof(T));
+    T *bp = (T *)fnn_gemm_scratch(pl.direct_b ? 2 : 1,
+                                  (size_t)(pl.kc * (pl.direct_b ? NR : pl.nc)) * sizeof(T));
+    if (ap == NULL || bp == NULL)
+        return -1;
+    const int64_t a_sx = ta ? 1 : lda, a_sp = ta ? lda : 1;
+    const int64_t b_sx = tb ? ldb : 1, b_sp = tb ? 1 : ldb;
+    for (int64_t i0 = 0; i0 < m; i0 += kt->mc) {
+        int64_t mc = min64(kt->mc, m - i0);
+        for (int64_t p0 = 0; p0 < k; p0 += pl.kc) {
+            int64_t kc = min64(pl.kc, k - p0);
+            int last = p0 + kc >= k;
+            T beta_k = p0 == 0 ? beta : (T)1;
+            kt->pack(mc, kc, a + i0 * a_sx + p0 * a_sp, a_sx, a_sp, MR, ap);
+            for (int64_t j0 = 0; j0 < n; j0 += kt->nc) {
+                int64_t nc = min64(kt->nc, n - j0);
+                const T *bsrc = b + j0 * b_sx + p0 * b_sp;
+                int64_t n_direct = pl.direct_b ? nc / NR * NR : 0;
+                if (!pl.direct_b)
+                    kt->pack(nc, kc, bsrc, b_sx, b_sp, NR, bp);
+                else if (n_direct < nc)
+                    kt->pack(nc - n_direct, kc, bsrc + n_direct, b_sx, b_sp, NR, bp);
+                macro_kernel(&pl, mc, nc, kc, ap, bp, bsrc, ldb, n_direct, beta_k, last, c,
+                             ldc, i0, j0);
+            }
+        }
+    }
+    return 0;
+}
+
+static void gemm_run(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha,
+                     const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
+                     int64_t ldc, const epi_t *e)
+{
+    if (gemm_serial(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e) != 0)
+        gemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e);
+}
+
+/* How many threads, and whether they split rows (1) or columns (0) of C: the split
+ * with the smaller estimated time per thread, counting padded tiles and the packing
+ * each thread repeats (every thread packs all of B for a row split, all of A for a
+ * column split). */
+static int thread_plan(const KT *kt, int tb, int64_t m, int64_t n, int64_t k, int n_threads,
+                       int *by_rows)
+{
+    *by_rows = 1;
+    if (n_threads <= 1 || (double)m * n * k < FNN_GEMM_PAR_MIN_WORK)
+        return 1;
+    int64_t mt = ceil_div(m, kt->mr), ntl = ceil_div(n, kt->nr);
+    int64_t most = mt > ntl ? mt : ntl;
+    int nt = n_threads < most ? n_threads : (int)most;
+    if (nt <= 1)
+        return 1;
+    double rows = (double)(ceil_div(mt, nt) * kt->mr), cols = (double)(ceil_div(ntl, nt) * kt->nr);
+    double b_pack_r = (!tb && rows <= kt->small_m) ? 0.0 : (double)k * n;
+    double cost_r = rows * ntl * kt->nr * k + PACK_COST * (rows * k + b_pack_r);
+    double cost_c = (double)mt * kt->mr * cols * k + PACK_COST * ((double)m * k + cols * k);
+    *by_rows = cost_r <= cost_c;
+    return nt;
+}
+
+void FNAME(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t lda,
+           const T *b, int64_t ldb, T beta, T *c, int64_t ldc, const fnn_epilogue *ep,
+           int n_threads)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    epi_t e;
+    epi_init(&e, ep);
+    if (k <= 0 || alpha == 0) {
+        scale_only(m, n, beta, c, ldc, &e);
+        return;
+    }
+    const KT *kt = KGET();
+    int by_rows;
+    int nt = thread_plan(kt, tb, m, n, k, n_threads, &by_rows);
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), team = omp_get_num_threads();
+            int64_t unit = by_rows ? kt->mr : kt->nr, len = by_rows ? m : n;
+            int64_t per = ceil_div(ceil_div(len, unit), team) * unit;
+            int64_t s0 = t * per, s1 = min64(len, s0 + per);
+            if (s0 < s1) {
+                epi_t es = e;
+                if (by_rows) {
+                    if (es.saved)
+                        es.saved += s0 * es.ld_saved;
+                    gemm_run(kt, ta, tb, s1 - s0, n, k, alpha, ta ? a + s0 : a + s0 * lda,
+                             lda, b, ldb, beta, c + s0 * ldc, ldc, &es);
+                } else {
+                    if (es.saved)
+                        es.saved += s0;
+                    if (es.bias)
+                        es.bias += s0;
+                    gemm_run(kt, ta, tb, m, s1 - s0, k, alpha, a, lda,
+                             tb ? b + s0 * ldb : b + s0, ldb, beta, c + s0, ldc, &es);
+                }
+            }
+        }
+        return;
+    }
+#endif
+    (void)nt;
+    gemm_run(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &e);
+}

@@ -1,0 +1,103 @@
+/* GEMM internals shared by the driver, the pack routines, the micro-kernels and
+ * the dispatch table. Not part of the public C interface (that is fastnn.h).
+ *
+ * Layout conventions (row-major, BLIS-style with the row-major mapping):
+ *   packed A: micro-panels of MR rows; panel q holds rows q*MR.. for k steps,
+ *             element (i, p) of the panel at a[p*MR + i]; rows past the edge are 0.
+ *   packed B: micro-panels of NR columns; element (p, j) at b[p*NR + j]; columns
+ *             past the edge are 0.
+ * A micro-kernel reads B row p at b + p*rs_b, so it can also read an unpacked,
+ * row-major B in place (rs_b = ldb) when the tile has all NR columns.
+ */
+#ifndef FASTNN_GEMM_INTERNAL_H
+#define FASTNN_GEMM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastnn.h"
+
+/* C[0:mr, 0:nr] := alpha * A~ B~ + beta * C, then (+ bias[0:nr]) and (relu) when given.
+ * mr <= MR and nr <= NR select the part of the register tile that is stored.
+ * beta == 0 never reads C. */
+typedef void (*fnn_s_ukr_t)(int64_t k, const float *a, const float *b, int64_t rs_b,
+                            float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
+                            const float *bias, int relu);
+typedef void (*fnn_d_ukr_t)(int64_t k, const double *a, const double *b, int64_t rs_b,
+                            double *c, int64_t ldc, double alpha, double beta, int mr,
+                            int nr, const double *bias, int relu);
+
+/* Packs a w x kc block whose element (x, p) is src[x*sx + p*sp] into micro-panels of
+ * `panel` values per k step (A: x = row, B: x = column), zero-padding the last panel. */
+typedef void (*fnn_s_pack_t)(int64_t w, int64_t kc, const float *src, int64_t sx,
+                             int64_t sp, int panel, float *dst);
+typedef void (*fnn_d_pack_t)(int64_t w, int64_t kc, const double *src, int64_t sx,
+                             int64_t sp, int panel, double *dst);
+
+/* One ISA's kernels and blocking for one dtype. MC rows of A are packed per block
+ * (A~, L3), KC is the k-block, NC columns of B per packed block (B~, L2).
+ * small_m: at most this many rows, a row-major B is read in place (no B~). */
+typedef struct {
+    int mr, nr;
+    int64_t mc, kc, nc, small_m;
+    fnn_s_ukr_t ukr;
+    fnn_s_pack_t pack;
+} fnn_s_kernels;
+
+typedef struct {
+    int mr, nr;
+    int64_t mc, kc, nc, small_m;
+    fnn_d_ukr_t ukr;
+    fnn_d_pack_t pack;
+} fnn_d_kernels;
+
+/* The table of the ISA in use (src_c/dispatch.c). */
+const fnn_s_kernels *fnn_s_kernels_get(void);
+const fnn_d_kernels *fnn_d_kernels_get(void);
+
+/* Blocking of the ISA in use, for introspection: info = {MR, NR, MC, KC, NC, small_m}. */
+void fnn_gemm_kernel_info(int double_precision, int64_t info[6]);
+
+/* A 64-byte aligned scratch buffer of at least `bytes`, private to the calling thread
+ * and kept for its next call (slot 0: A~, 1: B~, 2: B edge strip). */
+void *fnn_gemm_scratch(int slot, size_t bytes);
+
+/* Portable pack routines (src_c/gemm_pack.c). */
+void fnn_s_pack_generic(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
+                        int panel, float *dst);
+void fnn_d_pack_generic(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
+                        int panel, double *dst);
+
+/* Micro-kernels, one file each, named by dtype, ISA and tile. */
+void fnn_sgemm_generic_4x8(int64_t k, const float *a, const float *b, int64_t rs_b,
+                           float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
+                           const float *bias, int relu);
+void fnn_dgemm_generic_4x4(int64_t k, const double *a, const double *b, int64_t rs_b,
+                           double *c, int64_t ldc, double alpha, double beta, int mr, int nr,
+                           const double *bias, int relu);
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define FNN_GEMM_X86 1
+void fnn_sgemm_avx2_6x16(int64_t k, const float *a, const float *b, int64_t rs_b,
+                         float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
+                         const float *bias, int relu);
+void fnn_dgemm_avx2_6x8(int64_t k, const double *a, const double *b, int64_t rs_b,
+                        double *c, int64_t ldc, double alpha, double beta, int mr, int nr,
+                        const double *bias, int relu);
+void fnn_sgemm_avx512_12x32(int64_t k, const float *a, const float *b, int64_t rs_b,
+                            float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
+                            const float *bias, int relu);
+void fnn_dgemm_avx512_8x24(int64_t k, const double *a, const double *b, int64_t rs_b,
+                           double *c, int64_t ldc, double alpha, double beta, int mr,
+                           int nr, const double *bias, int relu);
+void fnn_s_pack_avx2(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
+                     int panel, float *dst);
+void fnn_d_pack_avx2(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
+                     int panel, double *dst);
+void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
+                       int panel, float *dst);
+void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
+                       int panel, double *dst);
+#endif
+
+#endif /* FASTNN_GEMM_INTERNAL_H */

@@ -1,0 +1,5 @@
+/* Portable pack routines: copy a block of op(A) or op(B) into k-major micro-panels. */
+#include "gemm_pack.h"
+
+DEFINE_PACK(fnn_s_pack_generic, float)
+DEFINE_PACK(fnn_d_pack_generic, double)

@@ -1,0 +1,40 @@
+/* The portable pack loop as a macro, instantiated with the baseline flags
+ * (src_c/gemm_pack.c) and with the AVX2 flags (src_c/gemm_pack_avx2.c).
+ *
+ * The four transpose cases reduce to two memory patterns: the panel direction is
+ * contiguous (sx == 1: copy runs of `panel` values per k step) or the k direction is
+ * contiguous (sp == 1: a gather, read along k and scatter with stride `panel`).
+ */
+#ifndef FASTNN_GEMM_PACK_H
+#define FASTNN_GEMM_PACK_H
+
+#include <string.h>
+
+#include "gemm_internal.h"
+
+#define DEFINE_PACK(NAME, T)                                                            \
+    void NAME(int64_t w, int64_t kc, const T *src, int64_t sx, int64_t sp, int panel,   \
+              T *dst)                                                                   \
+    {                                                                                   \
+        for (int64_t x0 = 0; x0 < w; x0 += panel) {                                     \
+            int64_t wn = w - x0 < panel ? w - x0 : panel;                               \
+            const T *s = src + x0 * sx;                                                 \
+            if (sx == 1) {                                                              \
+                for (int64_t p = 0; p < kc; p++) {                                      \
+                    memcpy(dst + p * panel, s + p * sp, (size_t)wn * sizeof(T));        \
+                    for (int64_t x = wn; x < panel; x++)                                \
+                        dst[p * panel + x] = 0;                                         \
+                }                                                                       \
+            } else {                                                                    \
+                for (int64_t x = 0; x < wn; x++)                                        \
+                    for (int64_t p = 0; p < kc; p++)                                    \
+                        dst[p * panel + x] = s[x * sx + p * sp];                        \
+                for (int64_t p = 0; p < kc; p++)                                        \
+                    for (int64_t x = wn; x < panel; x++)                                \
+                        dst[p * panel + x] = 0;                                         \
+            }                                                                           \
+            dst += (int64_t)panel * kc;                                                 \
+        }                                                                               \
+    }
+
+#endif /* FASTNN_GEMM_PACK_H */

@@ -1,0 +1,131 @@
+/* AVX-512 pack routines. Both memory patterns of gemm_pack.h, vectorised:
+ *  - sx == 1 (op(B) row-major, op(A) stored transposed): per k step, masked vector copies
+ *    of `panel` contiguous values;
+ *  - sp == 1 (op(A) row-major, op(B) stored transposed, e.g. dZ . W^T): blocks of 16 x 16
+ *    floats (8 x 8 doubles) are loaded along k, transposed in registers and stored as k
+ *    steps; this is the pack that dominates small-batch backward GEMMs when done scalar.
+ */
+#include <immintrin.h>
+
+#include "gemm_internal.h"
+
+static __mmask16 mask16(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0; }
+static __mmask8 mask8(int64_t n) { return n >= 8 ? (__mmask8)0xFF : n > 0 ? (__mmask8)((1u << n) - 1) : 0; }
+
+static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+static inline void transpose8(__m512d r[8])
+{
+    __m512d t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm512_shuffle_f64x2(t[i], t[i + 2], 0x88);
+        u[i + 1] = _mm512_shuffle_f64x2(t[i + 1], t[i + 3], 0x88);
+        u[i + 2] = _mm512_shuffle_f64x2(t[i], t[i + 2], 0xDD);
+        u[i + 3] = _mm512_shuffle_f64x2(t[i + 1], t[i + 3], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f64x2(u[i], u[i + 4], 0x88);
+        r[i + 4] = _mm512_shuffle_f64x2(u[i], u[i + 4], 0xDD);
+    }
+}
+
+void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
+                       int panel, float *dst)
+{
+    for (int64_t x0 = 0; x0 < w; x0 += panel, dst += (int64_t)panel * kc) {
+        int64_t wn = w - x0 < panel ? w - x0 : panel;
+        const float *s = src + x0 * sx;
+        if (sx == 1) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int g = 0; g < panel; g += 16)
+                    _mm512_mask_storeu_ps(dst + p * panel + g, mask16(panel - g),
+                                          _mm512_maskz_loadu_ps(mask16(wn - g), s + p * sp + g));
+            continue;
+        }
+        if (sp != 1) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int x = 0; x < panel; x++)
+                    dst[p * panel + x] = x < wn ? s[x * sx + p * sp] : 0.0f;
+            continue;
+        }
+        for (int g = 0; g < panel; g += 16) {
+            __mmask16 out = mask16(panel - g);
+            int64_t rows = wn - g;
+            for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+                __mmask16 km = mask16(kc - p0);
+                __m512 r[16];
+                for (int i = 0; i < 16; i++)
+                    r[i] = i < rows ? _mm512_maskz_loadu_ps(km, s + (g + i) * sx + p0)
+                                    : _mm512_setzero_ps();
+                transpose16(r);
+                int64_t kn = kc - p0 < 16 ? kc - p0 : 16;
+                for (int q = 0; q < kn; q++)
+                    _mm512_mask_storeu_ps(dst + (p0 + q) * panel + g, out, r[q]);
+            }
+        }
+    }
+}
+
+void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
+                       int panel, double *dst)
+{
+    for (int64_t x0 = 0; x0 < w; x0 += panel, dst += (int64_t)panel * kc) {
+        int64_t wn = w - x0 < panel ? w - x0 : panel;
+        const double *s = src + x0 * sx;
+        if (sx == 1) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int g = 0; g < panel; g += 8)
+                    _mm512_mask_storeu_pd(dst + p * panel + g, mask8(panel - g),
+                                          _mm512_maskz_loadu_pd(mask8(wn - g), s + p * sp + g));
+            continue;
+        }
+        if (sp != 1) {
+            for (int64_t p = 0; p < kc; p++)
+                for (int x = 0; x < panel; x++)
+                    dst[p * panel + x] = x < wn ? s[x * sx + p * sp] : 0.0;
+            continue;
+        }
+        for (int g = 0; g < panel; g += 8) {
+            __mmask8 out = mask8(panel - g);
+            int64_t rows = wn - g;
+            for (int64_t p0 = 0; p0 < kc; p0 += 8) {
+                __mmask8 km = mask8(kc - p0);
+                __m512d r[8];
+                for (int i = 0; i < 8; i++)
+                    r[i] = i < rows ? _mm512_maskz_loadu_pd(km, s + (g + i) * sx + p0)
+                                    : _mm512_setzero_pd();
+                transpose8(r);
+                int64_t kn = kc - p0 < 8 ? kc - p0 : 8;
+                for (int q = 0; q < kn; q++)
+                    _mm512_mask_storeu_pd(dst + (p0 + q) * panel + g, out, r[q]);
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/* float micro-kernel, AVX-512, 12 x 32 tile (row-major view of BLIS's skx 32x12):
+ * per k step 2 vector loads of B, 12 broadcasts of A, 24 FMAs into 24 zmm accumulators.
+ * The accumulators are named variables: GCC spills an accumulator array every k step.
+ * Edge tiles use masked loads and stores, so they run the same code as full tiles. */
+#include <immintrin.h>
+
+#include "gemm_internal.h"
+
+#define ROW_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
+#define ROW_FMA(i)                                     \
+    {                                                  \
+        __m512 ai = _mm512_set1_ps(a[i]);              \
+        c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);  \
+        c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);  \
+    }
+#define ROW_STORE(i)                                                                \
+    if (i < mr)                                                                     \
+        store_row(c + (i) * ldc, c##i##_0, c##i##_1, m0, m1, va, vb, beta != 0.0f,  \
+                  bias != NULL, bb0, bb1, relu);
+
+/* C row := alpha * acc + beta * C row (+ bias) (relu; NaN -> 0 as the activations do) */
+static inline void store_row(float *c, __m512 x0, __m512 x1, __mmask16 m0, __mmask16 m1,
+                             __m512 va, __m512 vb, int use_beta, int use_bias, __m512 bb0,
+                             __m512 bb1, int relu)
+{
+    x0 = _mm512_mul_ps(x0, va);
+    x1 = _mm512_mul_ps(x1, va);
+    if (use_beta) {
+        x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), x0);
+        x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), x1);
+    }
+    if (use_bias) {
+        x0 = _mm512_add_ps(x0, bb0);
+        x1 = _mm512_add_ps(x1, bb1);
+    }
+    if (relu) {
+        x0 = _mm512_max_ps(x0, _mm512_setzero_ps());
+        x1 = _mm512_max_ps(x1, _mm512_setzero_ps());
+    }
+    _mm512_mask_storeu_ps(c, m0, x0);
+    _mm512_mask_storeu_ps(c + 16, m1, x1);
+}
+
+void fnn_sgemm_avx512_12x32(int64_t k, const float *a, const float *b, int64_t rs_b,
+                            float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
+                            const float *bias, int relu)
+{
+    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5)
+    ROW_DECL(6) ROW_DECL(7) ROW_DECL(8) ROW_DECL(9) ROW_DECL(10) ROW_DECL(11)
+    for (int64_t p = 0; p < k; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+        ROW_FMA(6) ROW_FMA(7) ROW_FMA(8) ROW_FMA(9) ROW_FMA(10) ROW_FMA(11)
+        a += 12;
+        b += rs_b;
+    }
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
+                 : nr > 16  ? (__mmask16)((1u << (nr - 16)) - 1) : (__mmask16)0;
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __m512 bb0 = _mm512_setzero_ps(), bb1 = _mm512_setzero_ps();
+    if (bias) {
+        bb0 = _mm512_maskz_loadu_ps(m0, bias);
+        bb1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    }
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+    ROW_STORE(6) ROW_STORE(7) ROW_STORE(8) ROW_STORE(9) ROW_STORE(10) ROW_STORE(11)
+}

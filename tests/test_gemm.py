@@ -1,0 +1,299 @@
+"""The compiled GEMM (fastnn._kernels.gemm) against a float64 NumPy reference.
+
+Every test runs on every instruction set this CPU can execute (the others are skipped),
+in float32 and float64. The tolerance is the classic dot-product error bound: the
+accumulated rounding of a length-k sum is at most ~k*eps*(|A||B|), and ~sqrt(k)*eps in
+practice, so |C - R| <= 4*sqrt(k)*eps*(|alpha||A||B| + |beta||C0|) element-wise. A wrong
+index, a lost k-block or a stale tile breaks it by orders of magnitude.
+"""
+import numpy as np
+import pytest
+
+from fastnn._kernels import gemm as _gemm
+
+ISAS = ["generic", "avx2", "avx512"]
+DTYPES = [np.float32, np.float64]
+TRANS = [(False, False), (True, False), (False, True), (True, True)]
+ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 7, 9
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    """Switches the kernels to one ISA for the test and restores the previous one."""
+    if not _gemm.isa_available(request.param):
+        pytest.skip(f"{request.param} not available on this CPU/build")
+    before = _gemm.isa_name()
+    _gemm.set_isa(request.param)
+    yield request.param
+    _gemm.set_isa(before)
+
+
+def operands(rng, m, n, k, ta, tb, dtype):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    return a, b
+
+
+def op(x, t):
+    x = np.asarray(x, dtype=np.float64)
+    return x.T if t else x
+
+
+def check(out, a, b, ta, tb, alpha=1.0, beta=0.0, c0=None):
+    """Asserts out == alpha*op(a)@op(b) + beta*c0 within the dot-product error bound."""
+    A, B = op(a, ta), op(b, tb)
+    ref = alpha * (A @ B)
+    scale = abs(alpha) * (np.abs(A) @ np.abs(B))
+    if beta != 0:
+        ref = ref + beta * np.asarray(c0, np.float64)
+        scale = scale + abs(beta) * np.abs(np.asarray(c0, np.float64))
+    k = A.shape[1]
+    eps = np.finfo(out.dtype).eps
+    tol = 4 * np.sqrt(max(k, 1)) * eps * scale + np.finfo(out.dtype).tiny
+    err = np.abs(out.astype(np.float64) - ref)
+    assert np.all(np.isfinite(out))
+    assert np.all(err <= tol), f"max err {err.max():.3g}, worst ratio {(err / tol).max():.3g}"
+
+
+def run(a, b, ta, tb, dtype, alpha=1.0, beta=0.0, c0=None, n_threads=1):
+    m = (a.shape[1] if ta else a.shape[0])
+    n = (b.shape[0] if tb else b.shape[1])
+    out = np.full((m, n), np.nan, dtype) if c0 is None else c0.copy()
+    res = _gemm.gemm(a, b, out, ta, tb, alpha, beta, n_threads)
+    assert res is out
+    return out
+
+
+SHAPES = [(1, 1, 1), (2, 3, 5), (7, 13, 11), (17, 1, 29), (1, 31, 37), (41, 43, 1),
+          (64, 64, 64), (97, 89, 83), (128, 127, 129), (211, 199, 223), (300, 257, 293),
+          (32, 128, 300), (255, 16, 40)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", TRANS)
+def test_shapes(isa, dtype, ta, tb):
+    rng = np.random.default_rng(1)
+    for m, n, k in SHAPES:
+        a, b = operands(rng, m, n, k, ta, tb, dtype)
+        check(run(a, b, ta, tb, dtype), a, b, ta, tb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_random_shapes(isa, dtype):
+    rng = np.random.default_rng(2)
+    for _ in range(24):
+        m, n, k = rng.integers(1, 301, size=3)
+        ta, tb = bool(rng.integers(2)), bool(rng.integers(2))
+        a, b = operands(rng, m, n, k, ta, tb, dtype)
+        check(run(a, b, ta, tb, dtype), a, b, ta, tb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_register_tile_edges(isa, dtype):
+    info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
+    mr, nr = info["MR"], info["NR"]
+    rng = np.random.default_rng(3)
+    for m in (mr - 1, mr, mr + 1, 2 * mr + 1):
+        for n in (nr - 1, nr, nr + 1, 3 * nr - 1):
+            for k in (1, 2, 17):
+                for ta, tb in TRANS:
+                    a, b = operands(rng, m, n, k, ta, tb, dtype)
+                    check(run(a, b, ta, tb, dtype), a, b, ta, tb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cache_block_edges(isa, dtype):
+    """Sizes around the MC / KC / NC blocks (k-blocks are re-balanced, so two of them)."""
+    info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
+    rng = np.random.default_rng(4)
+    m, n, k = info["MC"] + 3, info["NC"] + info["NR"] + 1, 2 * info["KC"] + 1
+    for ta, tb in [(False, False), (True, True)]:
+        a, b = operands(rng, m, n, k, ta, tb, dtype)
+        check(run(a, b, ta, tb, dtype), a, b, ta, tb)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (2.5, 0.0), (1.0, 1.0), (-0.5, 2.0),
+                                        (1.0, -1.0), (0.0, 3.0)])
+def test_alpha_beta(isa, dtype, alpha, beta):
+    rng = np.random.default_rng(5)
+    for (m, n, k), (ta, tb) in zip([(33, 70, 500), (5, 9, 3), (130, 40, 900), (64, 96, 64)],
+                                   TRANS):
+        a, b = operands(rng, m, n, k, ta, tb, dtype)
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        if beta == 0:
+            c0[:] = np.nan  # beta == 0 must not read C
+        out = run(a, b, ta, tb, dtype, alpha, beta, c0)
+        check(out, a, b, ta, tb, alpha, beta, np.nan_to_num(c0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_sizes(isa, dtype):
+    rng = np.random.default_rng(6)
+    for m, n in [(0, 5), (4, 0), (0, 0)]:
+        out = np.zeros((m, n), dtype)
+        _gemm.gemm(np.zeros((m, 3), dtype), np.zeros((3, n), dtype), out, False, False,
+                   1.0, 0.0, 2)
+    # k == 0: C := beta * C, and beta == 0 clears NaN
+    c0 = rng.standard_normal((4, 6)).astype(dtype)
+    out = c0.copy()
+    _gemm.gemm(np.zeros((4, 0), dtype), np.zeros((0, 6), dtype), out, False, False, 1.0,
+               0.5, 1)
+    np.testing.assert_array_equal(out, (0.5 * c0).astype(dtype))
+    out[:] = np.nan
+    _gemm.gemm(np.zeros((4, 0), dtype), np.zeros((0, 6), dtype), out, False, False, 1.0,
+               0.0, 1)
+    np.testing.assert_array_equal(out, 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_contiguous_inputs(isa, dtype):
+    rng = np.random.default_rng(7)
+    big_a = rng.standard_normal((90, 140)).astype(dtype)
+    big_b = rng.standard_normal((140, 110)).astype(dtype)
+    cases = [
+        (np.asfortranarray(big_a[:50, :70]), np.asfortranarray(big_b[:70, :60])),
+        (big_a[:50, :70], big_b[:70, :60]),             # row-strided slices
+        (big_a[::2, ::2], big_b[::2, ::2]),             # no unit stride: copied
+        (big_a[::-1, :70], big_b[:70, ::-1]),           # negative strides: copied
+        (big_a[:1, :70], big_b[:70, :1]),               # a row and a column
+        (big_a[:60, 5:6], big_b[7:8, :60]),             # k == 1 slices
+    ]
+    for a, b in cases:
+        for ta, tb in TRANS:
+            at, bt = (a.T if ta else a), (b.T if tb else b)
+            check(run(at, bt, ta, tb, dtype), at, bt, ta, tb)
+
+
+def test_large_by_projection(isa):
+    """1500 x 1200 x 1100, every transpose case, checked on random projections."""
+    rng = np.random.default_rng(8)
+    m, n, k = 1500, 1200, 1100
+    v = rng.standard_normal(n)
+    for ta, tb in TRANS:
+        a, b = operands(rng, m, n, k, ta, tb, np.float32)
+        out = run(a, b, ta, tb, np.float32, n_threads=2)
+        A, B = op(a, ta), op(b, tb)
+        ref = A @ (B @ v)
+        bound = 4 * np.sqrt(k) * np.finfo(np.float32).eps * (np.abs(A) @ (np.abs(B) @ np.abs(v)))
+        assert np.all(np.abs(out.astype(np.float64) @ v - ref) <= bound + np.sqrt(n) * 1e-6 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bit_identical_across_threads(isa, dtype):
+    rng = np.random.default_rng(9)
+    shapes = [(300, 700, 500), (64, 784, 128), (784, 128, 256), (2000, 10, 300),
+              (13, 1000, 333)]
+    for (m, n, k), (ta, tb) in zip(shapes, TRANS + [(False, False)]):
+        a, b = operands(rng, m, n, k, ta, tb, dtype)
+        one = run(a, b, ta, tb, dtype, n_threads=1)
+        two = run(a, b, ta, tb, dtype, n_threads=2)
+        assert one.tobytes() == two.tobytes(), (m, n, k, ta, tb)
+        bias = rng.standard_normal(n).astype(dtype)
+        for act in (ACT_RELU, ACT_SIGMOID):
+            if ta or tb:
+                continue
+            f1 = _gemm.dense_forward(a, b, bias, act, 0.0, np.empty((m, n), dtype), 1)
+            f2 = _gemm.dense_forward(a, b, bias, act, 0.0, np.empty((m, n), dtype), 2)
+            assert f1.tobytes() == f2.tobytes()
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", [(32, 784, 128), (1, 5, 3), (37, 100, 33), (200, 64, 10)])
+def test_dense_forward(isa, dtype, m, k, n):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((m, k)).astype(dtype)
+    w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    z = x.astype(np.float64) @ w + b
+    tol = 4 * np.sqrt(k) * np.finfo(dtype).eps * (np.abs(x) @ np.abs(w) + np.abs(b)) + 1e-30
+    for act, f in [(ACT_LINEAR, lambda t: t), (ACT_RELU, lambda t: np.maximum(t, 0)),
+                   (ACT_SIGMOID, sigmoid), (ACT_TANH, np.tanh)]:
+        for bias in (b, None):
+            out = np.full((m, n), np.nan, dtype)
+            _gemm.dense_forward(x, w, bias, act, 0.0, out, 2)
+            ref = f(z if bias is not None else z - b)
+            # the activations are 1-Lipschitz, so the GEMM bound carries over (+ rounding)
+            lim = tol + 8 * np.finfo(dtype).eps * np.abs(ref)
+            assert np.all(np.abs(out - ref) <= lim), (act, bias is None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,n,k", [(32, 784, 128), (3, 7, 5), (64, 300, 33)])
+def test_dense_backward_input(isa, dtype, m, n, k):
+    """out := (dz @ w.T) * act'(saved); w is (n_in, n_out) = (n, k)."""
+    rng = np.random.default_rng(11)
+    dz = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((n, k)).astype(dtype)
+    g = dz.astype(np.float64) @ w.T.astype(np.float64)
+    tol = 4 * np.sqrt(k) * np.finfo(dtype).eps * (np.abs(dz) @ np.abs(w).T) + 1e-30
+    z = rng.standard_normal((m, n)).astype(dtype)
+    y = sigmoid(z.astype(np.float64)).astype(dtype)
+    for act, saved, deriv in [(ACT_RELU, z, (z > 0).astype(np.float64)),
+                              (ACT_SIGMOID, y, y.astype(np.float64) * (1 - y)),
+                              (ACT_LINEAR, None, 1.0)]:
+        out = np.full((m, n), np.nan, dtype)
+        _gemm.dense_backward_input(dz, w, saved, act, 0.0, out, 2)
+        assert np.all(np.abs(out - g * deriv) <= tol + 4 * np.finfo(dtype).eps * np.abs(g)), act
+    # a row-strided saved array is read in place
+    big = np.zeros((m, n + 5), dtype)
+    big[:, :n] = z
+    out = np.empty((m, n), dtype)
+    _gemm.dense_backward_input(dz, w, big[:, :n], ACT_RELU, 0.0, out, 1)
+    assert np.all(np.abs(out - g * (z > 0)) <= tol)
+
+
+def test_fused_matches_unfused_for_every_activation(isa):
+    """The epilogue applies the same row kernels as the activation module."""
+    acts = pytest.importorskip("fastnn._kernels.activations")
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((45, 70)).astype(np.float32)
+    w = rng.standard_normal((70, 50)).astype(np.float32)
+    b = rng.standard_normal(50).astype(np.float32)
+    for act in range(12):
+        z = run(x, w, False, False, np.float32)
+        z += b
+        ref = acts.activation_forward(z, act, 0.1, np.empty_like(z), 1)
+        out = _gemm.dense_forward(x, w, b, act, 0.1, np.empty_like(z), 1)
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(z).max())
+
+
+def test_vector_kernels_match_generic_oracle(isa):
+    rng = np.random.default_rng(13)
+    a, b = operands(rng, 77, 91, 403, False, True, np.float64)
+    out = run(a, b, False, True, np.float64)
+    before = _gemm.isa_name()
+    _gemm.set_isa("generic")
+    try:
+        oracle = run(a, b, False, True, np.float64)
+    finally:
+        _gemm.set_isa(before)
+    np.testing.assert_allclose(out, oracle, rtol=1e-12, atol=1e-12)
+
+
+def test_isa_api():
+    assert _gemm.isa_name() in ISAS
+    assert _gemm.isa_available("generic")
+    assert not _gemm.isa_available("sse9")
+    with pytest.raises(ValueError):
+        _gemm.set_isa("sse9")
+    info = _gemm.kernel_info()
+    assert info["isa"] == _gemm.isa_name()
+    for key in ("float32", "float64"):
+        assert set(info[key]) >= {"MR", "NR", "MC", "KC", "NC"}
+        assert info[key]["MC"] % info[key]["MR"] == 0 and info[key]["NC"] % info[key]["NR"] == 0
+
+
+def test_ops_matmul_if_present():
+    ops = pytest.importorskip("fastnn.ops")
+    if not hasattr(ops, "matmul"):
+        pytest.skip("fastnn.ops.matmul not defined yet")
+    rng = np.random.default_rng(14)
+    for ta, tb in TRANS:
+        a, b = operands(rng, 40, 50, 60, ta, tb, np.float32)
+        out = ops.matmul(a, b, transpose_a=ta, transpose_b=tb)
+        check(np.asarray(out), a, b, ta, tb)
