@@ -22,14 +22,12 @@ class Activation(Layer):
     def forward(self, x, training, workspace):
         backend = get_backend()
         y = workspace.buffer(self, "y", x.shape, x.dtype)
-        if self.activation.needs_z and training:
-            self._z = x
         backend.activation_forward(x, self.activation, out=y)
-        if training:
-            self._y = y
+        self._z, self._y = x, y
         return y
 
-    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None):
+    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
+                 param_grads=True):
         if grad_is_dz or not need_input_grad:
             return grad if need_input_grad else None
         saved = self._z if self.activation.needs_z else self._y

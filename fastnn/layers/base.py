@@ -72,7 +72,8 @@ class Layer:
         """Output for backend array `x`; keeps what `backward` needs when training."""
         raise NotImplementedError
 
-    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None):
+    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
+                 param_grads=True):
         """Gradient with respect to the input; parameter gradients are stored."""
         raise NotImplementedError
 

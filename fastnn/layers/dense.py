@@ -66,11 +66,11 @@ class Dense(Layer):
         shape = (x.shape[0], self.units)
         y = workspace.buffer(self, "y", shape, x.dtype)
         z = None
-        if training and (self.activation.needs_z or self.keep_preact):
+        if self.activation.needs_z or (training and self.keep_preact):
             z = workspace.buffer(self, "z", shape, x.dtype)
         backend.dense_forward(x, self.kernel, self.bias, self.activation, out=y, preact=z)
-        if training:
-            self._x, self._y, self._z = x, y, z
+        # what backward needs: references only, so inference pays nothing for it
+        self._x, self._y, self._z = x, y, z
         return y
 
     def fusable_activation(self):
@@ -80,7 +80,8 @@ class Dense(Layer):
             return (None, None)
         return (self.activation, self._z if self.activation.needs_z else self._y)
 
-    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None):
+    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
+                 param_grads=True):
         backend = get_backend()
         if grad_is_dz or self.activation.name == "linear":
             dz = grad
@@ -88,7 +89,7 @@ class Dense(Layer):
             saved = self._z if self.activation.needs_z else self._y
             dz = workspace.buffer(self, "dz", grad.shape, grad.dtype)
             backend.activation_backward(self.activation, grad, saved, out=dz)
-        if self.trainable:
+        if self.trainable and param_grads:
             backend.matmul(self._x, dz, out=self._grads[0], transpose_a=True)
             if self.kernel_regularizer is not None:
                 self.kernel_regularizer.add_gradient(self.kernel, self._grads[0])

@@ -44,7 +44,8 @@ class Dropout(Layer):
         self.step += 1
         return out
 
-    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None):
+    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
+                 param_grads=True):
         if self._mask is None or not need_input_grad:
             return grad if need_input_grad else None
         out = workspace.buffer(self, "dx", grad.shape, grad.dtype)

@@ -19,7 +19,8 @@ class Flatten(Layer):
         self._shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None):
+    def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
+                 param_grads=True):
         return grad.reshape(self._shape) if need_input_grad else None
 
     def __repr__(self):

@@ -82,20 +82,47 @@ class TrainingMixin:
         self.optimizer.apply(self._params, self._grads)
         return loss, out
 
-    def _backward(self, grad, workspace):
-        is_dz = self._fused
+    def _backward(self, grad, workspace, is_dz=None, to_input=False):
+        """Backpropagate `grad` (d loss / d output, or d loss / d logits when fused);
+        parameter gradients land in each layer's gradient buffers. With `to_input`, returns
+        d loss / d x and leaves the parameter gradients alone."""
+        is_dz = self._fused if is_dz is None else is_dz
         for i in range(len(self._layers) - 1, -1, -1):
             layer = self._layers[i]
             fuse = None
             if i > 0 and layer.fuses_input_grad:
                 fuse = self._layers[i - 1].fusable_activation()
             # the input gradient of the first layers is skipped when nothing needs it
-            need = any(l.trainable and l.weights for l in self._layers[:i])
+            need = to_input or any(l.trainable and l.weights for l in self._layers[:i])
             grad = layer.backward(grad, workspace, grad_is_dz=is_dz, need_input_grad=need,
-                                  fuse=fuse)
+                                  fuse=fuse if i > 0 else None, param_grads=not to_input)
             if not need:
-                break
+                return None
             is_dz = fuse is not None
+        return grad
+
+    def input_gradient(self, x, output_grad):
+        """Vector-Jacobian product down to the inputs: d(sum(output * output_grad)) / d x.
+
+        Runs in inference mode (dropout off) on the active backend; used by
+        fastnn.explain for saliency and attributions.
+
+        Args:
+            x: inputs (n_samples, n_features).
+            output_grad: weights on the outputs, shape (n_samples, n_outputs).
+
+        Returns:
+            A NumPy array shaped like `x`.
+        """
+        x = self._prepare_x(x)
+        backend = get_backend()
+        g = numpy.ascontiguousarray(output_grad, dtype=x.dtype)
+        if g.shape != (len(x),) + tuple(self.output_shape[1:]):
+            raise ValueError(f"`output_grad` must have shape {(len(x),) + tuple(self.output_shape[1:])}; got {g.shape}")
+        workspace = Workspace()
+        self._forward(backend.asarray(x), False, workspace)
+        dx = self._backward(backend.asarray(g), workspace, is_dz=False, to_input=True)
+        return backend.to_numpy(dx).copy()
 
     def _regularization_loss(self):
         return sum(l.regularization_loss() for l in self._layers
