@@ -5,6 +5,11 @@ import numbers
 import numpy
 
 
+class NotCompiledError(RuntimeError, ValueError):
+    """A model was trained or evaluated before `compile()` (a RuntimeError, as in Keras,
+    and a ValueError, as fastnn raises for every misuse at the boundary)."""
+
+
 def positive_int(value, name):
     """`value` as an int > 0, or a ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:

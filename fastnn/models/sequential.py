@@ -58,8 +58,9 @@ class Sequential(TrainingMixin):
                              f"layer names must be unique")
         self._layers.append(layer)
         self.built = False
-        if layer is self._layers[0] and layer.input_shape is not None:
-            self.build((None,) + layer.input_shape)
+        # as in Keras, a model whose input shape is known builds each layer as it comes
+        if self._layers[0].input_shape is not None:
+            self.build((None,) + self._layers[0].input_shape)
 
     def pop(self):
         """Remove and return the last layer."""

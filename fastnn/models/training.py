@@ -47,7 +47,7 @@ class TrainingMixin:
 
     def _require_compiled(self, what):
         if self.optimizer is None or self.loss is None:
-            raise RuntimeError(f"You must call `compile()` before `{what}()`, e.g. "
+            raise _validation.NotCompiledError(f"You must call `compile()` before `{what}()`, e.g. "
                                f"model.compile(optimizer='adam', loss='mse')")
 
     def _setup_training(self, y):
