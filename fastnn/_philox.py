@@ -11,8 +11,9 @@ _W0, _W1 = 0x9E3779B9, 0xBB67AE85
 _MASK32 = numpy.uint64(0xFFFFFFFF)
 
 
-def philox4x32_10(counter, key):
-    """Philox4x32-10 of counters (n, 4) uint32 under key (k0, k1); returns (n, 4) uint32."""
+def philox4x32_10(counter, key, xp=numpy):
+    """Philox4x32-10 of counters (n, 4) uint32 under key (k0, k1); returns (n, 4) uint32.
+    Works on NumPy or CuPy arrays (`xp`)."""
     c = [counter[:, j].astype(numpy.uint64) for j in range(4)]
     k0, k1 = int(key[0]) & 0xFFFFFFFF, int(key[1]) & 0xFFFFFFFF
     for _ in range(10):
@@ -21,7 +22,7 @@ def philox4x32_10(counter, key):
         c = [(p1 >> numpy.uint64(32)) ^ c[1] ^ numpy.uint64(k0), p1 & _MASK32,
              (p0 >> numpy.uint64(32)) ^ c[3] ^ numpy.uint64(k1), p0 & _MASK32]
         k0, k1 = (k0 + _W0) & 0xFFFFFFFF, (k1 + _W1) & 0xFFFFFFFF
-    return numpy.stack(c, axis=1).astype(numpy.uint32)
+    return xp.stack(c, axis=1).astype(numpy.uint32)
 
 
 def dropout_threshold(rate):
@@ -29,14 +30,14 @@ def dropout_threshold(rate):
     return min(int(rate * 4294967296.0), 4294967295)
 
 
-def dropout_keep_mask(seed, layer, step, rate, n):
-    """Boolean keep-mask of n elements for (seed, layer, step)."""
+def dropout_keep_mask(seed, layer, step, rate, n, xp=numpy):
+    """Boolean keep-mask of n elements for (seed, layer, step), an array of `xp`."""
     n_blocks = (n + 3) // 4
-    block = numpy.arange(n_blocks, dtype=numpy.uint64)
-    counter = numpy.empty((n_blocks, 4), dtype=numpy.uint32)
+    block = xp.arange(n_blocks, dtype=numpy.uint64)
+    counter = xp.empty((n_blocks, 4), dtype=numpy.uint32)
     counter[:, 0] = (block & _MASK32).astype(numpy.uint32)
     counter[:, 1] = (block >> numpy.uint64(32)).astype(numpy.uint32)
     counter[:, 2] = layer
     counter[:, 3] = step
-    words = philox4x32_10(counter, (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF))
+    words = philox4x32_10(counter, (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF), xp)
     return words.reshape(-1)[:n] >= dropout_threshold(rate)

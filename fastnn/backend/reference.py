@@ -23,10 +23,13 @@ SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 
 
-def _erf(x):
-    """erf on NumPy arrays (math.erf vectorised; NumPy has none)."""
-    import math
-    return numpy.vectorize(math.erf, otypes=[numpy.float64])(x)
+def _erf(xp, x):
+    """erf on arrays of `xp` (NumPy has none: math.erf, vectorised)."""
+    if xp is numpy:
+        import math
+        return numpy.vectorize(math.erf, otypes=[numpy.float64])(x)
+    import cupyx.scipy.special
+    return cupyx.scipy.special.erf(x)
 
 
 class ReferenceBackend:
@@ -64,7 +67,7 @@ class ReferenceBackend:
         """
         opa = a.T if transpose_a else a
         opb = b.T if transpose_b else b
-        prod = opa.astype(numpy.float64) @ opb.astype(numpy.float64)
+        prod = self.xp.matmul(opa.astype(numpy.float64), opb.astype(numpy.float64))
         res = alpha * prod if beta == 0 or out is None else alpha * prod + beta * out
         out = self._out(out, prod.shape, a.dtype)
         out[...] = res
@@ -101,7 +104,7 @@ class ReferenceBackend:
     def activation_forward(self, x, activation, out=None):
         """out := act(x) (activation: a fastnn.activations spec)."""
         z = x.astype(numpy.float64)
-        y = _FORWARD[activation.name](z, activation.param)
+        y = _FORWARD[activation.name](self.xp, z, activation.param)
         out = self._out(out, x.shape, x.dtype)
         out[...] = y
         return out
@@ -116,9 +119,9 @@ class ReferenceBackend:
         if activation.name == "softmax":
             res = s * (g - (g * s).sum(axis=-1, keepdims=True))
         elif activation.name == "log_softmax":
-            res = g - numpy.exp(s) * g.sum(axis=-1, keepdims=True)
+            res = g - self.xp.exp(s) * g.sum(axis=-1, keepdims=True)
         else:
-            res = g * _DERIVATIVE[activation.name](s, activation.param)
+            res = g * _DERIVATIVE[activation.name](self.xp, s, activation.param)
         out = self._out(out, grad.shape, grad.dtype)
         out[...] = res
         return out
@@ -131,15 +134,16 @@ class ReferenceBackend:
         `kind` is a loss code; SOFTMAX_CCE and SIGMOID_BCE take logits. `target` is
         2-D like `pred`, or 1-D integer labels for the cross-entropies (CCE, SOFTMAX_CCE).
         """
+        xp = self.xp
         p = pred.astype(numpy.float64)
         n_rows, n_cols = p.shape
         if target.ndim == 1:
-            t = numpy.zeros_like(p)
-            t[numpy.arange(n_rows), target.astype(numpy.int64)] = 1.0
+            t = xp.zeros_like(p)
+            t[xp.arange(n_rows), target.astype(numpy.int64)] = 1.0
         else:
             t = target.astype(numpy.float64)
-        w = numpy.ones(n_rows) if sample_weight is None else sample_weight.astype(numpy.float64)
-        rows, d = _LOSSES[kind](p, t, param)
+        w = xp.ones(n_rows) if sample_weight is None else sample_weight.astype(numpy.float64)
+        rows, d = _LOSSES[kind](xp, p, t, param)
         if grad is not None:
             grad[...] = d * (w / n_rows)[:, None]
         return float((rows * w).sum() / n_rows) if n_rows else 0.0
@@ -147,17 +151,17 @@ class ReferenceBackend:
     # ---------------------------------------------------------------- dropout
     def dropout(self, x, rate, seed, step, layer, out=None, mask=None):
         """mask := Philox keep-mask for (seed, layer, step); out := x * mask / (1 - rate)."""
-        keep = dropout_keep_mask(seed, layer, step, rate, x.size).reshape(x.shape)
+        keep = dropout_keep_mask(seed, layer, step, rate, x.size, self.xp).reshape(x.shape)
         if mask is not None:
             mask[...] = keep
         out = self._out(out, x.shape, x.dtype)
-        out[...] = numpy.where(keep, x / (1.0 - rate), 0.0)
+        out[...] = self.xp.where(keep, x / (1.0 - rate), 0.0)
         return out
 
     def dropout_backward(self, grad, mask, rate, out=None):
         """out := grad * mask / (1 - rate)."""
         out = self._out(out, grad.shape, grad.dtype)
-        out[...] = numpy.where(mask.astype(bool), grad / (1.0 - rate), 0.0)
+        out[...] = self.xp.where(mask.astype(bool), grad / (1.0 - rate), 0.0)
         return out
 
     # ---------------------------------------------------------------- data movement
@@ -241,119 +245,119 @@ KERNELS = ("matmul", "dense_forward", "dense_backward_input", "bias_grad",
            "adagrad_update", "adamax_update", "nadam_update")
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + numpy.exp(-z))
+def _sigmoid(xp, z):
+    return 1.0 / (1.0 + xp.exp(-z))
 
 
-def _softmax(z):
-    e = numpy.exp(z - z.max(axis=-1, keepdims=True))
+def _softmax(xp, z):
+    e = xp.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _log_softmax(z):
+def _log_softmax(xp, z):
     s = z - z.max(axis=-1, keepdims=True)
-    return s - numpy.log(numpy.exp(s).sum(axis=-1, keepdims=True))
+    return s - xp.log(xp.exp(s).sum(axis=-1, keepdims=True))
 
 
 _FORWARD = {
-    "linear": lambda z, a: z,
-    "relu": lambda z, a: numpy.maximum(z, 0.0),
-    "leaky_relu": lambda z, a: numpy.where(z > 0, z, a * z),
-    "elu": lambda z, a: numpy.where(z > 0, z, a * numpy.expm1(numpy.minimum(z, 0))),
-    "selu": lambda z, a: SELU_SCALE * numpy.where(
-        z > 0, z, SELU_ALPHA * numpy.expm1(numpy.minimum(z, 0))),
-    "gelu": lambda z, a: 0.5 * z * (1.0 + _erf(z / numpy.sqrt(2.0))),
-    "silu": lambda z, a: z * _sigmoid(z),
-    "sigmoid": lambda z, a: _sigmoid(z),
-    "hard_sigmoid": lambda z, a: numpy.clip(z / 6.0 + 0.5, 0.0, 1.0),
-    "tanh": lambda z, a: numpy.tanh(z),
-    "softplus": lambda z, a: numpy.logaddexp(0.0, z),
-    "softsign": lambda z, a: z / (1.0 + numpy.abs(z)),
-    "softmax": lambda z, a: _softmax(z),
-    "log_softmax": lambda z, a: _log_softmax(z),
+    "linear": lambda xp, z, a: z,
+    "relu": lambda xp, z, a: xp.maximum(z, 0.0),
+    "leaky_relu": lambda xp, z, a: xp.where(z > 0, z, a * z),
+    "elu": lambda xp, z, a: xp.where(z > 0, z, a * xp.expm1(xp.minimum(z, 0))),
+    "selu": lambda xp, z, a: SELU_SCALE * xp.where(
+        z > 0, z, SELU_ALPHA * xp.expm1(xp.minimum(z, 0))),
+    "gelu": lambda xp, z, a: 0.5 * z * (1.0 + _erf(xp, z / xp.sqrt(2.0))),
+    "silu": lambda xp, z, a: z * _sigmoid(xp, z),
+    "sigmoid": lambda xp, z, a: _sigmoid(xp, z),
+    "hard_sigmoid": lambda xp, z, a: xp.clip(z / 6.0 + 0.5, 0.0, 1.0),
+    "tanh": lambda xp, z, a: xp.tanh(z),
+    "softplus": lambda xp, z, a: xp.logaddexp(0.0, z),
+    "softsign": lambda xp, z, a: z / (1.0 + xp.abs(z)),
+    "softmax": lambda xp, z, a: _softmax(xp, z),
+    "log_softmax": lambda xp, z, a: _log_softmax(xp, z),
 }
 
 # act' as a function of y = act(z), or of z for gelu and silu.
 _DERIVATIVE = {
-    "linear": lambda y, a: numpy.ones_like(y),
-    "relu": lambda y, a: (y > 0).astype(numpy.float64),
-    "leaky_relu": lambda y, a: numpy.where(y > 0, 1.0, a),
-    "elu": lambda y, a: numpy.where(y > 0, 1.0, y + a),
-    "selu": lambda y, a: numpy.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA),
-    "gelu": lambda z, a: 0.5 * (1.0 + _erf(z / numpy.sqrt(2.0)))
-    + z * numpy.exp(-0.5 * z * z) / numpy.sqrt(2.0 * numpy.pi),
-    "silu": lambda z, a: _sigmoid(z) * (1.0 + z * (1.0 - _sigmoid(z))),
-    "sigmoid": lambda y, a: y * (1.0 - y),
-    "hard_sigmoid": lambda y, a: numpy.where((y > 0) & (y < 1), 1.0 / 6.0, 0.0),
-    "tanh": lambda y, a: 1.0 - y * y,
-    "softplus": lambda y, a: -numpy.expm1(-y),
-    "softsign": lambda y, a: (1.0 - numpy.abs(y)) ** 2,
+    "linear": lambda xp, y, a: xp.ones_like(y),
+    "relu": lambda xp, y, a: (y > 0).astype(numpy.float64),
+    "leaky_relu": lambda xp, y, a: xp.where(y > 0, 1.0, a),
+    "elu": lambda xp, y, a: xp.where(y > 0, 1.0, y + a),
+    "selu": lambda xp, y, a: xp.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA),
+    "gelu": lambda xp, z, a: 0.5 * (1.0 + _erf(xp, z / xp.sqrt(2.0)))
+    + z * xp.exp(-0.5 * z * z) / xp.sqrt(2.0 * xp.pi),
+    "silu": lambda xp, z, a: _sigmoid(xp, z) * (1.0 + z * (1.0 - _sigmoid(xp, z))),
+    "sigmoid": lambda xp, y, a: y * (1.0 - y),
+    "hard_sigmoid": lambda xp, y, a: xp.where((y > 0) & (y < 1), 1.0 / 6.0, 0.0),
+    "tanh": lambda xp, y, a: 1.0 - y * y,
+    "softplus": lambda xp, y, a: -xp.expm1(-y),
+    "softsign": lambda xp, y, a: (1.0 - xp.abs(y)) ** 2,
 }
 
 
-def _clip(p):
-    return numpy.clip(p, EPSILON, 1.0 - EPSILON)
+def _clip(xp, p):
+    return xp.clip(p, EPSILON, 1.0 - EPSILON)
 
 
-def _unclipped(p):
+def _unclipped(xp, p):
     return (p > EPSILON) & (p < 1.0 - EPSILON)
 
 
-def _loss_mse(p, t, param):
+def _loss_mse(xp, p, t, param):
     n = p.shape[1]
     return ((p - t) ** 2).mean(axis=1), 2.0 * (p - t) / n
 
 
-def _loss_mae(p, t, param):
+def _loss_mae(xp, p, t, param):
     n = p.shape[1]
-    return numpy.abs(p - t).mean(axis=1), numpy.sign(p - t) / n
+    return xp.abs(p - t).mean(axis=1), xp.sign(p - t) / n
 
 
-def _loss_huber(p, t, delta):
+def _loss_huber(xp, p, t, delta):
     e = p - t
-    small = numpy.abs(e) <= delta
-    rows = numpy.where(small, 0.5 * e * e, delta * numpy.abs(e) - 0.5 * delta * delta)
-    return rows.mean(axis=1), numpy.clip(e, -delta, delta) / p.shape[1]
+    small = xp.abs(e) <= delta
+    rows = xp.where(small, 0.5 * e * e, delta * xp.abs(e) - 0.5 * delta * delta)
+    return rows.mean(axis=1), xp.clip(e, -delta, delta) / p.shape[1]
 
 
-def _loss_bce(p, t, param):
-    q = _clip(p)
-    rows = -(t * numpy.log(q) + (1 - t) * numpy.log(1 - q)).mean(axis=1)
-    d = numpy.where(_unclipped(p), (p - t) / (p * (1 - p)), 0.0)
+def _loss_bce(xp, p, t, param):
+    q = _clip(xp, p)
+    rows = -(t * xp.log(q) + (1 - t) * xp.log(1 - q)).mean(axis=1)
+    d = xp.where(_unclipped(xp, p), (p - t) / (p * (1 - p)), 0.0)
     return rows, d / p.shape[1]
 
 
-def _loss_cce(p, t, param):
+def _loss_cce(xp, p, t, param):
     s = p.sum(axis=1, keepdims=True)
     q = p / s
-    u = _unclipped(q)
-    rows = -(t * numpy.log(_clip(q))).sum(axis=1)
+    u = _unclipped(xp, q)
+    rows = -(t * xp.log(_clip(xp, q))).sum(axis=1)
     # through the normalisation q = p / s: dL/dp_k = (sum_j t_j u_j - t_k u_k / q_k) / s
-    d = ((t * u).sum(axis=1, keepdims=True) - numpy.where(u, t / q, 0.0)) / s
+    d = ((t * u).sum(axis=1, keepdims=True) - xp.where(u, t / q, 0.0)) / s
     return rows, d
 
 
-def _loss_hinge(p, t, param):
+def _loss_hinge(xp, p, t, param):
     margin = 1.0 - t * p
-    return numpy.maximum(margin, 0).mean(axis=1), numpy.where(margin > 0, -t, 0.0) / p.shape[1]
+    return xp.maximum(margin, 0).mean(axis=1), xp.where(margin > 0, -t, 0.0) / p.shape[1]
 
 
-def _loss_kld(p, t, param):
-    tc = numpy.clip(t, EPSILON, 1.0)
-    pc = numpy.clip(p, EPSILON, 1.0)
-    rows = (tc * numpy.log(tc / pc)).sum(axis=1)
-    return rows, numpy.where((p > EPSILON) & (p < 1.0), -tc / pc, 0.0)
+def _loss_kld(xp, p, t, param):
+    tc = xp.clip(t, EPSILON, 1.0)
+    pc = xp.clip(p, EPSILON, 1.0)
+    rows = (tc * xp.log(tc / pc)).sum(axis=1)
+    return rows, xp.where((p > EPSILON) & (p < 1.0), -tc / pc, 0.0)
 
 
-def _loss_softmax_cce(z, t, param):
-    logp = _log_softmax(z)
+def _loss_softmax_cce(xp, z, t, param):
+    logp = _log_softmax(xp, z)
     rows = -(t * logp).sum(axis=1)
-    return rows, numpy.exp(logp) * t.sum(axis=1, keepdims=True) - t
+    return rows, xp.exp(logp) * t.sum(axis=1, keepdims=True) - t
 
 
-def _loss_sigmoid_bce(z, t, param):
-    rows = (numpy.maximum(z, 0) - z * t + numpy.log1p(numpy.exp(-numpy.abs(z)))).mean(axis=1)
-    return rows, (_sigmoid(z) - t) / z.shape[1]
+def _loss_sigmoid_bce(xp, z, t, param):
+    rows = (xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))).mean(axis=1)
+    return rows, (_sigmoid(xp, z) - t) / z.shape[1]
 
 
 _LOSSES = {MSE: _loss_mse, MAE: _loss_mae, HUBER: _loss_huber, BCE: _loss_bce,
