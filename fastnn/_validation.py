@@ -33,16 +33,18 @@ def numeric_array(data, name):
     except ValueError as exc:  # ragged nested lists
         raise ValueError(f"`{name}` must be a rectangular array of numbers; got ragged "
                          f"data ({exc})") from None
-    if arr.dtype == object:
+    kind = arr.dtype.kind  # dtype.kind is much cheaper than issubdtype on the predict path
+    if kind == "O":
         raise ValueError(f"`{name}` must be a rectangular array of numbers; got ragged or "
                          f"mixed data (dtype object)")
-    if not (numpy.issubdtype(arr.dtype, numpy.number) or arr.dtype == bool):
-        raise TypeError(f"`{name}` must hold numbers; got dtype {arr.dtype}")
-    if numpy.issubdtype(arr.dtype, numpy.complexfloating):
+    if kind == "c":
         raise TypeError(f"`{name}` must hold real numbers; got dtype {arr.dtype}")
+    if kind not in "fiub":
+        raise TypeError(f"`{name}` must hold numbers; got dtype {arr.dtype}")
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise ValueError(f"`{name}` must hold at least one sample; got shape {arr.shape}")
-    if numpy.issubdtype(arr.dtype, numpy.floating) and not numpy.isfinite(arr).all():
+    # a sum of finite numbers is finite unless it overflows: only then look element-wise
+    if kind == "f" and not numpy.isfinite(arr.sum()) and not numpy.isfinite(arr).all():
         bad = int((~numpy.isfinite(arr)).sum())
         raise ValueError(f"`{name}` must be finite; got {bad} NaN or infinite values")
     return arr
