@@ -6,7 +6,14 @@ whose setting is per calling thread in libgomp and libomp.
 import contextlib
 import os
 
-_state = {"n_threads": None}
+_state = {"n_threads": None, "forked": False}
+
+
+def mark_forked_child():
+    """Run on one thread from now on: called in a child process forked after the
+    compiled kernels were loaded. libgomp's thread pool does not survive fork(), and a
+    child entering a multi-threaded region would hang; one-thread regions are safe."""
+    _state["forked"] = True
 
 
 def _default_threads():
@@ -21,10 +28,10 @@ def _default_threads():
 
 def get_num_threads():
     """The number of threads fastnn's kernels use (default: the usable cores, or
-    ``OMP_NUM_THREADS`` when set)."""
+    ``OMP_NUM_THREADS`` when set; 1 in a process forked from one that used the kernels)."""
     if _state["n_threads"] is None:
         _state["n_threads"] = _default_threads()
-    return _state["n_threads"]
+    return 1 if _state["forked"] else _state["n_threads"]
 
 
 def set_num_threads(n):

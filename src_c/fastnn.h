@@ -96,6 +96,8 @@ int fnn_set_isa(const char *name);
 int fnn_openmp_enabled(void);
 /* omp_get_max_threads(), or 1 without OpenMP. */
 int fnn_omp_max_threads(void);
+/* Release the OpenMP thread pool (before fork); 0 on success, -1 where unsupported. */
+int fnn_omp_pause(void);
 
 /* ------------------------------------------------------------------ */
 /* Philox4x32-10 (src_c/philox.c)                                       */

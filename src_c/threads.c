@@ -21,3 +21,14 @@ int fnn_omp_max_threads(void)
     return 1;
 #endif
 }
+
+int fnn_omp_pause(void)
+{
+    /* Releases the OpenMP runtime's threads (OpenMP 5.0). Called before fork():
+     * libgomp's pool does not survive a fork, and a child that reuses it hangs. */
+#if defined(_OPENMP) && _OPENMP >= 201811
+    return omp_pause_resource_all(omp_pause_soft);
+#else
+    return -1;
+#endif
+}

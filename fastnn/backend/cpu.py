@@ -3,11 +3,12 @@
 Nothing here falls back to NumPy math: if the extension modules are missing the import
 fails with an ImportError that says how to build them.
 """
+import os
 import threading
 
 import numpy
 
-from fastnn._threads import get_num_threads
+from fastnn._threads import get_num_threads, mark_forked_child
 from fastnn.backend.reference import CCE, SOFTMAX_CCE, ReferenceBackend
 
 try:
@@ -17,11 +18,31 @@ try:
     from fastnn._kernels import losses as _loss
     from fastnn._kernels import optimizers as _opt
     from fastnn._kernels import reduce as _red
+    from fastnn._kernels import threads as _omp
 except ImportError as exc:  # pragma: no cover - only in a broken install
     raise ImportError(
         "fastnn's compiled kernels are missing (" + str(exc) + "). Install fastnn with "
         "`pip install .` (or build in place with `python setup.py build_ext --inplace`); "
         "the 'reference' backend works without them.") from exc
+
+# libgomp's worker threads do not survive fork(): a child process (multiprocessing's
+# default start method on Linux) runs the kernels on one thread, unless the runtime could
+# release its pool before the fork (OpenMP 5.0's omp_pause_resource_all; libgomp 12
+# does not implement it, LLVM's libomp does).
+_fork = {"paused": False}
+
+
+def _before_fork():
+    _fork["paused"] = _omp.omp_pause()
+
+
+def _after_fork_in_child():
+    if not _fork["paused"]:
+        mark_forked_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 # Below this many elements an element-wise kernel runs on one thread: waking the second
 # thread costs about as much as the work (see benchmarks/bench_threads.py).
