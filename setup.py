@@ -175,7 +175,8 @@ def make_extensions():
             name, sources=[pyx] + [f for f in files if isa_of(f) is None],
             include_dirs=[SRC_C, numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-            depends=[os.path.join(SRC_C, "fastnn.h")])
+            depends=[os.path.join(SRC_C, "fastnn.h")] + [f for f in files if isa_of(f)]
+            + sorted(str(p.relative_to(ROOT)) for p in (ROOT / SRC_C).glob("*.h")))
         isa_sources = {}
         for f in files:
             if isa_of(f) is not None:

@@ -9,7 +9,7 @@ Example:
 __version__ = "0.1.0"
 
 from fastnn import (activations, callbacks, config, initializers, layers, losses, metrics,
-                    models, ops, optimizers, regularizers, utils)
+                    models, ops, optimizers, regularizers, saving, schedules, utils)
 from fastnn._info import show_config
 from fastnn._threads import get_num_threads, set_num_threads, threads
 from fastnn.backend import get_backend, set_backend, use_backend
@@ -17,7 +17,7 @@ from fastnn.models import Sequential
 
 __all__ = ["Sequential", "activations", "callbacks", "config", "datasets", "explain",
            "get_backend", "get_num_threads", "initializers", "layers", "losses", "metrics",
-           "models", "ops", "optimizers", "plot", "regularizers", "set_backend",
+           "models", "ops", "optimizers", "plot", "regularizers", "saving", "schedules", "set_backend",
            "set_num_threads", "show_config", "threads", "use_backend", "utils"]
 
 

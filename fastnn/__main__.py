@@ -31,9 +31,13 @@ def demo(args):
             model = _digits_model()
             if backend == args.backends[0]:
                 model.summary()
+            callbacks = []
+            if args.report and backend == args.backends[0]:
+                from fastnn.monitor import TrainingMonitor
+                callbacks.append(TrainingMonitor(probe=x_train[:256]))
             start = time.perf_counter()
             model.fit(x_train, y_train, epochs=args.epochs, batch_size=32,
-                      validation_split=0.1, verbose=args.verbose)
+                      validation_split=0.1, verbose=args.verbose, callbacks=callbacks)
             seconds = (time.perf_counter() - start) / args.epochs
             loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
             results[backend] = (accuracy, seconds)

@@ -31,7 +31,19 @@ def get_num_threads():
     ``OMP_NUM_THREADS`` when set; 1 in a process forked from one that used the kernels)."""
     if _state["n_threads"] is None:
         _state["n_threads"] = _default_threads()
-    return 1 if _state["forked"] else _state["n_threads"]
+    if _state["forked"]:
+        return 1
+    # a limit set on the OpenMP runtime (threadpoolctl's threadpool_limits, or
+    # omp_set_num_threads from other code) in this thread applies to fastnn too
+    return min(_state["n_threads"], _omp_limit())
+
+
+def _omp_limit():
+    try:
+        from fastnn._kernels.threads import omp_max_threads
+    except ImportError:  # the reference backend alone: no OpenMP to ask
+        return 1 << 30
+    return omp_max_threads()
 
 
 def set_num_threads(n):
@@ -47,6 +59,16 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"`n` must be a positive int; got {n!r}")
     _state["n_threads"] = n
+    _set_omp_threads(n)
+
+
+def _set_omp_threads(n):
+    """Raise this thread's OpenMP limit to n, so that it does not cap the new setting."""
+    try:
+        from fastnn._kernels.threads import omp_set_max_threads
+    except ImportError:
+        return
+    omp_set_max_threads(n)
 
 
 @contextlib.contextmanager
@@ -58,9 +80,11 @@ def threads(n):
         >>> with fastnn.threads(1):
         ...     pass
     """
-    previous = get_num_threads()
+    previous = _state["n_threads"]
     set_num_threads(n)
     try:
         yield
     finally:
         _state["n_threads"] = previous
+        if previous is not None:
+            _set_omp_threads(previous)

@@ -5,7 +5,9 @@ schedule) once in Python, then makes one backend call per parameter that updates
 parameter and its slots in place.
 """
 import math
+import numbers
 
+from fastnn import schedules  # noqa: F401  (fastnn.optimizers.schedules, as in Keras)
 from fastnn._registry import lookup
 from fastnn.backend import get_backend
 
@@ -14,28 +16,42 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", 
 
 
 def _check_positive(name, value, allow_zero=False):
-    ok = value >= 0 if allow_zero else value > 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            value >= 0 if allow_zero else value > 0):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be a number {bound}; got {value!r}")
     return float(value)
 
 
 class Optimizer:
-    """Base class. Subclasses define `slot_names` and `update_step`."""
+    """Base class. Subclasses define `slot_names` and `update_step`.
+
+    Every optimizer takes Keras' common arguments: `learning_rate` (a float, or a
+    schedule from fastnn.schedules, evaluated at each step), `weight_decay`, and one of
+    `clipnorm` (each gradient rescaled to at most that L2 norm), `clipvalue` (each value
+    clipped to [-clipvalue, clipvalue]) or `global_clipnorm` (all gradients rescaled
+    together).
+    """
 
     slot_names = ()
+    # attributes, besides `iterations` and the slots, that a saved model must restore
+    # for training to resume exactly
+    state_scalars = ()
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None,
-                 clipvalue=None, name=None):
-        if callable(learning_rate):
-            self._learning_rate = learning_rate
-        else:
-            self._learning_rate = _check_positive("learning_rate", learning_rate)
+                 clipvalue=None, global_clipnorm=None, name=None):
+        self._learning_rate = None
+        self.learning_rate = learning_rate
         self.weight_decay = (None if weight_decay is None
                              else _check_positive("weight_decay", weight_decay, True))
-        self.clipnorm = None if clipnorm is None else _check_positive("clipnorm", clipnorm)
-        self.clipvalue = None if clipvalue is None else _check_positive("clipvalue", clipvalue)
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue,
+                 "global_clipnorm": global_clipnorm}
+        given = [k for k, v in clips.items() if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"only one of `clipnorm`, `clipvalue` and `global_clipnorm` may "
+                             f"be set; got {', '.join(given)}")
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            None if v is None else _check_positive(k, v) for k, v in clips.items())
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self._slots = None
@@ -49,8 +65,14 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = value if callable(value) else _check_positive(
-            "learning_rate", value)
+        if callable(value):
+            self._learning_rate = value
+            return
+        if callable(self._learning_rate):
+            raise TypeError("`learning_rate` cannot be set to a number on an optimizer "
+                            "created with a schedule; create it with a float learning_rate "
+                            f"to change the rate during training; got {value!r}")
+        self._learning_rate = _check_positive("learning_rate", value, allow_zero=True)
 
     def build(self, params):
         """Create the slot variables (zeros like each parameter)."""
@@ -78,8 +100,11 @@ class Optimizer:
         self.iterations += 1
         scalars = self._step_scalars(lr, self.iterations)
         wd_lr = (self.weight_decay or 0.0) * lr
+        scale = self._global_clip_scale(backend, grads)
         for param, grad, slots in zip(params, grads, self._slots):
-            if self.clipvalue is not None or self.clipnorm is not None:
+            if scale is not None:
+                grad = grad * scale
+            elif self.clipvalue is not None or self.clipnorm is not None:
                 grad = self._clip(backend, grad)
             self.update_step(backend, param, grad, slots, scalars, wd_lr)
 
@@ -89,14 +114,23 @@ class Optimizer:
         self.apply([v for _, v in pairs], [g for g, _ in pairs])
 
     def _clip(self, backend, grad):
+        """Keras' per-variable clipping: each gradient's values to [-clipvalue, clipvalue],
+        or each gradient rescaled so its L2 norm is at most `clipnorm`."""
         xp = backend.xp
         if self.clipvalue is not None:
-            grad = xp.clip(grad, -self.clipvalue, self.clipvalue)
-        if self.clipnorm is not None:
-            norm = float(xp.sqrt((grad * grad).sum()))
-            if norm > self.clipnorm:
-                grad = grad * (self.clipnorm / norm)
+            return xp.clip(grad, -self.clipvalue, self.clipvalue)
+        norm = float(xp.sqrt((grad * grad).sum()))
+        if norm > self.clipnorm:
+            grad = grad * (self.clipnorm / norm)
         return grad
+
+    def _global_clip_scale(self, backend, grads):
+        """The factor bringing the L2 norm of all gradients together down to
+        `global_clipnorm`, or None when no rescaling is needed."""
+        if self.global_clipnorm is None:
+            return None
+        total = math.sqrt(sum(float((g * g).sum()) for g in grads))
+        return self.global_clipnorm / total if total > self.global_clipnorm else None
 
     def _step_scalars(self, lr, t):
         return {"lr": lr}
@@ -112,7 +146,8 @@ class Optimizer:
             from fastnn.schedules import serialize as serialize_schedule
             lr = serialize_schedule(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue}
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm}
 
     @classmethod
     def from_config(cls, config):
@@ -254,6 +289,7 @@ class Adamax(Adam):
 class Nadam(Adamax):
     """Adam with Nesterov momentum and Keras' momentum schedule (decay 0.96)."""
     slot_names = ("m", "v")
+    state_scalars = ("_u_product",)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -18,16 +18,16 @@ static const char *const isa_names[N_ISA] = {"generic", "avx2", "avx512"};
 static const fnn_s_kernels s_tables[N_ISA] = {
     {4, 8, 1024, 256, 512, 16, fnn_sgemm_generic_4x8, fnn_s_pack_generic},
 #ifdef FNN_GEMM_X86
-    {6, 16, 1536, 384, 384, 24, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2},
-    {12, 32, 1536, 384, 384, 24, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512},
+    {6, 16, 1536, 384, 384, 64, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2},
+    {12, 32, 1536, 384, 384, 64, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512},
 #endif
 };
 
 static const fnn_d_kernels d_tables[N_ISA] = {
     {4, 4, 512, 256, 256, 16, fnn_dgemm_generic_4x4, fnn_d_pack_generic},
 #ifdef FNN_GEMM_X86
-    {6, 8, 1020, 256, 240, 24, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2},
-    {8, 24, 1024, 256, 240, 24, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512},
+    {6, 8, 1020, 256, 240, 64, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2},
+    {8, 24, 1024, 256, 240, 64, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512},
 #endif
 };
 

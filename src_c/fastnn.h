@@ -98,6 +98,8 @@ int fnn_openmp_enabled(void);
 int fnn_omp_max_threads(void);
 /* Release the OpenMP thread pool (before fork); 0 on success, -1 where unsupported. */
 int fnn_omp_pause(void);
+/* omp_set_num_threads(n) for the calling thread; nothing without OpenMP. */
+void fnn_omp_set_max_threads(int n);
 
 /* ------------------------------------------------------------------ */
 /* Philox4x32-10 (src_c/philox.c)                                       */

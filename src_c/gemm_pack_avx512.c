@@ -1,4 +1,7 @@
-/* AVX-512 pack routines. Both memory patterns of gemm_pack.h, vectorised:
+/* AVX-512 pack routines. Stores are full vectors where possible (masked stores are slow
+ * on Zen 4): a panel narrower than a vector (12 floats) is written in ascending order, so
+ * the spill-over of one k step is overwritten by the next one, and the last one lands in
+ * the next panel (written later) or in the 64-byte slack the driver adds to the buffers. Both memory patterns of gemm_pack.h, vectorised:
  *  - sx == 1 (op(B) row-major, op(A) stored transposed): per k step, masked vector copies
  *    of `panel` contiguous values;
  *  - sp == 1 (op(A) row-major, op(B) stored transposed, e.g. dZ . W^T): blocks of 16 x 16
@@ -59,16 +62,32 @@ static inline void transpose8(__m512d r[8])
 void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
                        int panel, float *dst)
 {
+    if (sx == 1) {
+        /* k rows of the source are contiguous: read each once, in order, and deal its
+         * values out to the panels (reading panel by panel strides over the rows and
+         * misses L1 on every load) */
+        int64_t n_panels = (w + panel - 1) / panel;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *row = src + p * sp;
+            for (int64_t q = 0; q < n_panels; q++) {
+                int64_t x0 = q * panel, wn = w - x0 < panel ? w - x0 : panel;
+                float *d = dst + q * panel * kc + p * panel;
+                for (int g = 0; g < panel; g += 16) {
+                    const float *sg = row + x0 + g;
+                    __m512 v = x0 + g + 16 <= w ? _mm512_loadu_ps(sg)
+                                                : _mm512_maskz_loadu_ps(mask16(wn - g), sg);
+                    if (p == kc - 1 && panel - g < 16) /* the next panel is already written */
+                        _mm512_mask_storeu_ps(d + g, mask16(panel - g), v);
+                    else
+                        _mm512_storeu_ps(d + g, v);
+                }
+            }
+        }
+        return;
+    }
     for (int64_t x0 = 0; x0 < w; x0 += panel, dst += (int64_t)panel * kc) {
         int64_t wn = w - x0 < panel ? w - x0 : panel;
         const float *s = src + x0 * sx;
-        if (sx == 1) {
-            for (int64_t p = 0; p < kc; p++)
-                for (int g = 0; g < panel; g += 16)
-                    _mm512_mask_storeu_ps(dst + p * panel + g, mask16(panel - g),
-                                          _mm512_maskz_loadu_ps(mask16(wn - g), s + p * sp + g));
-            continue;
-        }
         if (sp != 1) {
             for (int64_t p = 0; p < kc; p++)
                 for (int x = 0; x < panel; x++)
@@ -76,7 +95,6 @@ void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int6
             continue;
         }
         for (int g = 0; g < panel; g += 16) {
-            __mmask16 out = mask16(panel - g);
             int64_t rows = wn - g;
             for (int64_t p0 = 0; p0 < kc; p0 += 16) {
                 __mmask16 km = mask16(kc - p0);
@@ -87,7 +105,7 @@ void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int6
                 transpose16(r);
                 int64_t kn = kc - p0 < 16 ? kc - p0 : 16;
                 for (int q = 0; q < kn; q++)
-                    _mm512_mask_storeu_ps(dst + (p0 + q) * panel + g, out, r[q]);
+                    _mm512_storeu_ps(dst + (p0 + q) * panel + g, r[q]);
             }
         }
     }
@@ -96,16 +114,32 @@ void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int6
 void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
                        int panel, double *dst)
 {
+    if (sx == 1) {
+        /* k rows of the source are contiguous: read each once, in order, and deal its
+         * values out to the panels (reading panel by panel strides over the rows and
+         * misses L1 on every load) */
+        int64_t n_panels = (w + panel - 1) / panel;
+        for (int64_t p = 0; p < kc; p++) {
+            const double *row = src + p * sp;
+            for (int64_t q = 0; q < n_panels; q++) {
+                int64_t x0 = q * panel, wn = w - x0 < panel ? w - x0 : panel;
+                double *d = dst + q * panel * kc + p * panel;
+                for (int g = 0; g < panel; g += 8) {
+                    const double *sg = row + x0 + g;
+                    __m512d v = x0 + g + 8 <= w ? _mm512_loadu_pd(sg)
+                                                : _mm512_maskz_loadu_pd(mask8(wn - g), sg);
+                    if (p == kc - 1 && panel - g < 8) /* the next panel is already written */
+                        _mm512_mask_storeu_pd(d + g, mask8(panel - g), v);
+                    else
+                        _mm512_storeu_pd(d + g, v);
+                }
+            }
+        }
+        return;
+    }
     for (int64_t x0 = 0; x0 < w; x0 += panel, dst += (int64_t)panel * kc) {
         int64_t wn = w - x0 < panel ? w - x0 : panel;
         const double *s = src + x0 * sx;
-        if (sx == 1) {
-            for (int64_t p = 0; p < kc; p++)
-                for (int g = 0; g < panel; g += 8)
-                    _mm512_mask_storeu_pd(dst + p * panel + g, mask8(panel - g),
-                                          _mm512_maskz_loadu_pd(mask8(wn - g), s + p * sp + g));
-            continue;
-        }
         if (sp != 1) {
             for (int64_t p = 0; p < kc; p++)
                 for (int x = 0; x < panel; x++)
@@ -113,7 +147,6 @@ void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int
             continue;
         }
         for (int g = 0; g < panel; g += 8) {
-            __mmask8 out = mask8(panel - g);
             int64_t rows = wn - g;
             for (int64_t p0 = 0; p0 < kc; p0 += 8) {
                 __mmask8 km = mask8(kc - p0);
@@ -124,7 +157,7 @@ void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int
                 transpose8(r);
                 int64_t kn = kc - p0 < 8 ? kc - p0 : 8;
                 for (int q = 0; q < kn; q++)
-                    _mm512_mask_storeu_pd(dst + (p0 + q) * panel + g, out, r[q]);
+                    _mm512_storeu_pd(dst + (p0 + q) * panel + g, r[q]);
             }
         }
     }

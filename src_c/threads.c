@@ -32,3 +32,12 @@ int fnn_omp_pause(void)
     return -1;
 #endif
 }
+
+void fnn_omp_set_max_threads(int n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}

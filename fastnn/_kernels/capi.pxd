@@ -45,6 +45,7 @@ cdef extern from "fastnn.h" nogil:
     int fnn_openmp_enabled()
     int fnn_omp_max_threads()
     int fnn_omp_pause()
+    void fnn_omp_set_max_threads(int n)
 
     void fnn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
     void fnn_dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,

@@ -1,10 +1,16 @@
 """OpenMP facts of the compiled build."""
-from fastnn._kernels.capi cimport fnn_openmp_enabled, fnn_omp_max_threads, fnn_omp_pause
+from fastnn._kernels.capi cimport (fnn_openmp_enabled, fnn_omp_max_threads, fnn_omp_pause,
+                                   fnn_omp_set_max_threads)
 
 
 def openmp_enabled():
     """Whether the kernels were compiled with OpenMP."""
     return bool(fnn_openmp_enabled())
+
+
+def omp_set_max_threads(int n):
+    """omp_set_num_threads(n) for the calling thread (no-op without OpenMP)."""
+    fnn_omp_set_max_threads(n)
 
 
 def omp_max_threads():

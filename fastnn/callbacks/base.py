@@ -70,10 +70,15 @@ class CallbackList:
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
             raise AttributeError(hook)
+        n_index = 1 if ("batch" in hook or "epoch" in hook) else 0
 
-        def call(*args, **kwargs):
+        def call(*args, logs=None):
+            # as in Keras, every hook receives its logs, a dict (possibly empty)
+            if len(args) > n_index:
+                args, logs = args[:n_index], args[n_index]
+            logs = {} if logs is None else logs
             for cb in self.callbacks:
-                getattr(cb, hook)(*args, **kwargs)
+                getattr(cb, hook)(*args, logs)
         return call
 
 

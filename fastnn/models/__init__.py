@@ -1,4 +1,38 @@
-"""Models, as in ``keras.models``."""
+"""Models, as in ``keras.models``: Sequential, and reading models back."""
 from fastnn.models.sequential import Sequential
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "load_model", "model_from_json", "save_model"]
+
+
+def load_model(filepath, compile=True):
+    """The model saved in `filepath` by `model.save` (see fastnn.saving).
+
+    Example:
+        >>> model = fastnn.models.load_model("m.fnn")          # doctest: +SKIP
+    """
+    from fastnn import saving
+    return saving.load_model(filepath, compile=compile)
+
+
+def save_model(model, filepath, overwrite=True):
+    """`model.save(filepath)`."""
+    from fastnn import saving
+    saving.save_model(model, filepath, overwrite=overwrite)
+
+
+def model_from_json(json_string):
+    """A model with the architecture of `model.to_json()` and fresh weights.
+
+    Example:
+        >>> clone = fastnn.models.model_from_json(model.to_json())   # doctest: +SKIP
+    """
+    import json
+    try:
+        spec = json.loads(json_string)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"`json_string` must be the JSON of model.to_json(); got invalid "
+                         f"JSON ({exc})") from None
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        raise ValueError(f"`json_string` must describe a Sequential model; got class_name "
+                         f"{spec.get('class_name') if isinstance(spec, dict) else spec!r}")
+    return Sequential.from_config(spec.get("config"))

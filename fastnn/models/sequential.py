@@ -161,14 +161,67 @@ class Sequential(TrainingMixin):
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        """JSON-safe description of the architecture."""
-        return {"name": self.name,
-                "layers": [layers_module.serialize(layer) for layer in self._layers]}
+        """JSON-safe description of the architecture (no weights).
+
+        Example:
+            >>> config = model.get_config()                    # doctest: +SKIP
+            >>> clone = Sequential.from_config(config)         # doctest: +SKIP
+        """
+        config = {"name": self.name,
+                  "layers": [layers_module.serialize(layer) for layer in self._layers]}
+        if self.built:
+            config["build_input_shape"] = list(self.input_shape)
+        return config
 
     @classmethod
     def from_config(cls, config):
-        """A new, unbuilt-weights model with the architecture of `config`."""
-        return cls([layers_module.get(c) for c in config["layers"]], name=config.get("name"))
+        """A new model with the architecture of `config` and freshly initialised weights
+        (built when the config records the input shape)."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"`config` must be a dict with a 'layers' list; got {config!r}")
+        model = cls([layers_module.get(c) for c in config["layers"]], name=config.get("name"))
+        shape = config.get("build_input_shape")
+        if shape is not None and not model.built:
+            model.build(tuple(shape))
+        return model
+
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string; `fastnn.models.model_from_json` reads it.
+
+        Args:
+            **kwargs: passed to `json.dumps` (e.g. ``indent=2``).
+        """
+        import json
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()},
+                          **kwargs)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath, overwrite=True):
+        """Save architecture, weights, compile settings and optimizer state to one file
+        (a versioned zip of JSON and .npy arrays, never code; see fastnn.saving).
+
+        Example:
+            >>> model.save("m.fnn")                             # doctest: +SKIP
+            >>> model = fastnn.models.load_model("m.fnn")       # doctest: +SKIP
+        """
+        from fastnn import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save only the weights (see fastnn.saving)."""
+        from fastnn import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights saved by `save_weights` (or `save`) into this model's layers."""
+        from fastnn import saving
+        saving.load_weights(self, filepath)
+
+    def __reduce__(self):
+        # pickling goes through the model file format, so a model travels to worker
+        # processes without pickling backend arrays or buffers
+        from fastnn import saving
+        return saving.model_from_bytes, (saving.model_to_bytes(self),)
 
     def __repr__(self):
         return f"<Sequential name={self.name!r}, layers={len(self._layers)}>"

@@ -37,5 +37,5 @@ def summary_text(model, width=65):
 def _fmt_bytes(n):
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+            return f"{n:.2f} {unit}"
         n /= 1024

@@ -5,6 +5,7 @@ A training step is: gather the batch into reused buffers, forward through the la
 (each Dense applies the previous layer's act' while computing its input gradient),
 and one optimizer call per parameter.
 """
+import math
 import threading
 
 import numpy
@@ -14,6 +15,7 @@ from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, History, ProgbarLogger
 from fastnn.layers.base import Workspace
+from fastnn.models import fit_data
 
 # Rows per forward call in predict/evaluate: activations of a chunk stay in cache.
 PREDICT_CHUNK = 1024
@@ -129,12 +131,13 @@ class TrainingMixin:
                    if hasattr(l, "regularization_loss"))
 
     def _update_metrics(self, y, out, w):
+        # as in Keras, sample and class weights weight the loss, not compiled metrics
         if not self.compiled_metrics:
             return
         pred = get_backend().to_numpy(out)
         labels = get_backend().to_numpy(y)
         for metric in self.compiled_metrics:
-            metric.update_state(labels, pred, None if w is None else get_backend().to_numpy(w))
+            metric.update_state(labels, pred)
 
     def _logs(self, loss_total, count):
         logs = {"loss": loss_total / max(count, 1)}
@@ -143,73 +146,114 @@ class TrainingMixin:
         return logs
 
     # ------------------------------------------------------------------ fit
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose="auto", callbacks=None,
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0):
-        """Train the model; returns a `History` whose ``.history`` has 'loss', each metric,
-        and 'val_' versions when there is validation data."""
+            sample_weight=None, initial_epoch=0, validation_freq=1):
+        """Train the model for `epochs` epochs.
+
+        Args:
+            x, y: the training inputs (n_samples, n_features) and targets.
+            batch_size: samples per gradient step (None means 32).
+            epochs: the epoch to stop after (counting from 0, so with `initial_epoch` it
+                is the final epoch number, not a count).
+            verbose: 'auto' (1), 0 silent, 1 a live progress bar (one line per epoch when
+                the output is not a terminal), 2 one line per epoch.
+            callbacks: a list of fastnn.callbacks.Callback.
+            validation_split: the fraction of the data held out for validation: the
+                *last* samples, taken before shuffling, as in Keras.
+            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight); overrides
+                `validation_split`.
+            shuffle: whether to shuffle the training samples before each epoch.
+            class_weight: {class index: weight}, multiplying the training loss of each
+                sample of that class.
+            sample_weight: per-sample loss weights (n_samples,).
+            initial_epoch: the epoch to start from (to resume an earlier run).
+            validation_freq: validate every that many epochs.
+
+        Returns:
+            A `History`; ``.history`` maps 'loss', each metric and their 'val_' versions
+            to a list with one value per epoch.
+
+        Example:
+            >>> history = model.fit(x, y, epochs=5, validation_split=0.1)  # doctest: +SKIP
+        """
         self._require_compiled("fit")
-        batch_size = _validation.positive_int(batch_size, "batch_size")
+        batch_size = 32 if batch_size is None else _validation.positive_int(batch_size,
+                                                                             "batch_size")
         epochs = _validation.positive_int(epochs, "epochs")
+        initial_epoch = fit_data.non_negative_int(initial_epoch, "initial_epoch")
+        validation_freq = _validation.positive_int(validation_freq, "validation_freq")
         validation_split = _validation.fraction(validation_split, "validation_split")
+        verbose = fit_data.check_verbose(verbose)
+        if not isinstance(shuffle, (bool, numpy.bool_)):
+            raise ValueError(f"`shuffle` must be True or False; got {shuffle!r}")
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
         w = _validation.sample_weights(sample_weight, len(x), self._dtype())
-        w = self._apply_class_weight(class_weight, y, w)
-        if validation_data is None and validation_split > 0:
-            n_val = int(len(x) * validation_split)
-            if n_val == 0 or n_val == len(x):
-                raise ValueError(f"`validation_split`={validation_split} leaves no samples "
-                                 f"for training or validation out of {len(x)}")
-            val = (x[-n_val:], y[-n_val:], None if w is None else w[-n_val:])
-            x, y, w = x[:-n_val], y[:-n_val], None if w is None else w[:-n_val]
-        elif validation_data is not None:
+        val = None
+        if validation_data is not None:
             val = self._prepare_validation(validation_data)
-        else:
-            val = None
+        elif validation_split > 0:
+            (x, y, w), val = fit_data.split_validation(x, y, w, validation_split,
+                                                       self._is_classifier())
+        w = fit_data.apply_class_weight(class_weight, y, w, self._dtype())
         self._setup_training(y)
         backend = get_backend()
-        xb, yb = backend.asarray(x), backend.asarray(y)
-        wb = None if w is None else backend.asarray(w)
-        n = len(x)
-        steps = -(-n // batch_size)
+        data = (backend.asarray(x), backend.asarray(y), None if w is None else
+                backend.asarray(w))
+        steps = -(-len(x) // batch_size)
         history = History()
-        verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = [history] + list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else [])
-        cbs = CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
+                           list(callbacks or []) + [history], self,
+                           {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.history = history
-        self._train_workspace = workspace = Workspace()
-        rng = _random.generator()
+        self._train_workspace = Workspace()
+        # one seed per fit; each epoch's order derives from it and the epoch number
+        fit_seed = _random.next_seed()
         self.stop_training = False
         cbs.on_train_begin()
+        logs = {}
         for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
             for metric in self.compiled_metrics:
                 metric.reset_state()
-            order = rng.permutation(n) if shuffle else numpy.arange(n)
-            order = backend.asarray(order.astype(numpy.int64))
-            loss_total, count = 0.0, 0
-            for step in range(steps):
-                cbs.on_train_batch_begin(step)
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                bx = backend.take_rows(xb, idx, out=workspace.buffer(
-                    self, "x", (len(idx),) + xb.shape[1:], xb.dtype))
-                by = self._take_labels(yb, idx, workspace)
-                bw = None if wb is None else wb[idx]
-                loss, out = self._train_step(bx, by, bw, workspace)
-                loss_total += loss * len(idx)
-                count += len(idx)
-                self._update_metrics(by, out, bw)
-                cbs.on_train_batch_end(step, self._logs(loss_total, count))
-            logs = self._logs(loss_total, count)
-            if val is not None:
-                val_logs = self._evaluate_arrays(*val, batch_size=batch_size)
+            cbs.on_epoch_begin(epoch)
+            order = (fit_data.epoch_order(fit_seed, epoch, len(x)) if shuffle
+                     else numpy.arange(len(x)))
+            logs = self._train_epoch(data, order, batch_size, cbs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cbs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbs.on_train_end()
+        cbs.on_train_end(logs)
         return history
+
+    def _train_epoch(self, data, order, batch_size, cbs):
+        backend = get_backend()
+        xb, yb, wb = data
+        workspace = self._train_workspace
+        order = backend.asarray(order.astype(numpy.int64))
+        loss_total, count = 0.0, 0
+        for step in range(-(-len(order) // batch_size)):
+            cbs.on_train_batch_begin(step)
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            bx = backend.take_rows(xb, idx, out=workspace.buffer(
+                self, "x", (len(idx),) + xb.shape[1:], xb.dtype))
+            by = self._take_labels(yb, idx, workspace)
+            bw = None if wb is None else wb[idx]
+            loss, out = self._train_step(bx, by, bw, workspace)
+            loss_total += loss * len(idx)
+            count += len(idx)
+            self._update_metrics(by, out, bw)
+            cbs.on_train_batch_end(step, self._logs(loss_total, count))
+            if self.stop_training:
+                break
+        return self._logs(loss_total, count)
+
+    def _is_classifier(self):
+        name = getattr(self.loss, "name", "")
+        return "crossentropy" in name or "hinge" in name
 
     def _take_labels(self, yb, idx, workspace):
         backend = get_backend()
@@ -219,16 +263,6 @@ class TrainingMixin:
             return out
         return backend.take_rows(yb, idx, out=workspace.buffer(
             self, "y", (len(idx), yb.shape[1]), yb.dtype))
-
-    def _apply_class_weight(self, class_weight, y, w):
-        if not class_weight:
-            return w
-        labels = y if y.ndim == 1 else (y.argmax(axis=1) if y.shape[1] > 1 else
-                                         (y[:, 0] > 0.5).astype(numpy.int64))
-        cw = numpy.ones(len(y), dtype=self._dtype())
-        for cls, weight in class_weight.items():
-            cw[labels == int(cls)] = weight
-        return cw if w is None else w * cw
 
     def _prepare_validation(self, data):
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
@@ -241,23 +275,42 @@ class TrainingMixin:
         return vx, vy, vw
 
     # ------------------------------------------------------------------ evaluate
-    def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", sample_weight=None,
-                 return_dict=False):
-        """The loss (a float) without metrics, or [loss, *metrics] with them."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict=False):
+        """The loss and metrics on `x`, `y`, in inference mode.
+
+        Args:
+            x, y: inputs and targets.
+            batch_size: accepted for Keras compatibility; rows are processed in chunks of
+                at least 1024 for speed, which does not change the result.
+            verbose: 'auto' (1), 0 silent, 1 or 2 one line with the results.
+            sample_weight: per-sample loss weights.
+            callbacks: callbacks receiving the test hooks.
+            return_dict: return {'loss': ..., metric: ...} instead.
+
+        Returns:
+            The loss (a float) without metrics, or [loss, *metrics] in compile order.
+        """
         self._require_compiled("evaluate")
-        batch_size = _validation.positive_int(batch_size, "batch_size")
+        batch_size = 32 if batch_size is None else _validation.positive_int(batch_size,
+                                                                             "batch_size")
+        verbose = fit_data.check_verbose(verbose)
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
         w = _validation.sample_weights(sample_weight, len(x), self._dtype())
         if not self._training_ready:
             self._setup_training(y)
-        logs = self._evaluate_arrays(x, y, w, batch_size)
+        steps = -(-len(x) // max(batch_size, PREDICT_CHUNK))
+        cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
+                           list(callbacks or []), self,
+                           {"epochs": 1, "steps": steps, "verbose": verbose})
+        logs = self._evaluate_arrays(x, y, w, batch_size, cbs)
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def _evaluate_arrays(self, x, y, w, batch_size):
+    def _evaluate_arrays(self, x, y, w, batch_size, callbacks=None):
         backend = get_backend()
         metrics = self.compiled_metrics
         saved = [(m._total, m._count) for m in metrics]
@@ -265,19 +318,25 @@ class TrainingMixin:
             m.reset_state()
         kind, _ = self.loss.kernel(None)
         workspace = self._predict_workspace()
-        total = 0.0
+        cbs = callbacks or CallbackList([], self, {})
+        cbs.on_test_begin()
+        total, reg = 0.0, self._regularization_loss()
         chunk = max(batch_size, PREDICT_CHUNK)
-        for start in range(0, len(x), chunk):
+        logs = {}
+        for step, start in enumerate(range(0, len(x), chunk)):
+            cbs.on_test_batch_begin(step)
             bx = backend.asarray(x[start:start + chunk])
             by = backend.asarray(y[start:start + chunk])
             bw = None if w is None else backend.asarray(w[start:start + chunk])
             out = self._forward(bx, False, workspace)
             total += backend.loss_grad(kind, self.loss._param(), out, by, bw) * len(bx)
             self._update_metrics(by, out, bw)
-        logs = {"loss": total / len(x) + self._regularization_loss()}
+            logs = {"loss": total / (start + len(bx)) + reg}
+            logs.update((m.name, m.result()) for m in metrics)
+            cbs.on_test_batch_end(step, dict(logs))
         for m, (t, c) in zip(metrics, saved):
-            logs[m.name] = m.result()
             m._total, m._count = t, c
+        cbs.on_test_end(dict(logs))
         return logs
 
     # ------------------------------------------------------------------ predict
@@ -287,43 +346,70 @@ class TrainingMixin:
             local.workspace = Workspace()
         return local.workspace
 
-    def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for `x`, as a NumPy array (n_samples, n_outputs)."""
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """The model's outputs for `x`, in inference mode.
+
+        Args:
+            x: inputs (n_samples, n_features).
+            batch_size: accepted for Keras compatibility (rows go in chunks of 1024).
+            verbose: 'auto' (1), 0 silent, 1 or 2 one progress line.
+            callbacks: callbacks receiving the predict hooks.
+
+        Returns:
+            A NumPy array (n_samples, n_outputs).
+        """
         if batch_size is not None:
             _validation.positive_int(batch_size, "batch_size")
+        verbose = fit_data.check_verbose(verbose)
         x = self._prepare_x(x)
         backend = get_backend()
         workspace = self._predict_workspace()
         result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
-        for start in range(0, len(x), PREDICT_CHUNK):
+        steps = math.ceil(len(x) / PREDICT_CHUNK)
+        cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
+                           list(callbacks or []), self,
+                           {"epochs": 1, "steps": steps, "verbose": verbose})
+        cbs.on_predict_begin()
+        for step, start in enumerate(range(0, len(x), PREDICT_CHUNK)):
+            cbs.on_predict_batch_begin(step)
             out = self._forward(backend.asarray(x[start:start + PREDICT_CHUNK]), False,
                                 workspace)
             result[start:start + len(out)] = backend.to_numpy(out)
+            cbs.on_predict_batch_end(step, {"outputs": result[start:start + len(out)]})
+        cbs.on_predict_end()
         return result
 
     def predict_on_batch(self, x):
-        """`predict` on one batch."""
-        return self.predict(x)
+        """The outputs for one batch, silently (a NumPy array)."""
+        return self.predict(x, verbose=0)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
-        """One training step on one batch; returns the loss (and metrics) of that batch."""
+        """One gradient step on one batch.
+
+        Returns:
+            That batch's loss (a float) without metrics, [loss, *metrics] with them (the
+            metrics of this batch alone), or a dict with `return_dict`.
+        """
         self._require_compiled("train_on_batch")
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
         w = _validation.sample_weights(sample_weight, len(x), self._dtype())
-        w = self._apply_class_weight(class_weight, y, w)
-        if not self._training_ready:
+        w = fit_data.apply_class_weight(class_weight, y, w, self._dtype())
+        if not self._training_ready or not hasattr(self, "_train_workspace"):
             self._setup_training(y)
             self._train_workspace = Workspace()
         backend = get_backend()
-        loss, out = self._train_step(backend.asarray(x), backend.asarray(y),
+        by = backend.asarray(y)
+        loss, out = self._train_step(backend.asarray(x), by,
                                      None if w is None else backend.asarray(w),
                                      self._train_workspace)
-        self._update_metrics(backend.asarray(y), out, w)
+        for metric in self.compiled_metrics:
+            metric.reset_state()
+        self._update_metrics(by, out, w)
         logs = self._logs(loss, 1)
         return logs if return_dict else (loss if len(logs) == 1 else list(logs.values()))
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """`evaluate` on one batch."""
-        return self.evaluate(x, y, batch_size=len(x) if hasattr(x, "__len__") else 32,
-                             sample_weight=sample_weight, return_dict=return_dict)
+        """The loss (and metrics) of one batch, silently, as `evaluate` returns them."""
+        return self.evaluate(x, y, verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)

@@ -1,0 +1,239 @@
+"""python benchmarks/bench_matmul.py [--quick] [--threads 1,2] [--json FILE] [--png FILE]
+
+GEMM throughput of fastnn beside NumPy (and PyTorch when importable), measured in the same
+run: square sizes, the MLP layer shapes in the three backprop cases (forward x.W, dW = x^T.dZ,
+dX = dZ.W^T), float64 squares, and the fused dense forward act(x.W + b) against NumPy's
+matmul + bias + relu. Every number is the median of repeated calls (GFLOP/s = 2mnk / time).
+
+Each thread count runs in its own process with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS /
+MKL_NUM_THREADS set, so every library uses the same number of cores; the libraries take
+turns with a pause in between, so one library's spinning worker threads never steal the
+cores of the next. The ceiling is the FMA peak measured by benchmarks/peak_fma.c (compiled
+here with the system C compiler). Writes a table to stdout, a JSON file, and a PNG of
+GFLOP/s against size when matplotlib is installed.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MLP_SHAPES = [(32, 784, 128), (64, 784, 128), (128, 784, 512), (256, 512, 512),
+              (60000, 784, 128)]
+PAUSE_S = 0.2  # > OpenBLAS's and libgomp's spin-wait after a call
+
+
+def cases(quick):
+    """(group, label, dtype, m, k, n, trans_a, trans_b) of every GEMM measured."""
+    squares = [256, 512, 1024] if quick else [256, 512, 1024, 2048, 4096]
+    out = [("square", f"{s}^3", "float32", s, s, s, False, False) for s in squares]
+    for M, K, N in MLP_SHAPES:
+        if quick and M > 1000:
+            continue
+        shape = f"{M}x{K}x{N}"
+        out += [("mlp", f"{shape} fwd x.W", "float32", M, K, N, False, False),
+                ("mlp", f"{shape} dW xT.dZ", "float32", K, M, N, True, False),
+                ("mlp", f"{shape} dX dZ.WT", "float32", M, N, K, False, True)]
+    for s in ([256, 1024] if quick else [256, 1024, 2048]):
+        out.append(("square64", f"{s}^3", "float64", s, s, s, False, False))
+    return out
+
+
+def median_time(fn, budget_s):
+    """Median seconds per call over at least 3 calls and about budget_s of calls."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < budget_s and len(times) < 2000):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def gemm_runners(np, torch, gemm, a, b, out, ta, tb, threads):
+    """{library: zero-argument callable} computing out = op(a) @ op(b)."""
+    A, B = (a.T if ta else a), (b.T if tb else b)
+    runners = {"fastnn": lambda: gemm.gemm(a, b, out, ta, tb, 1.0, 0.0, threads),
+               "numpy": lambda: np.matmul(A, B, out=out)}
+    if torch is not None:
+        tA, tB, tout = torch.from_numpy(A), torch.from_numpy(B), torch.from_numpy(out)
+        runners["torch"] = lambda: torch.matmul(tA, tB, out=tout)
+    return runners
+
+
+def dense_runners(np, torch, gemm, x, w, bias, out, threads):
+    """{library: callable} computing out = relu(x @ w + bias)."""
+    def numpy_dense():
+        np.matmul(x, w, out=out)
+        np.add(out, bias, out=out)
+        np.maximum(out, 0, out=out)
+
+    runners = {"fastnn": lambda: gemm.dense_forward(x, w, bias, 1, 0.0, out, threads),
+               "numpy": numpy_dense}
+    if torch is not None:
+        tx, tw, tb, tout = (torch.from_numpy(v) for v in (x, w, bias, out))
+        runners["torch"] = lambda: torch.relu_(torch.addmm(tb, tx, tw, out=tout))
+    return runners
+
+
+def worker(threads, quick):
+    """Measures every case with `threads` threads; returns a list of result dicts."""
+    import numpy as np
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+    from fastnn._kernels import gemm
+
+    rng = np.random.default_rng(0)
+    budget = 0.25 if quick else 0.6
+    results = []
+
+    def measure(entry, runners, flops):
+        for lib, fn in runners.items():
+            time.sleep(PAUSE_S)
+            entry[lib] = flops / median_time(fn, budget) / 1e9
+        results.append(entry)
+        print(json.dumps(entry), file=sys.stderr, flush=True)
+
+    for group, label, dtype, m, k, n, ta, tb in cases(quick):
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+        b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+        out = np.empty((m, n), dtype)
+        entry = {"group": group, "case": label, "dtype": dtype, "m": m, "k": k, "n": n,
+                 "threads": threads}
+        measure(entry, gemm_runners(np, torch, gemm, a, b, out, ta, tb, threads), 2.0 * m * n * k)
+    for M, K, N in MLP_SHAPES:
+        if quick and M > 1000:
+            continue
+        x = rng.standard_normal((M, K)).astype("float32")
+        w = rng.standard_normal((K, N)).astype("float32")
+        bias = rng.standard_normal(N).astype("float32")
+        out = np.empty((M, N), "float32")
+        entry = {"group": "dense", "case": f"{M}x{K}x{N} relu(x.W+b)", "dtype": "float32",
+                 "m": M, "k": K, "n": N, "threads": threads}
+        measure(entry, dense_runners(np, torch, gemm, x, w, bias, out, threads), 2.0 * M * N * K)
+    return {"isa": gemm.isa_name(), "kernel_info": gemm.kernel_info(), "results": results}
+
+
+def peak_gflops(threads):
+    """(float32, float64) FMA peak in GFLOP/s from benchmarks/peak_fma.c, or (None, None)."""
+    cc = os.environ.get("CC", "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "peak_fma")
+        try:
+            subprocess.run([cc, "-O2", "-march=native", "-fopenmp", str(HERE / "peak_fma.c"),
+                            "-o", exe], check=True, capture_output=True)
+            out = subprocess.run([exe, str(threads)], check=True, capture_output=True,
+                                 text=True).stdout.split()
+            return float(out[0]), float(out[1])
+        except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+            return None, None
+
+
+def run_worker_process(threads, quick):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    cmd = [sys.executable, __file__, "--worker", str(threads)] + (["--quick"] if quick else [])
+    proc = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(proc.stdout)
+
+
+def print_table(data):
+    libs = [lib for lib in ("fastnn", "numpy", "torch")
+            if any(lib in r for r in data["results"])]
+    head = f"{'case':<30} {'dtype':<8} {'thr':>3} " + " ".join(f"{lib:>8}" for lib in libs)
+    print(head + f" {'vs best':>8} {'% peak':>7}")
+    print("-" * len(head) + "-" * 17)
+    for r in data["results"]:
+        peers = [r[lib] for lib in libs if lib != "fastnn" and lib in r]
+        peak = data["peak"][str(r["threads"])][0 if r["dtype"] == "float32" else 1]
+        vals = " ".join(f"{r.get(lib, float('nan')):8.1f}" for lib in libs)
+        ratio = r["fastnn"] / max(peers) if peers else float("nan")
+        pct = 100 * r["fastnn"] / peak if peak else float("nan")
+        print(f"{r['case']:<30} {r['dtype']:<8} {r['threads']:>3} {vals} {ratio:7.2f}x "
+              f"{pct:6.1f}%")
+
+
+def plot(data, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for threads, style in (("1", "-"), ("2", "--")):
+        rows = [r for r in data["results"] if r["group"] == "square" and str(r["threads"]) == threads]
+        if not rows:
+            continue
+        sizes = [r["m"] for r in rows]
+        for lib in ("fastnn", "numpy", "torch"):
+            if lib in rows[0]:
+                ax.plot(sizes, [r[lib] for r in rows], style, marker="o",
+                        label=f"{lib}, {threads} thread(s)")
+        peak = data["peak"][threads][0]
+        if peak:
+            ax.axhline(peak, color="gray", linestyle=style, linewidth=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("n (n x n x n, float32)")
+    ax.set_ylabel("GFLOP/s")
+    ax.set_title(f"sgemm on {data['machine']} (gray: FMA peak)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
+
+
+def machine_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cpus"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer, smaller cases")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--json", default="bench_matmul.json")
+    ap.add_argument("--png", default="bench_matmul.png")
+    ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.quick)))
+        return
+    data = {"machine": machine_name(),
+            "python": platform.python_version(), "peak": {}, "results": []}
+    try:
+        import numpy
+        data["numpy"] = numpy.__version__
+    except ImportError:
+        pass
+    for threads in (int(t) for t in args.threads.split(",")):
+        data["peak"][str(threads)] = peak_gflops(threads)
+        part = run_worker_process(threads, args.quick)
+        data["isa"], data["kernel_info"] = part["isa"], part["kernel_info"]
+        data["results"] += part["results"]
+    print(f"machine: {data['machine']}; ISA {data['isa']}; FMA peak (fp32, fp64) GFLOP/s by "
+          f"threads: {data['peak']}; medians in GFLOP/s")
+    print_table(data)
+    Path(args.json).write_text(json.dumps(data, indent=1))
+    print(f"json: {args.json}")
+    plot(data, args.png)
+
+
+if __name__ == "__main__":
+    main()

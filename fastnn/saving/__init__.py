@@ -1,0 +1,178 @@
+"""Model files: architecture, weights, compile settings and optimizer state, as data.
+
+``model.save("m.fnn")`` writes, and ``fastnn.models.load_model("m.fnn")`` reads, a file
+that holds no code: a zip archive of JSON documents and ``.npy`` arrays. Loading never
+unpickles, never imports or calls anything named in the file beyond fastnn's own layer,
+loss, metric, optimizer and schedule classes, and never writes to disk.
+
+Format, version 1
+-----------------
+A zip archive (JSON members deflated, arrays stored) with exactly these members:
+
+``fastnn.json``
+    ``{"format": "fastnn", "format_version": 1, "fastnn_version": "0.1.0",
+    "contents": "model" | "weights"}``. A reader refuses any other format or version.
+``model.json``
+    ``model``: ``{"class_name": "Sequential", "config": model.get_config()}``;
+    ``dtype``: ``"float32"`` or ``"float64"``; ``weights``: one ``{"name", "shape",
+    "dtype"}`` per array of ``get_weights()`` (kernel (in, out), then bias, layer by
+    layer). In a whole-model file also: ``compile`` (null, or the serialized optimizer,
+    loss and metric list), ``layer_state`` (``{dropout layer name: {"step": n}}``: the
+    training steps each Dropout layer has taken, which selects its next mask) and
+    ``optimizer_state`` (null, or ``{"iterations": n, "scalars": {...}, "slots":
+    [[slot names, sorted], ...] | null}``; ``scalars`` holds state such as Nadam's
+    ``_u_product``).
+``weights/0000.npy`` ...
+    The arrays of ``get_weights()``, in order, little-endian float32/float64, C order.
+``optimizer/0000.npy`` ...
+    The optimizer's slot arrays (Adam's ``m``, ``v``, ...), parameter by parameter in
+    the order of the model's trainable weights, slot names sorted within a parameter.
+
+``model.save_weights(path)`` writes the same layout with ``"contents": "weights"``
+and neither compile settings nor training state.
+
+Safety
+------
+Writes are atomic: the archive goes to a temporary file in the destination's directory,
+is flushed to disk (fsync), and is renamed over the destination, so an interrupted save
+leaves the previous file intact. On load, member names must match the list above
+(so no path tricks), every member's declared size is checked before it is
+decompressed (so no zip bombs), every array's .npy header must declare exactly the
+shape and dtype the architecture implies before its data is read, and arrays are read
+with ``numpy.load(..., allow_pickle=False)``. Any fault raises one ``ValueError`` that
+names the file and the fault.
+
+Resuming training exactly
+-------------------------
+A loaded model continues bit for bit where the saved one stopped, on the same backend:
+weights, optimizer slots, ``iterations`` and scalar state, and each Dropout layer's seed
+and step counter are restored. The one random input not stored is the shuffling seed:
+``fit`` draws it from the global seed stream when it starts, and each epoch's order
+depends only on that seed and the epoch number. So call
+``fastnn.utils.set_random_seed(s)`` before the first ``fit`` and again before the
+resumed ``fit(..., initial_epoch=k)``; the resumed epochs then see the same batches as
+an uninterrupted ``fit`` seeded with ``s``.
+
+Example:
+    >>> model.save("m.fnn")                                   # doctest: +SKIP
+    >>> model = fastnn.models.load_model("m.fnn")             # doctest: +SKIP
+"""
+import io
+import os
+
+from fastnn.saving import archive as _archive
+from fastnn.saving import state as _state
+from fastnn.saving.archive import FormatError
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "FORMAT_VERSION"]
+
+FORMAT_VERSION = _state.FORMAT_VERSION
+
+
+def _members(model, contents):
+    import json
+    meta, doc, arrays = _state.gather(model, contents)
+    members = {"fastnn.json": json.dumps(meta, indent=1).encode(),
+               "model.json": json.dumps(doc, indent=1, allow_nan=False).encode()}
+    members.update(arrays)
+    return members
+
+
+def _check_path(filepath, name="filepath"):
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a str or path; got {filepath!r}")
+    return os.fspath(filepath)
+
+
+def save_model(model, filepath, overwrite=True):
+    """Write `model` (architecture, weights, compile settings, optimizer state) to
+    `filepath`, atomically.
+
+    Args:
+        model: a Sequential model.
+        filepath: the destination (conventionally ``*.fnn``).
+        overwrite: replace an existing file (otherwise raise FileExistsError).
+    """
+    filepath = _check_path(filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"`filepath` {filepath!r} exists and overwrite=False")
+    _archive.write_atomic(filepath, _members(model, "model"))
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Write only the weights of `model` to `filepath`, atomically."""
+    filepath = _check_path(filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"`filepath` {filepath!r} exists and overwrite=False")
+    _archive.write_atomic(filepath, _members(model, "weights"))
+
+
+def _fault(label, exc):
+    return ValueError(f"`filepath` {label} must be a valid fastnn model file; {exc}")
+
+
+def _load(source, label, compile):
+    try:
+        with _archive.Archive(source) as arch:
+            _state.check_meta(arch.json("fastnn.json"), "model")
+            doc = arch.json("model.json")
+            try:
+                if not compile:
+                    doc = dict(doc, compile=None, optimizer_state=None)
+                model = _state.build_model(doc)
+            except FormatError:
+                raise
+            except Exception as exc:  # any constructor's complaint about the config
+                raise FormatError(f"its model config is invalid ({type(exc).__name__}: "
+                                  f"{exc})") from None
+            _state.restore(model, doc, arch)
+            return model
+    except FormatError as exc:
+        raise _fault(label, exc) from None
+
+
+def load_model(filepath, compile=True):
+    """The model saved in `filepath`, ready to predict or to resume training.
+
+    Args:
+        filepath: a file written by `model.save`.
+        compile: also restore the compile settings and optimizer state.
+
+    Raises:
+        ValueError: the file is not a valid fastnn model file (the message names the
+            file and the fault).
+
+    Example:
+        >>> model = fastnn.models.load_model("m.fnn")          # doctest: +SKIP
+    """
+    filepath = _check_path(filepath)
+    with open(filepath, "rb") as f:
+        return _load(f, repr(filepath), compile)
+
+
+def load_weights(model, filepath):
+    """Set `model`'s weights from a file of `save_weights` or `save` (matched by
+    position and shape, as in Keras)."""
+    filepath = _check_path(filepath)
+    try:
+        with open(filepath, "rb") as f, _archive.Archive(f) as arch:
+            _state.check_meta(arch.json("fastnn.json"), "weights")
+            doc = arch.json("model.json")
+            if not model.built:
+                raise FormatError("the model must be built (give the first layer an "
+                                  "input_shape) before loading weights into it")
+            model.set_weights(_state.read_weights(arch, _state.weight_shapes(model, doc)))
+    except FormatError as exc:
+        raise _fault(repr(filepath), exc) from None
+
+
+def model_to_bytes(model):
+    """The bytes of `model`'s file (what pickling a model carries)."""
+    return _archive.archive_bytes(_members(model, "model"))
+
+
+def model_from_bytes(data):
+    """A model from the bytes of a model file."""
+    if not isinstance(data, bytes):
+        raise TypeError(f"`data` must be bytes; got {type(data).__name__}")
+    return _load(io.BytesIO(data), "<bytes>", True)

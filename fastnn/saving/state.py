@@ -1,0 +1,216 @@
+"""What a model file holds, gathered from a model and put back into one."""
+import numbers
+
+from fastnn import __version__, config as config_module
+from fastnn import losses, optimizers
+from fastnn import metrics as metrics_lib
+from fastnn.backend import get_backend
+from fastnn.saving.archive import FormatError, npy_bytes
+
+FORMAT_NAME = "fastnn"
+FORMAT_VERSION = 1
+
+
+def _member(prefix, index):
+    return f"{prefix}/{index:04d}.npy"
+
+
+def _trainable_params(model):
+    return [p for layer in model.layers if layer.trainable for p in layer._params]
+
+
+# ---------------------------------------------------------------------------- gather
+def _compile_config(model):
+    if model.optimizer is None or model.loss is None:
+        return None
+    specs = []
+    for spec in model._metric_specs:
+        specs.append(spec if isinstance(spec, str) else
+                     {"class_name": type(spec).__name__, "config": spec.get_config()})
+    return {"optimizer": optimizers.serialize(model.optimizer),
+            "loss": losses.serialize(model.loss), "metrics": specs}
+
+
+def _optimizer_state(opt):
+    """(JSON state, {member: .npy bytes}) of an optimizer: its step count, its scalar
+    state and its slot arrays, parameter by parameter, slot names sorted."""
+    state = {"iterations": int(opt.iterations),
+             "scalars": {name: float(getattr(opt, name)) for name in opt.state_scalars},
+             "slots": None}
+    arrays = {}
+    if opt._slots is not None:
+        backend = get_backend()
+        state["slots"] = [sorted(slots) for slots in opt._slots]
+        for slots in opt._slots:
+            for name in sorted(slots):
+                arrays[_member("optimizer", len(arrays))] = npy_bytes(
+                    backend.to_numpy(slots[name]))
+    return state, arrays
+
+
+def gather(model, contents):
+    """The members {name: bytes-or-dict} of the file of `model`: 'model' (everything)
+    or 'weights' (architecture for reference, and the weights)."""
+    weights = model.get_weights() if model.built else []
+    names = [f"{layer.name}/{pname}" for layer in model.layers
+             for pname in layer._param_names] if model.built else []
+    arrays = {_member("weights", i): npy_bytes(w) for i, w in enumerate(weights)}
+    doc = {"model": {"class_name": type(model).__name__, "config": model.get_config()},
+           "dtype": str(model._dtype()) if model.built else config_module.floatx(),
+           "weights": [{"name": n, "shape": list(w.shape), "dtype": str(w.dtype)}
+                       for n, w in zip(names, weights)]}
+    if contents == "model":
+        doc["compile"] = _compile_config(model)
+        doc["layer_state"] = {layer.name: {"step": int(layer.step)}
+                              for layer in model.layers if hasattr(layer, "step")}
+        doc["optimizer_state"] = None
+        if model.optimizer is not None:
+            doc["optimizer_state"], slot_arrays = _optimizer_state(model.optimizer)
+            arrays.update(slot_arrays)
+    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+            "fastnn_version": __version__, "contents": contents}
+    return meta, doc, arrays
+
+
+# ---------------------------------------------------------------------------- restore
+def check_meta(meta, contents):
+    """Check the 'fastnn.json' member; `contents` is what the caller needs."""
+    if meta.get("format") != FORMAT_NAME:
+        raise FormatError(f"it is not a fastnn model file (format {meta.get('format')!r})")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise FormatError(f"its format_version must be {FORMAT_VERSION}; got {version!r}")
+    if meta.get("contents") not in ("model", "weights"):
+        raise FormatError(f"its contents must be 'model' or 'weights'; got "
+                          f"{meta.get('contents')!r}")
+    if contents == "model" and meta["contents"] != "model":
+        raise FormatError("it holds only weights; load it with model.load_weights")
+
+
+def _int(value, what):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise FormatError(f"{what} must be an int >= 0; got {value!r}")
+    return int(value)
+
+
+def _metric(spec):
+    if isinstance(spec, str):
+        return spec
+    cls = getattr(metrics_lib, str(spec.get("class_name")), None)
+    if (spec.get("class_name") not in metrics_lib.__all__ or not isinstance(cls, type)
+            or not issubclass(cls, metrics_lib.Metric)):
+        raise FormatError(f"metric class_name {spec.get('class_name')!r} is not a fastnn "
+                          f"metric")
+    return cls(**spec["config"])
+
+
+def build_model(doc):
+    """A new model from the 'model.json' member: architecture and compile settings."""
+    from fastnn.models.sequential import Sequential
+    spec = doc.get("model")
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        raise FormatError(f"model class_name must be 'Sequential'; got "
+                          f"{spec.get('class_name') if isinstance(spec, dict) else spec!r}")
+    dtype = doc.get("dtype")
+    if dtype not in ("float32", "float64"):
+        raise FormatError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    previous = config_module.floatx()
+    config_module.set_floatx(dtype)
+    try:
+        model = Sequential.from_config(spec["config"])
+    finally:
+        config_module.set_floatx(previous)
+    compile_config = doc.get("compile")
+    if compile_config is not None:
+        model.compile(optimizer=optimizers.get(compile_config["optimizer"]),
+                      loss=losses.get(compile_config["loss"]),
+                      metrics=[_metric(m) for m in compile_config["metrics"]])
+    return model
+
+
+def _check_manifest(model, doc):
+    manifest = doc.get("weights")
+    expected = [(tuple(p.shape), str(p.dtype)) for p in model.weights] if model.built else []
+    if not isinstance(manifest, list) or len(manifest) != len(expected):
+        raise FormatError(f"the weights list must have {len(expected)} entries for this "
+                          f"architecture; got {len(manifest) if isinstance(manifest, list) else manifest!r}")
+    for i, (entry, (shape, dtype)) in enumerate(zip(manifest, expected)):
+        if not isinstance(entry, dict) or entry.get("shape") != list(shape) \
+                or entry.get("dtype") != dtype:
+            raise FormatError(f"weight {i} must have shape {shape} and dtype {dtype}; "
+                              f"the file declares {entry!r}")
+    return expected
+
+
+def weight_shapes(model, doc):
+    """[(shape, dtype)] to read for `model` from a file whose 'weights' list is in `doc`:
+    the model's shapes, the file's dtypes (set_weights converts them)."""
+    declared = doc.get("weights")
+    shapes = [tuple(p.shape) for p in model.weights]
+    if not isinstance(declared, list) or len(declared) != len(shapes):
+        got = len(declared) if isinstance(declared, list) else declared
+        raise FormatError(f"it must hold {len(shapes)} weight arrays for this model; it "
+                          f"declares {got!r}")
+    result = []
+    for i, (entry, shape) in enumerate(zip(declared, shapes)):
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if dtype not in ("float32", "float64") or entry.get("shape") != list(shape):
+            raise FormatError(f"weight {i} must have shape {shape} (float32 or float64) for "
+                              f"this model; the file declares {entry!r}")
+        result.append((shape, dtype))
+    return result
+
+
+def read_weights(archive, shapes):
+    """The weight arrays, checked against [(shape, dtype), ...]."""
+    return [archive.array(_member("weights", i), shape, dtype)
+            for i, (shape, dtype) in enumerate(shapes)]
+
+
+def restore(model, doc, archive):
+    """Fill a model built by `build_model` with the file's weights and training state."""
+    shapes = _check_manifest(model, doc)
+    if shapes:
+        model.set_weights(read_weights(archive, shapes))
+    layer_state = doc.get("layer_state") or {}
+    if not isinstance(layer_state, dict):
+        raise FormatError("layer_state must be an object")
+    for name, state in layer_state.items():
+        layer = next((l for l in model.layers if l.name == name), None)
+        if layer is None or not hasattr(layer, "step") or not isinstance(state, dict):
+            raise FormatError(f"layer_state names {name!r}, which is not a Dropout layer "
+                              f"of the model")
+        layer.step = _int(state.get("step"), f"layer_state[{name!r}].step")
+    _restore_optimizer(model, doc.get("optimizer_state"), archive)
+
+
+def _restore_optimizer(model, state, archive):
+    opt = model.optimizer
+    if state is None or opt is None:
+        return
+    opt.iterations = _int(state.get("iterations"), "optimizer iterations")
+    scalars = state.get("scalars") or {}
+    if set(scalars) != set(opt.state_scalars):
+        raise FormatError(f"optimizer scalars must be {sorted(opt.state_scalars)}; got "
+                          f"{sorted(scalars)}")
+    for name, value in scalars.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise FormatError(f"optimizer scalar {name!r} must be a number; got {value!r}")
+        setattr(opt, name, float(value))
+    slot_names = state.get("slots")
+    if slot_names is None:
+        return
+    params = _trainable_params(model)
+    opt.build(params)
+    if not isinstance(slot_names, list) or len(slot_names) != len(params) or any(
+            sorted(slots) != names for slots, names in zip(opt._slots, slot_names)):
+        raise FormatError(f"optimizer slots must be "
+                          f"{[sorted(s) for s in opt._slots]}; got {slot_names!r}")
+    backend = get_backend()
+    index = 0
+    for param, slots in zip(params, opt._slots):
+        for name in sorted(slots):
+            value = archive.array(_member("optimizer", index), tuple(param.shape),
+                                  str(param.dtype))
+            slots[name][...] = backend.asarray(value)
+            index += 1

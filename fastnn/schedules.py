@@ -1,0 +1,222 @@
+"""Learning-rate schedules, with the names, arguments and formulas of
+``keras.optimizers.schedules``.
+
+A schedule is called with the optimizer's step count (0 for the first update) and returns
+the learning rate of that step. Pass one wherever a learning rate is accepted:
+
+Example:
+    >>> from fastnn import optimizers, schedules
+    >>> lr = schedules.ExponentialDecay(0.01, decay_steps=100, decay_rate=0.9)
+    >>> opt = optimizers.SGD(learning_rate=lr)
+    >>> round(lr(100), 6)
+    0.009
+"""
+import math
+import numbers
+
+__all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
+           "CosineDecay", "serialize", "deserialize", "get"]
+
+
+def _number(value, name, positive=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(
+            value) or (positive and value <= 0):
+        what = "a finite number > 0" if positive else "a finite number"
+        raise ValueError(f"`{name}` must be {what}; got {value!r}")
+    return float(value)
+
+
+def _step(step):
+    if isinstance(step, bool) or not isinstance(step, numbers.Real) or step < 0:
+        raise ValueError(f"`step` must be a number >= 0; got {step!r}")
+    return float(step)
+
+
+class LearningRateSchedule:
+    """Base class: ``schedule(step)`` is the learning rate at optimizer step `step`."""
+
+    def __call__(self, step):
+        raise NotImplementedError
+
+    def get_config(self):
+        """JSON-safe constructor arguments."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        """`cls(**config)`."""
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with `staircase`
+    the exponent is floored, so the rate drops every `decay_steps` steps.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: steps per decay period (> 0).
+        decay_rate: the factor per period.
+        staircase: whether to decay in discrete steps.
+        name: an optional name.
+
+    Example:
+        >>> from fastnn.schedules import ExponentialDecay
+        >>> ExponentialDecay(0.1, 10, 0.5, staircase=True)(25)
+        0.025
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
+        self.decay_rate = _number(decay_rate, "decay_rate")
+        self.staircase, self.name = bool(staircase), name
+
+    def __call__(self, step):
+        p = _step(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate ** p
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[0]`` up to and including step ``boundaries[0]``, ``values[1]`` up to
+    ``boundaries[1]``, ..., ``values[-1]`` after the last boundary.
+
+    Args:
+        boundaries: increasing step numbers.
+        values: one more rate than there are boundaries.
+        name: an optional name.
+
+    Example:
+        >>> from fastnn.schedules import PiecewiseConstantDecay
+        >>> lr = PiecewiseConstantDecay([100, 200], [0.1, 0.01, 0.001])
+        >>> lr(100), lr(101), lr(500)
+        (0.1, 0.01, 0.001)
+    """
+
+    def __init__(self, boundaries, values, name="PiecewiseConstant"):
+        boundaries, values = list(boundaries), list(values)
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"`values` must have one more entry than `boundaries` "
+                             f"({len(boundaries) + 1}); got {len(values)}")
+        self.boundaries = [_number(b, "boundaries") for b in boundaries]
+        if any(b >= a for a, b in zip(self.boundaries[1:], self.boundaries)):
+            raise ValueError(f"`boundaries` must be strictly increasing; got {boundaries!r}")
+        self.values = [_number(v, "values") for v in values]
+        self.name = name
+
+    def __call__(self, step):
+        step = _step(step)
+        for boundary, value in zip(self.boundaries, self.values):
+            if step <= boundary:
+                return value
+        return self.values[-1]
+
+    def get_config(self):
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """An optional linear warm-up, then a cosine decay to ``alpha`` times the peak.
+
+    Without warm-up the rate is ``lr0 * ((1 - alpha) * 0.5 * (1 + cos(pi * t)) + alpha)``
+    with ``t = min(step, decay_steps) / decay_steps``. With `warmup_target`, the rate
+    rises linearly from `initial_learning_rate` to `warmup_target` over `warmup_steps`,
+    then decays from `warmup_target` over the next `decay_steps`.
+
+    Args:
+        initial_learning_rate: the starting rate.
+        decay_steps: the length of the decay (> 0).
+        alpha: the final rate as a fraction of the peak.
+        name: an optional name.
+        warmup_target: the peak rate after warm-up (None: no warm-up).
+        warmup_steps: the length of the warm-up.
+
+    Example:
+        >>> from fastnn.schedules import CosineDecay
+        >>> lr = CosineDecay(0.1, decay_steps=100)
+        >>> lr(0), round(lr(50), 6), lr(100)
+        (0.1, 0.05, 0.0)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
+                 warmup_target=None, warmup_steps=0):
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
+        self.alpha = _number(alpha, "alpha")
+        self.name = name
+        self.warmup_target = (None if warmup_target is None
+                              else _number(warmup_target, "warmup_target"))
+        self.warmup_steps = _number(warmup_steps, "warmup_steps")
+        if self.warmup_steps < 0:
+            raise ValueError(f"`warmup_steps` must be >= 0; got {warmup_steps!r}")
+
+    def _decay(self, step, peak):
+        cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
+        return peak * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step):
+        step = _step(step)
+        if self.warmup_target is None:
+            return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
+        step = min(step, self.decay_steps + self.warmup_steps)
+        if step < self.warmup_steps:
+            delta = self.warmup_target - self.initial_learning_rate
+            return self.initial_learning_rate + delta * step / self.warmup_steps
+        return self._decay(step - self.warmup_steps, self.warmup_target)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
+                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+_CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay,
+                                          CosineDecay)}
+
+
+def serialize(schedule):
+    """{'class_name': ..., 'config': ...} of a schedule (JSON-safe).
+
+    Raises:
+        ValueError: for a callable that is not one of fastnn's schedules (a plain function
+            cannot be stored as data).
+    """
+    if type(schedule).__name__ not in _CLASSES or not isinstance(schedule,
+                                                                  LearningRateSchedule):
+        raise ValueError(f"`schedule` must be one of fastnn.schedules {sorted(_CLASSES)} to "
+                         f"be serialized; got {schedule!r}")
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def get(identifier):
+    """The schedule described by a `serialize` dict (a schedule object passes through).
+
+    Example:
+        >>> from fastnn import schedules
+        >>> lr = schedules.get({"class_name": "CosineDecay",
+        ...                     "config": {"initial_learning_rate": 0.1, "decay_steps": 10}})
+    """
+    if isinstance(identifier, LearningRateSchedule):
+        return identifier
+    if not isinstance(identifier, dict) or not isinstance(identifier.get("config"), dict):
+        raise ValueError(f"`identifier` must be a schedule or a dict with 'class_name' and "
+                         f"'config'; got {identifier!r}")
+    cls = _CLASSES.get(identifier.get("class_name"))
+    if cls is None:
+        raise ValueError(f"`class_name` must be one of {sorted(_CLASSES)}; got "
+                         f"{identifier.get('class_name')!r}")
+    return cls.from_config(identifier["config"])
+
+
+deserialize = get
