@@ -206,7 +206,9 @@ def test_killed_save_leaves_the_previous_file(trained):
         model.save({str(path)!r})
     """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
+    # run outside the source tree: `python -c` puts the working directory on sys.path
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env,
+                            cwd=path.parent)
     try:
         assert proc.stdout.readline().strip() == b"writing"
     finally:
