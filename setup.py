@@ -29,7 +29,7 @@ EXTENSIONS = {
     "fastnn._kernels.gemm": ["gemm", "activations", "dispatch", "threads"],
     "fastnn._kernels.activations": ["activations"],
     "fastnn._kernels.losses": [],
-    "fastnn._kernels.optimizers": [],
+    "fastnn._kernels.optimizers": ["optim"],
     "fastnn._kernels.dropout": ["philox"],
     "fastnn._kernels.reduce": [],
     "fastnn._kernels.threads": ["threads"],

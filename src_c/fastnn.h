@@ -102,6 +102,21 @@ int fnn_omp_pause(void);
 void fnn_omp_set_max_threads(int n);
 
 /* ------------------------------------------------------------------ */
+/* Optimizer updates on a contiguous chunk (src_c/optim.c)              */
+/* ------------------------------------------------------------------ */
+
+/* Keras Adam: m += (g - m) c1; v += (g^2 - v) c2; p := p - p wd - alpha m / (sqrt(v) + eps) */
+void fnn_s_adam(float *p, const float *g, float *m, float *v, int64_t n, float alpha,
+                float c1, float c2, float eps, float wd);
+void fnn_d_adam(double *p, const double *g, double *m, double *v, int64_t n, double alpha,
+                double c1, double c2, double eps, double wd);
+/* Keras RMSprop: v := rho v + (1 - rho) g^2; p := p - p wd - lr g / sqrt(v + eps) */
+void fnn_s_rmsprop(float *p, const float *g, float *velocity, int64_t n, float lr, float rho,
+                   float eps, float wd);
+void fnn_d_rmsprop(double *p, const double *g, double *velocity, int64_t n, double lr,
+                   double rho, double eps, double wd);
+
+/* ------------------------------------------------------------------ */
 /* Philox4x32-10 (src_c/philox.c)                                       */
 /* ------------------------------------------------------------------ */
 

@@ -47,6 +47,15 @@ cdef extern from "fastnn.h" nogil:
     int fnn_omp_pause()
     void fnn_omp_set_max_threads(int n)
 
+    void fnn_s_adam(float *p, const float *g, float *m, float *v, int64_t n, float alpha,
+                    float c1, float c2, float eps, float wd)
+    void fnn_d_adam(double *p, const double *g, double *m, double *v, int64_t n,
+                    double alpha, double c1, double c2, double eps, double wd)
+    void fnn_s_rmsprop(float *p, const float *g, float *velocity, int64_t n, float lr,
+                       float rho, float eps, float wd)
+    void fnn_d_rmsprop(double *p, const double *g, double *velocity, int64_t n, double lr,
+                       double rho, double eps, double wd)
+
     void fnn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
     void fnn_dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
                           int64_t start, int64_t n, uint8_t *keep)

@@ -6,7 +6,19 @@ decay times the learning rate: param -= param * wd_lr, applied first, as Keras d
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt, fabs
+from libc.math cimport sqrt, sqrtf, fabs
+from libc.stdint cimport int64_t
+
+from fastnn._kernels.capi cimport fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop
+
+# Elements per parallel chunk of the C update loops.
+cdef int64_t CHUNK = 8192
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    return sqrt(x)
 
 
 def sgd(floating[::1] p, const floating[::1] g, floating[::1] velocity, double lr,
@@ -36,19 +48,32 @@ def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] 
     alpha = lr sqrt(1 - b2^t) / (1 - b1^t); v_max (AMSGrad) may be None.
     """
     cdef Py_ssize_t i, n = p.shape[0]
-    cdef double mi, vi
+    # arithmetic in the parameters' own precision: float32 math vectorises twice as wide
+    cdef floating mi, vi, a = alpha, c1 = 1.0 - beta_1, c2 = 1.0 - beta_2, eps = epsilon
+    cdef floating wd = wd_lr
     cdef bint ams = v_max is not None
+    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
+    if not ams and n > 0:
+        for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+            lo = c * CHUNK
+            if floating is float:
+                fnn_s_adam(&p[lo], &g[lo], &m[lo], &v[lo], min(CHUNK, n - lo), a, c1, c2,
+                           eps, wd)
+            else:
+                fnn_d_adam(&p[lo], &g[lo], &m[lo], &v[lo], min(CHUNK, n - lo), a, c1, c2,
+                           eps, wd)
+        return
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = <floating>(p[i] - p[i] * wd_lr)
-        mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
-        vi = v[i] + (g[i] * g[i] - v[i]) * (1.0 - beta_2)
-        m[i] = <floating>mi
-        v[i] = <floating>vi
+        p[i] = p[i] - p[i] * wd
+        mi = m[i] + (g[i] - m[i]) * c1
+        vi = v[i] + (g[i] * g[i] - v[i]) * c2
+        m[i] = mi
+        v[i] = vi
         if ams:
             if v_max[i] > vi:
                 vi = v_max[i]
-            v_max[i] = <floating>vi
-        p[i] = <floating>(p[i] - alpha * mi / (sqrt(vi) + epsilon))
+            v_max[i] = vi
+        p[i] = p[i] - a * mi / (_sqrt(vi) + eps)
 
 
 def rmsprop(floating[::1] p, const floating[::1] g, floating[::1] velocity,
@@ -56,22 +81,34 @@ def rmsprop(floating[::1] p, const floating[::1] g, floating[::1] velocity,
             double momentum, double epsilon, double wd_lr, int n_threads):
     """v := rho v + (1 - rho) g^2;  p -= lr g / sqrt(v [- mean_g^2] + eps) (with momentum)."""
     cdef Py_ssize_t i, n = p.shape[0]
-    cdef double vi, ai, denom, inc
+    cdef floating vi, ai, denom, inc, r = rho, c = 1.0 - rho, lr_ = lr, mom = momentum
+    cdef floating eps = epsilon, wd = wd_lr
     cdef bint centered = average_grad is not None, has_mom = momentum_buf is not None
+    cdef int64_t c_, lo, n_chunks = (n + CHUNK - 1) // CHUNK
+    if not centered and not has_mom and n > 0:
+        for c_ in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+            lo = c_ * CHUNK
+            if floating is float:
+                fnn_s_rmsprop(&p[lo], &g[lo], &velocity[lo], min(CHUNK, n - lo), lr_, r,
+                              eps, wd)
+            else:
+                fnn_d_rmsprop(&p[lo], &g[lo], &velocity[lo], min(CHUNK, n - lo), lr_, r,
+                              eps, wd)
+        return
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = <floating>(p[i] - p[i] * wd_lr)
-        vi = rho * velocity[i] + (1.0 - rho) * g[i] * g[i]
-        velocity[i] = <floating>vi
+        p[i] = p[i] - p[i] * wd
+        vi = r * velocity[i] + c * g[i] * g[i]
+        velocity[i] = vi
         denom = vi
         if centered:
-            ai = rho * average_grad[i] + (1.0 - rho) * g[i]
-            average_grad[i] = <floating>ai
+            ai = r * average_grad[i] + c * g[i]
+            average_grad[i] = ai
             denom = vi - ai * ai
-        inc = lr * g[i] / sqrt(denom + epsilon)
+        inc = lr_ * g[i] / _sqrt(denom + eps)
         if has_mom:
-            inc = momentum * momentum_buf[i] + inc
-            momentum_buf[i] = <floating>inc
-        p[i] = <floating>(p[i] - inc)
+            inc = mom * momentum_buf[i] + inc
+            momentum_buf[i] = inc
+        p[i] = p[i] - inc
 
 
 def adagrad(floating[::1] p, const floating[::1] g, floating[::1] accumulator, double lr,
