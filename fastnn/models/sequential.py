@@ -5,10 +5,11 @@ from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.layers.base import Layer
 from fastnn.models.summary import summary_text
+from fastnn.models.gradients import GradientMixin
 from fastnn.models.training import TrainingMixin
 
 
-class Sequential(TrainingMixin):
+class Sequential(TrainingMixin, GradientMixin):
     """A model made of layers applied one after another.
 
     Args:
