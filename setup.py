@@ -23,15 +23,17 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).parent
 SRC_C = "src_c"
 
-# Which C files each extension links. The GEMM (with its dispatch state) lives in one
-# extension only, so that switching the ISA in tests switches it for every caller.
+# Which C files each extension links. Every extension that links "eltwise" (the
+# element-wise kernels of every ISA) also links "isa" and keeps its own run-time choice,
+# made from the same CPU and environment; fastnn._kernels.set_isa switches them all.
+ELTWISE = ["eltwise", "isa", "philox"]
 EXTENSIONS = {
-    "fastnn._kernels.gemm": ["gemm", "activations", "dispatch", "threads"],
-    "fastnn._kernels.activations": ["activations"],
+    "fastnn._kernels.gemm": ["gemm", "dispatch", "threads"] + ELTWISE,
+    "fastnn._kernels.activations": ELTWISE,
     "fastnn._kernels.losses": [],
-    "fastnn._kernels.optimizers": ["optim"],
-    "fastnn._kernels.dropout": ["philox"],
-    "fastnn._kernels.reduce": [],
+    "fastnn._kernels.optimizers": ELTWISE,
+    "fastnn._kernels.dropout": ELTWISE,
+    "fastnn._kernels.reduce": ELTWISE,
     "fastnn._kernels.threads": ["threads"],
 }
 

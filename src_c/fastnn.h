@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------ */
-/* Activations (src_c/activations.c)                                    */
+/* Element-wise kernels (src_c/eltwise*.c, compiled once per ISA)       */
 /* ------------------------------------------------------------------ */
 
 /* Codes shared by the GEMM epilogue and the Cython element-wise kernels.
@@ -78,7 +78,7 @@ void fnn_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                double beta, double *c, int64_t ldc, const fnn_epilogue *ep, int n_threads);
 
 /* ------------------------------------------------------------------ */
-/* CPU-feature dispatch (src_c/dispatch.c)                              */
+/* CPU-feature dispatch (src_c/isa.c)                                   */
 /* ------------------------------------------------------------------ */
 
 /* The ISA in use: "avx512", "avx2", "neon" or "generic". Chosen once, on first
@@ -102,7 +102,7 @@ int fnn_omp_pause(void);
 void fnn_omp_set_max_threads(int n);
 
 /* ------------------------------------------------------------------ */
-/* Optimizer updates on a contiguous chunk (src_c/optim.c)              */
+/* Optimizer updates on a contiguous chunk (src_c/eltwise*.c)           */
 /* ------------------------------------------------------------------ */
 
 /* Keras Adam: m += (g - m) c1; v += (g^2 - v) c2; p := p - p wd - alpha m / (sqrt(v) + eps) */
@@ -129,6 +129,34 @@ void fnn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_
  * key = (seed lo, seed hi)); it is kept iff the word >= threshold. */
 void fnn_dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
                       int64_t start, int64_t n, uint8_t *keep);
+
+/* The same mask, with the ISA's vector units (src_c/eltwise*.c). */
+void fnn_dropout_keep_fast(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
+                           int64_t start, int64_t n, uint8_t *keep);
+
+/* keep := the mask of elements start .. start + n (as fnn_dropout_keep);
+ * out := x * keep * scale. */
+void fnn_s_dropout_forward(const float *x, float *out, uint8_t *keep, int64_t start,
+                           int64_t n, uint64_t seed, uint32_t layer, uint32_t step,
+                           uint32_t threshold, double scale);
+void fnn_d_dropout_forward(const double *x, double *out, uint8_t *keep, int64_t start,
+                           int64_t n, uint64_t seed, uint32_t layer, uint32_t step,
+                           uint32_t threshold, double scale);
+/* out := grad * keep * scale, times act'(saved) when act >= 0 (the backward of the
+ * activation that fed the dropout, fused). out may alias grad. */
+void fnn_s_dropout_backward(const float *grad, const uint8_t *keep, const float *saved,
+                            int act, double param, double scale, float *out, int64_t n);
+void fnn_d_dropout_backward(const double *grad, const uint8_t *keep, const double *saved,
+                            int act, double param, double scale, double *out, int64_t n);
+
+/* ------------------------------------------------------------------ */
+/* Reductions (src_c/eltwise*.c)                                        */
+/* ------------------------------------------------------------------ */
+
+/* out[j] := sum_i x[i * ld + j] for j < n_cols, rows added in order. */
+void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *out);
+void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
+                    double *out);
 
 #ifdef __cplusplus
 }

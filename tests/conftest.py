@@ -38,6 +38,21 @@ def dtype(request):
     return request.param
 
 
+@pytest.fixture(params=["generic", "avx2", "avx512"])
+def kernel_isa(request):
+    """Every compiled kernel family switched to one instruction set for the test (those
+    this CPU cannot run are skipped), then switched back."""
+    if "cpu" not in BACKENDS:
+        pytest.skip("compiled kernels missing")
+    import fastnn._kernels as kernels
+    if not kernels.isa_available(request.param):
+        pytest.skip(f"{request.param} not available on this CPU/build")
+    before = kernels.isa_name()
+    kernels.set_isa(request.param)
+    yield request.param
+    kernels.set_isa(before)
+
+
 @pytest.fixture
 def floatx64():
     """Run the test with float64 as the default float type."""

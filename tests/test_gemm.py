@@ -9,23 +9,13 @@ index, a lost k-block or a stale tile breaks it by orders of magnitude.
 import numpy as np
 import pytest
 
+import fastnn._kernels as _kernels
 from fastnn._kernels import gemm as _gemm
 
 ISAS = ["generic", "avx2", "avx512"]
 DTYPES = [np.float32, np.float64]
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 7, 9
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    """Switches the kernels to one ISA for the test and restores the previous one."""
-    if not _gemm.isa_available(request.param):
-        pytest.skip(f"{request.param} not available on this CPU/build")
-    before = _gemm.isa_name()
-    _gemm.set_isa(request.param)
-    yield request.param
-    _gemm.set_isa(before)
 
 
 def operands(rng, m, n, k, ta, tb, dtype):
@@ -71,7 +61,7 @@ SHAPES = [(1, 1, 1), (2, 3, 5), (7, 13, 11), (17, 1, 29), (1, 31, 37), (41, 43, 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta,tb", TRANS)
-def test_shapes(isa, dtype, ta, tb):
+def test_shapes(kernel_isa, dtype, ta, tb):
     rng = np.random.default_rng(1)
     for m, n, k in SHAPES:
         a, b = operands(rng, m, n, k, ta, tb, dtype)
@@ -79,7 +69,7 @@ def test_shapes(isa, dtype, ta, tb):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_random_shapes(isa, dtype):
+def test_random_shapes(kernel_isa, dtype):
     rng = np.random.default_rng(2)
     for _ in range(24):
         m, n, k = rng.integers(1, 301, size=3)
@@ -89,7 +79,7 @@ def test_random_shapes(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_register_tile_edges(isa, dtype):
+def test_register_tile_edges(kernel_isa, dtype):
     info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
     mr, nr = info["MR"], info["NR"]
     rng = np.random.default_rng(3)
@@ -102,7 +92,7 @@ def test_register_tile_edges(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_cache_block_edges(isa, dtype):
+def test_cache_block_edges(kernel_isa, dtype):
     """Sizes around the MC / KC / NC blocks (k-blocks are re-balanced, so two of them)."""
     info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
     rng = np.random.default_rng(4)
@@ -115,7 +105,7 @@ def test_cache_block_edges(isa, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (2.5, 0.0), (1.0, 1.0), (-0.5, 2.0),
                                         (1.0, -1.0), (0.0, 3.0)])
-def test_alpha_beta(isa, dtype, alpha, beta):
+def test_alpha_beta(kernel_isa, dtype, alpha, beta):
     rng = np.random.default_rng(5)
     for (m, n, k), (ta, tb) in zip([(33, 70, 500), (5, 9, 3), (130, 40, 900), (64, 96, 64)],
                                    TRANS):
@@ -128,7 +118,7 @@ def test_alpha_beta(isa, dtype, alpha, beta):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_zero_sizes(isa, dtype):
+def test_zero_sizes(kernel_isa, dtype):
     rng = np.random.default_rng(6)
     for m, n in [(0, 5), (4, 0), (0, 0)]:
         out = np.zeros((m, n), dtype)
@@ -147,7 +137,7 @@ def test_zero_sizes(isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_non_contiguous_inputs(isa, dtype):
+def test_non_contiguous_inputs(kernel_isa, dtype):
     rng = np.random.default_rng(7)
     big_a = rng.standard_normal((90, 140)).astype(dtype)
     big_b = rng.standard_normal((140, 110)).astype(dtype)
@@ -165,7 +155,7 @@ def test_non_contiguous_inputs(isa, dtype):
             check(run(at, bt, ta, tb, dtype), at, bt, ta, tb)
 
 
-def test_large_by_projection(isa):
+def test_large_by_projection(kernel_isa):
     """1500 x 1200 x 1100, every transpose case, checked on random projections."""
     rng = np.random.default_rng(8)
     m, n, k = 1500, 1200, 1100
@@ -180,7 +170,7 @@ def test_large_by_projection(isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_bit_identical_across_threads(isa, dtype):
+def test_bit_identical_across_threads(kernel_isa, dtype):
     rng = np.random.default_rng(9)
     shapes = [(300, 700, 500), (64, 784, 128), (784, 128, 256), (2000, 10, 300),
               (13, 1000, 333)]
@@ -204,7 +194,7 @@ def sigmoid(z):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m,k,n", [(32, 784, 128), (1, 5, 3), (37, 100, 33), (200, 64, 10)])
-def test_dense_forward(isa, dtype, m, k, n):
+def test_dense_forward(kernel_isa, dtype, m, k, n):
     rng = np.random.default_rng(10)
     x = rng.standard_normal((m, k)).astype(dtype)
     w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(dtype)
@@ -224,7 +214,7 @@ def test_dense_forward(isa, dtype, m, k, n):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m,n,k", [(32, 784, 128), (3, 7, 5), (64, 300, 33)])
-def test_dense_backward_input(isa, dtype, m, n, k):
+def test_dense_backward_input(kernel_isa, dtype, m, n, k):
     """out := (dz @ w.T) * act'(saved); w is (n_in, n_out) = (n, k)."""
     rng = np.random.default_rng(11)
     dz = rng.standard_normal((m, k)).astype(dtype)
@@ -247,7 +237,7 @@ def test_dense_backward_input(isa, dtype, m, n, k):
     assert np.all(np.abs(out - g * (z > 0)) <= tol)
 
 
-def test_fused_matches_unfused_for_every_activation(isa):
+def test_fused_matches_unfused_for_every_activation(kernel_isa):
     """The epilogue applies the same row kernels as the activation module."""
     acts = pytest.importorskip("fastnn._kernels.activations")
     rng = np.random.default_rng(12)
@@ -263,7 +253,7 @@ def test_fused_matches_unfused_for_every_activation(isa):
         np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(z).max())
 
 
-def test_vector_kernels_match_generic_oracle(isa):
+def test_vector_kernels_match_generic_oracle(kernel_isa):
     rng = np.random.default_rng(13)
     a, b = operands(rng, 77, 91, 403, False, True, np.float64)
     out = run(a, b, False, True, np.float64)

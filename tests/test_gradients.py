@@ -131,3 +131,25 @@ def test_whole_model_gradient(backend_name, case, floatx64):
             numeric /= 2 * H
             np.testing.assert_allclose(analytic[w_index], numeric, rtol=1e-5, atol=1e-7,
                                        err_msg=f"{case}: weight {w_index}")
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "linear", "gelu", "softmax"])
+def test_dropout_backward_fuses_the_previous_activation(act, floatx64):
+    """Dense(act) -> Dropout -> Dense: the compiled step (mask, scale and act' in one pass)
+    takes the same steps as the reference, which applies them one after another."""
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal((9, 6)), rng.integers(0, 3, 9)
+    weights = {}
+    for backend_name in ("reference", "cpu"):
+        with fastnn.use_backend(backend_name):
+            fastnn.utils.set_random_seed(5)
+            model = models.Sequential([
+                layers.Dense(7, activation=act, input_shape=(6,)), layers.Dropout(0.4),
+                layers.Dense(3, activation="softmax")])
+            model.compile(optimizer=optimizers.SGD(learning_rate=0.5),
+                          loss="sparse_categorical_crossentropy")
+            for _ in range(3):
+                model.train_on_batch(x, y)
+            weights[backend_name] = model.get_weights()
+    for ref, got in zip(weights["reference"], weights["cpu"]):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)

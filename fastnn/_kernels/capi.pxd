@@ -59,3 +59,20 @@ cdef extern from "fastnn.h" nogil:
     void fnn_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
     void fnn_dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
                           int64_t start, int64_t n, uint8_t *keep)
+    void fnn_dropout_keep_fast(uint64_t seed, uint32_t layer, uint32_t step,
+                               uint32_t threshold, int64_t start, int64_t n, uint8_t *keep)
+    void fnn_s_dropout_forward(const float *x, float *out, uint8_t *keep, int64_t start,
+                               int64_t n, uint64_t seed, uint32_t layer, uint32_t step,
+                               uint32_t threshold, double scale)
+    void fnn_d_dropout_forward(const double *x, double *out, uint8_t *keep, int64_t start,
+                               int64_t n, uint64_t seed, uint32_t layer, uint32_t step,
+                               uint32_t threshold, double scale)
+    void fnn_s_dropout_backward(const float *grad, const uint8_t *keep, const float *saved,
+                                int act, double param, double scale, float *out, int64_t n)
+    void fnn_d_dropout_backward(const double *grad, const uint8_t *keep,
+                                const double *saved, int act, double param, double scale,
+                                double *out, int64_t n)
+    void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld,
+                        float *out)
+    void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
+                        double *out)

@@ -9,13 +9,12 @@ import numpy as np
 from cython cimport floating
 from libc.stdint cimport int64_t
 
-from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_isa_name,
-                                   fnn_isa_available, fnn_set_isa)
+from fastnn._kernels.capi cimport fnn_epilogue, fnn_sgemm, fnn_dgemm
 
 cdef extern from "gemm_internal.h" nogil:
     void fnn_gemm_kernel_info(int double_precision, int64_t info[6])
 
-_ISAS = ("generic", "avx2", "avx512")
+include "isa.pxi"
 
 
 cdef object _operand(object x, bint trans, int64_t *ld, bint *trans_out):
@@ -128,25 +127,6 @@ def dense_backward_input(dz, w, saved, int act, double act_param, out, int n_thr
     else:
         _backward_input[double](dz, w, saved, act, act_param, out, n_threads)
     return out
-
-
-def isa_name():
-    """The instruction set the GEMM kernels use: "avx512", "avx2" or "generic"."""
-    return fnn_isa_name().decode()
-
-
-def isa_available(str name):
-    """Whether this CPU and build can run the named instruction set."""
-    return bool(fnn_isa_available(name.encode()))
-
-
-def set_isa(str name):
-    """Switch the GEMM kernels to the named instruction set (for tests and benchmarks)."""
-    if name not in _ISAS:
-        raise ValueError(f"`name` must be one of {list(_ISAS)}; got {name!r}")
-    if fnn_set_isa(name.encode()) != 0:
-        raise ValueError(f"`name` {name!r} is not available on this CPU or build; "
-                         f"available: {[i for i in _ISAS if fnn_isa_available(i.encode())]}")
 
 
 def kernel_info():

@@ -11,6 +11,8 @@ from libc.stdint cimport int64_t
 
 from fastnn._kernels.capi cimport fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop
 
+include "isa.pxi"
+
 # Elements per parallel chunk of the C update loops.
 cdef int64_t CHUNK = 8192
 

@@ -157,10 +157,16 @@ class CpuBackend(ReferenceBackend):
                               _threads_for(x.size))
         return out
 
-    def dropout_backward(self, grad, mask, rate, out=None):
+    def dropout_backward(self, grad, mask, rate, out=None, activation=None, saved=None):
         if out is None:
             out = numpy.empty_like(grad)
-        _drop.dropout_backward(grad, mask, rate, out, _threads_for(grad.size))
+        if activation is None or activation.code < 0:
+            _drop.dropout_backward(grad, mask, rate, out, _threads_for(grad.size))
+            if activation is not None:  # softmax: row-wise, not fused
+                self.activation_backward(activation, out, saved, out=out)
+            return out
+        _drop.dropout_backward(grad, mask, rate, out, _threads_for(grad.size),
+                               activation.code, activation.param, saved)
         return out
 
     def take_rows(self, x, indices, out=None):

@@ -158,10 +158,14 @@ class ReferenceBackend:
         out[...] = self.xp.where(keep, x / (1.0 - rate), 0.0)
         return out
 
-    def dropout_backward(self, grad, mask, rate, out=None):
-        """out := grad * mask / (1 - rate)."""
+    def dropout_backward(self, grad, mask, rate, out=None, activation=None, saved=None):
+        """out := grad * mask / (1 - rate); with `activation`, then out := out * act'(saved),
+        the backward of the activation that fed the dropout (saved as for
+        activation_backward)."""
         out = self._out(out, grad.shape, grad.dtype)
         out[...] = self.xp.where(mask.astype(bool), grad / (1.0 - rate), 0.0)
+        if activation is not None:
+            self.activation_backward(activation, out, saved, out=out)
         return out
 
     # ---------------------------------------------------------------- data movement

@@ -21,6 +21,9 @@ class Dropout(Layer):
         >>> layer = Dropout(0.2, seed=1)
     """
 
+    # applies the previous layer's act' in the same pass as the mask
+    fuses_input_grad = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
@@ -46,10 +49,17 @@ class Dropout(Layer):
 
     def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
                  param_grads=True):
-        if self._mask is None or not need_input_grad:
-            return grad if need_input_grad else None
+        if not need_input_grad:
+            return None
+        act, saved = fuse if fuse is not None else (None, None)
+        backend = get_backend()
+        if self._mask is None and act is None:
+            return grad
         out = workspace.buffer(self, "dx", grad.shape, grad.dtype)
-        return get_backend().dropout_backward(grad, self._mask, self.rate, out=out)
+        if self._mask is None:
+            return backend.activation_backward(act, grad, saved, out=out)
+        return backend.dropout_backward(grad, self._mask, self.rate, out=out, activation=act,
+                                        saved=saved)
 
     def get_config(self):
         return super().get_config() | {"rate": self.rate, "seed": self.seed}

@@ -1,0 +1,108 @@
+/* The public element-wise kernels (fastnn.h): each calls the same kernel of the ISA in
+ * use, from the tables of eltwise_<isa>.c. The GEMM epilogue and the Cython kernels both
+ * come through here, so they give identical results. Compiled with the baseline flags. */
+#include "eltwise_kernels.h"
+
+static const fnn_eltwise_table *const tables[FNN_N_ISA] = {
+    &fnn_eltwise_generic,
+#ifdef FNN_X86
+    &fnn_eltwise_avx2,
+    &fnn_eltwise_avx512,
+#endif
+};
+
+static const fnn_eltwise_table *table(void) { return tables[fnn_isa_index()]; }
+
+int fnn_act_backward_needs_z(int act)
+{
+    return act == FNN_ACT_GELU || act == FNN_ACT_SILU;
+}
+
+void fnn_s_act_forward(int act, double param, float *x, const float *bias, int64_t n)
+{
+    table()->s_act_forward(act, param, x, bias, n);
+}
+
+void fnn_d_act_forward(int act, double param, double *x, const double *bias, int64_t n)
+{
+    table()->d_act_forward(act, param, x, bias, n);
+}
+
+void fnn_s_act_backward(int act, double param, const float *grad, const float *saved,
+                        float *out, int64_t n)
+{
+    table()->s_act_backward(act, param, grad, saved, out, n);
+}
+
+void fnn_d_act_backward(int act, double param, const double *grad, const double *saved,
+                        double *out, int64_t n)
+{
+    table()->d_act_backward(act, param, grad, saved, out, n);
+}
+
+void fnn_s_adam(float *p, const float *g, float *m, float *v, int64_t n, float alpha,
+                float c1, float c2, float eps, float wd)
+{
+    table()->s_adam(p, g, m, v, n, alpha, c1, c2, eps, wd);
+}
+
+void fnn_d_adam(double *p, const double *g, double *m, double *v, int64_t n, double alpha,
+                double c1, double c2, double eps, double wd)
+{
+    table()->d_adam(p, g, m, v, n, alpha, c1, c2, eps, wd);
+}
+
+void fnn_s_rmsprop(float *p, const float *g, float *velocity, int64_t n, float lr, float rho,
+                   float eps, float wd)
+{
+    table()->s_rmsprop(p, g, velocity, n, lr, rho, eps, wd);
+}
+
+void fnn_d_rmsprop(double *p, const double *g, double *velocity, int64_t n, double lr,
+                   double rho, double eps, double wd)
+{
+    table()->d_rmsprop(p, g, velocity, n, lr, rho, eps, wd);
+}
+
+void fnn_s_dropout_forward(const float *x, float *out, uint8_t *keep, int64_t start,
+                           int64_t n, uint64_t seed, uint32_t layer, uint32_t step,
+                           uint32_t threshold, double scale)
+{
+    table()->s_dropout_forward(x, out, keep, start, n, seed, layer, step, threshold, scale);
+}
+
+void fnn_d_dropout_forward(const double *x, double *out, uint8_t *keep, int64_t start,
+                           int64_t n, uint64_t seed, uint32_t layer, uint32_t step,
+                           uint32_t threshold, double scale)
+{
+    table()->d_dropout_forward(x, out, keep, start, n, seed, layer, step, threshold, scale);
+}
+
+void fnn_s_dropout_backward(const float *grad, const uint8_t *keep, const float *saved,
+                            int act, double param, double scale, float *out, int64_t n)
+{
+    table()->s_dropout_backward(grad, keep, saved, act, param, scale, out, n);
+}
+
+void fnn_d_dropout_backward(const double *grad, const uint8_t *keep, const double *saved,
+                            int act, double param, double scale, double *out, int64_t n)
+{
+    table()->d_dropout_backward(grad, keep, saved, act, param, scale, out, n);
+}
+
+void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *out)
+{
+    table()->s_col_sums(x, n_rows, n_cols, ld, out);
+}
+
+void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
+                    double *out)
+{
+    table()->d_col_sums(x, n_rows, n_cols, ld, out);
+}
+
+void fnn_dropout_keep_fast(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
+                           int64_t start, int64_t n, uint8_t *keep)
+{
+    table()->dropout_keep(seed, layer, step, threshold, start, n, keep);
+}

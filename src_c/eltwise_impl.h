@@ -1,0 +1,221 @@
+/* The element-wise kernels for one real type and one ISA: included by eltwise_<isa>.c
+ * once per dtype with REAL, FN(name), EXP, EXPM1, LOG1P, TANH, ERF and SQRT defined (it
+ * undefines them at its end), and
+ * compiled with that ISA's flags. The loops are written for the vectoriser: restrict
+ * pointers, and every load unconditional (a load under a condition, `s > 0 ? g : 0`,
+ * keeps GCC from vectorising the loop).
+ *
+ * act' is computed from the output y wherever that is exact, so the forward pass does
+ * not have to keep the pre-activation; gelu and silu need z (fnn_act_backward_needs_z). */
+
+#define SELU_SCALE ((REAL)1.0507009873554804934193349852946)
+#define SELU_ALPHA ((REAL)1.6732632423543772848170429916717)
+
+static inline REAL FN(sigmoid_of)(REAL z)
+{
+    /* never exponentiates a positive number, so it cannot overflow */
+    if (z >= 0) return (REAL)1 / ((REAL)1 + EXP(-z));
+    REAL e = EXP(z);
+    return e / ((REAL)1 + e);
+}
+
+static void FN(act_forward)(int act, double param, REAL *restrict x,
+                             const REAL *restrict bias, int64_t n)
+{
+    const REAL p = (REAL)param;
+    int64_t i;
+    if (bias) {
+        for (i = 0; i < n; i++) x[i] += bias[i];
+    }
+    switch (act) {
+    case FNN_ACT_LINEAR:
+        break;
+    case FNN_ACT_RELU:
+        for (i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : (REAL)0;
+        break;
+    case FNN_ACT_LEAKY_RELU:
+        for (i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : p * x[i];
+        break;
+    case FNN_ACT_ELU:
+        for (i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : p * EXPM1(x[i]);
+        break;
+    case FNN_ACT_SELU:
+        for (i = 0; i < n; i++)
+            x[i] = SELU_SCALE * (x[i] > 0 ? x[i] : SELU_ALPHA * EXPM1(x[i]));
+        break;
+    case FNN_ACT_GELU:
+        for (i = 0; i < n; i++)
+            x[i] = (REAL)0.5 * x[i] * ((REAL)1 + ERF(x[i] * (REAL)0.70710678118654752440));
+        break;
+    case FNN_ACT_SILU:
+        for (i = 0; i < n; i++) x[i] = x[i] * FN(sigmoid_of)(x[i]);
+        break;
+    case FNN_ACT_SIGMOID:
+        for (i = 0; i < n; i++) x[i] = FN(sigmoid_of)(x[i]);
+        break;
+    case FNN_ACT_HARD_SIGMOID:
+        for (i = 0; i < n; i++) {
+            REAL v = x[i] / (REAL)6 + (REAL)0.5;
+            x[i] = v < 0 ? (REAL)0 : (v > 1 ? (REAL)1 : v);
+        }
+        break;
+    case FNN_ACT_TANH:
+        for (i = 0; i < n; i++) x[i] = TANH(x[i]);
+        break;
+    case FNN_ACT_SOFTPLUS:
+        for (i = 0; i < n; i++) {
+            REAL z = x[i];
+            x[i] = (z > 0 ? z : (REAL)0) + LOG1P(EXP(-(z > 0 ? z : -z)));
+        }
+        break;
+    case FNN_ACT_SOFTSIGN:
+        for (i = 0; i < n; i++) x[i] = x[i] / ((REAL)1 + (x[i] > 0 ? x[i] : -x[i]));
+        break;
+    }
+}
+
+/* out may alias grad, so these two are not restrict; the loops are still vectorised,
+ * behind GCC's run-time overlap check. */
+static void FN(act_backward)(int act, double param, const REAL *grad, const REAL *s,
+                             REAL *out, int64_t n)
+{
+    const REAL p = (REAL)param;
+    int64_t i;
+    switch (act) {
+    case FNN_ACT_LINEAR:
+        if (out != grad)
+            for (i = 0; i < n; i++) out[i] = grad[i];
+        break;
+    case FNN_ACT_RELU:
+        for (i = 0; i < n; i++) out[i] = grad[i] * (REAL)(s[i] > 0);
+        break;
+    case FNN_ACT_LEAKY_RELU:
+        for (i = 0; i < n; i++) out[i] = grad[i] * (s[i] > 0 ? (REAL)1 : p);
+        break;
+    case FNN_ACT_ELU:     /* y < 0: y = a(e^z - 1), so dy/dz = a e^z = y + a */
+        for (i = 0; i < n; i++) out[i] = grad[i] * (s[i] > 0 ? (REAL)1 : s[i] + p);
+        break;
+    case FNN_ACT_SELU:
+        for (i = 0; i < n; i++)
+            out[i] = grad[i] * (s[i] > 0 ? SELU_SCALE : s[i] + SELU_SCALE * SELU_ALPHA);
+        break;
+    case FNN_ACT_GELU:    /* from z: Phi(z) + z phi(z) */
+        for (i = 0; i < n; i++) {
+            REAL z = s[i];
+            REAL cdf = (REAL)0.5 * ((REAL)1 + ERF(z * (REAL)0.70710678118654752440));
+            REAL pdf = (REAL)0.39894228040143267794 * EXP((REAL)-0.5 * z * z);
+            out[i] = grad[i] * (cdf + z * pdf);
+        }
+        break;
+    case FNN_ACT_SILU:    /* from z: s (1 + z (1 - s)) */
+        for (i = 0; i < n; i++) {
+            REAL sg = FN(sigmoid_of)(s[i]);
+            out[i] = grad[i] * sg * ((REAL)1 + s[i] * ((REAL)1 - sg));
+        }
+        break;
+    case FNN_ACT_SIGMOID:
+        for (i = 0; i < n; i++) out[i] = grad[i] * s[i] * ((REAL)1 - s[i]);
+        break;
+    case FNN_ACT_HARD_SIGMOID:
+        for (i = 0; i < n; i++)
+            out[i] = grad[i] * ((s[i] > 0 && s[i] < 1) ? (REAL)1 / 6 : (REAL)0);
+        break;
+    case FNN_ACT_TANH:
+        for (i = 0; i < n; i++) out[i] = grad[i] * ((REAL)1 - s[i] * s[i]);
+        break;
+    case FNN_ACT_SOFTPLUS: /* sigmoid(z) = 1 - exp(-softplus(z)) */
+        for (i = 0; i < n; i++) out[i] = grad[i] * -EXPM1(-s[i]);
+        break;
+    case FNN_ACT_SOFTSIGN: /* 1 / (1 + |z|)^2 = (1 - |y|)^2 */
+        for (i = 0; i < n; i++) {
+            REAL a = (REAL)1 - (s[i] > 0 ? s[i] : -s[i]);
+            out[i] = grad[i] * a * a;
+        }
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ optimizers */
+
+/* Keras Adam: m += (g - m) c1; v += (g^2 - v) c2; p := p - p wd - alpha m / (sqrt(v) + eps) */
+static void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m,
+                     REAL *restrict v, int64_t n, REAL alpha, REAL c1, REAL c2, REAL eps,
+                     REAL wd)
+{
+    for (int64_t i = 0; i < n; i++) {
+        REAL mi = m[i] + (g[i] - m[i]) * c1;
+        REAL vi = v[i] + (g[i] * g[i] - v[i]) * c2;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = (p[i] - p[i] * wd) - alpha * mi / (SQRT(vi) + eps);
+    }
+}
+
+/* Keras RMSprop: v := rho v + (1 - rho) g^2; p := p - p wd - lr g / sqrt(v + eps) */
+static void FN(rmsprop)(REAL *restrict p, const REAL *restrict g, REAL *restrict velocity,
+                        int64_t n, REAL lr, REAL rho, REAL eps, REAL wd)
+{
+    for (int64_t i = 0; i < n; i++) {
+        REAL vi = rho * velocity[i] + ((REAL)1 - rho) * g[i] * g[i];
+        velocity[i] = vi;
+        p[i] = (p[i] - p[i] * wd) - lr * g[i] / SQRT(vi + eps);
+    }
+}
+
+/* ------------------------------------------------------------------ dropout, sums */
+
+/* keep := Philox mask of elements start.. start+n; out := x * keep * scale */
+static void FN(dropout_forward)(const REAL *restrict x, REAL *restrict out,
+                                uint8_t *restrict keep, int64_t start, int64_t n,
+                                uint64_t seed, uint32_t layer, uint32_t step,
+                                uint32_t threshold, double scale)
+{
+    const REAL sc = (REAL)scale;
+    ISA_FN(dropout_keep)(seed, layer, step, threshold, start, n, keep);
+    for (int64_t i = 0; i < n; i++) {
+        REAL v = x[i] * sc;
+        out[i] = keep[i] ? v : (REAL)0;
+    }
+}
+
+/* out := grad * keep * scale, and with a fused activation (act >= 0) also * act'(saved):
+ * the backward of Dense(act) -> Dropout in one pass. out may alias grad. */
+static void FN(dropout_backward)(const REAL *grad, const uint8_t *restrict keep,
+                                 const REAL *saved, int act, double param, double scale,
+                                 REAL *out, int64_t n)
+{
+    const REAL sc = (REAL)scale;
+    for (int64_t i = 0; i < n; i++) {
+        REAL v = grad[i] * sc;
+        out[i] = keep[i] ? v : (REAL)0;
+    }
+    if (act >= 0)
+        FN(act_backward)(act, param, out, saved, out, n);
+}
+
+/* out[j] := sum over rows i of x[i * ld + j], j < n_cols: rows added in order, so the
+ * sum has the same bits however the columns are split over threads. */
+static void FN(col_sums)(const REAL *restrict x, int64_t n_rows, int64_t n_cols, int64_t ld,
+                         REAL *restrict out)
+{
+    for (int64_t j = 0; j < n_cols; j++)
+        out[j] = 0;
+    for (int64_t i = 0; i < n_rows; i++) {
+        const REAL *restrict row = x + i * ld;
+        for (int64_t j = 0; j < n_cols; j++)
+            out[j] += row[j];
+    }
+}
+
+#undef SELU_SCALE
+#undef SELU_ALPHA
+
+/* the template's parameters, defined again by the next inclusion */
+#undef REAL
+#undef FN
+#undef EXP
+#undef EXPM1
+#undef LOG1P
+#undef TANH
+#undef ERF
+#undef SQRT

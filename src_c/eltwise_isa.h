@@ -1,0 +1,41 @@
+/* The body of each eltwise_<isa>.c: every element-wise kernel in float32 and float64,
+ * and the table that src_c/eltwise.c dispatches through. The including file defines
+ * ISA_FN(name) (a name with the ISA's suffix) and ISA_TABLE (the table's name), and is
+ * compiled with that ISA's flags. */
+#include <math.h>
+#include <stdint.h>
+
+#include "eltwise_kernels.h"
+
+#include "philox_impl.h"
+
+#define REAL float
+#define FN(name) ISA_FN(s_##name)
+#define EXP expf
+#define EXPM1 expm1f
+#define LOG1P log1pf
+#define TANH tanhf
+#define ERF erff
+#define SQRT sqrtf
+#include "eltwise_impl.h"
+
+#define REAL double
+#define FN(name) ISA_FN(d_##name)
+#define EXP exp
+#define EXPM1 expm1
+#define LOG1P log1p
+#define TANH tanh
+#define ERF erf
+#define SQRT sqrt
+#include "eltwise_impl.h"
+
+const fnn_eltwise_table ISA_TABLE = {
+    ISA_FN(s_act_forward), ISA_FN(d_act_forward),
+    ISA_FN(s_act_backward), ISA_FN(d_act_backward),
+    ISA_FN(s_adam), ISA_FN(d_adam),
+    ISA_FN(s_rmsprop), ISA_FN(d_rmsprop),
+    ISA_FN(s_dropout_forward), ISA_FN(d_dropout_forward),
+    ISA_FN(s_dropout_backward), ISA_FN(d_dropout_backward),
+    ISA_FN(s_col_sums), ISA_FN(d_col_sums),
+    ISA_FN(dropout_keep),
+};

@@ -1,0 +1,113 @@
+/* Which instruction set this CPU and OS can run: CPUID + XCR0 (the OS must save the
+ * vector registers) decide; FASTNN_ISA=generic|avx2|avx512 forces one (an unavailable
+ * choice falls back to the best available one, silently).
+ *
+ * Every extension module that links this file keeps its own choice; all of them make
+ * it from the same CPU and environment, so they agree.
+ *
+ * This file is compiled with the baseline flags: it must run on any CPU.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastnn.h"
+#include "isa.h"
+
+static const char *const isa_names[FNN_N_ISA] = {"generic", "avx2", "avx512"};
+
+#ifdef FNN_X86
+#if defined(_MSC_VER)
+#include <immintrin.h>
+#include <intrin.h>
+static void cpuid(int leaf, int sub, unsigned r[4])
+{
+    int v[4];
+    __cpuidex(v, leaf, sub);
+    for (int i = 0; i < 4; i++)
+        r[i] = (unsigned)v[i];
+}
+static unsigned long long xcr0(void) { return _xgetbv(0); }
+#else
+#include <cpuid.h>
+static void cpuid(int leaf, int sub, unsigned r[4])
+{
+    r[0] = r[1] = r[2] = r[3] = 0;
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
+/* xgetbv spelled as bytes: old assemblers do not know the mnemonic */
+static unsigned long long xcr0(void)
+{
+    unsigned lo, hi;
+    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+
+static int detect_best(void)
+{
+    unsigned r[4];
+    cpuid(0, 0, r);
+    if (r[0] < 7)
+        return FNN_ISA_GENERIC;
+    cpuid(1, 0, r);
+    int osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1, fma = (r[2] >> 12) & 1;
+    if (!(osxsave && avx && fma))
+        return FNN_ISA_GENERIC;
+    unsigned long long x = xcr0();
+    if ((x & 0x6) != 0x6)
+        return FNN_ISA_GENERIC;
+    cpuid(7, 0, r);
+    unsigned ebx = r[1];
+    if (!((ebx >> 5) & 1))
+        return FNN_ISA_GENERIC;
+    /* F, DQ, BW, VL, and the OS saving opmask + all 32 zmm registers */
+    unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    if ((ebx & need) == need && (x & 0xE6) == 0xE6)
+        return FNN_ISA_AVX512;
+    return FNN_ISA_AVX2;
+}
+#else
+static int detect_best(void) { return FNN_ISA_GENERIC; }
+#endif
+
+static int best_isa = -1;
+static int current_isa = -1;
+
+static int isa_index(const char *name)
+{
+    for (int i = 0; i < FNN_N_ISA; i++)
+        if (name != NULL && strcmp(name, isa_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Idempotent, so a race between two first callers is harmless. */
+static int current(void)
+{
+    if (current_isa < 0) {
+        int best = detect_best();
+        int want = isa_index(getenv("FASTNN_ISA"));
+        best_isa = best;
+        current_isa = (want >= 0 && want <= best) ? want : best;
+    }
+    return current_isa;
+}
+
+int fnn_isa_index(void) { return current(); }
+
+const char *fnn_isa_name(void) { return isa_names[current()]; }
+
+int fnn_isa_available(const char *name)
+{
+    current();
+    int i = isa_index(name);
+    return i >= 0 && i <= best_isa;
+}
+
+int fnn_set_isa(const char *name)
+{
+    if (!fnn_isa_available(name))
+        return -1;
+    current_isa = isa_index(name);
+    return 0;
+}

@@ -1,0 +1,108 @@
+"""The element-wise kernels of every instruction set this CPU runs, against the reference.
+
+Each ISA has its own build of the activation, dropout, reduction and optimizer kernels
+(src_c/eltwise_<isa>.c); the cpu backend tests cover the ISA chosen at start-up, these
+cover the others, as an older CPU would run them.
+"""
+import numpy as np
+import pytest
+
+import fastnn
+import fastnn._kernels as kernels
+from conftest import assert_close
+from fastnn import activations
+from fastnn._kernels import dropout as _dropout
+from fastnn.backend import get_backend
+
+ELEMENTWISE = ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid",
+               "hard_sigmoid", "tanh", "softplus", "softsign"]
+
+
+@pytest.fixture
+def cpu():
+    with fastnn.use_backend("cpu"):
+        yield get_backend()
+
+
+@pytest.fixture
+def ref():
+    with fastnn.use_backend("reference"):
+        yield get_backend()
+
+
+def test_set_isa_switches_every_kernel_family(kernel_isa):
+    import importlib
+    for name in kernels._ISA_MODULES:
+        assert importlib.import_module(f"fastnn._kernels.{name}").isa_name() == kernel_isa
+
+
+def test_set_isa_rejects_unknown_names():
+    with pytest.raises(ValueError, match="name"):
+        kernels.set_isa("sse9")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_activations(kernel_isa, cpu, ref, dtype, name):
+    act = activations.get(name)
+    rng = np.random.default_rng(3)
+    z = (3 * rng.standard_normal((37, 129))).astype(dtype)   # odd sizes: vector tails
+    g = rng.standard_normal(z.shape).astype(dtype)
+    y = cpu.activation_forward(z, act)
+    assert_close(y, ref.activation_forward(z, act), dtype)
+    saved = z if act.needs_z else ref.activation_forward(z, act)
+    assert_close(cpu.activation_backward(act, g, saved), ref.activation_backward(act, g, saved),
+                 dtype)
+
+
+@pytest.mark.parametrize("start", [0, 1, 3, 4, 64, 1001])
+@pytest.mark.parametrize("n", [1, 5, 64, 65, 300])
+def test_vector_philox_matches_block_at_a_time(kernel_isa, start, n):
+    fast, slow = np.empty(n, np.uint8), np.empty(n, np.uint8)
+    for rate in (0.0, 0.3, 0.99):
+        _dropout.keep_mask(2**40 + 17, 2, 9, rate, start, fast, True)
+        _dropout.keep_mask(2**40 + 17, 2, 9, rate, start, slow, False)
+        np.testing.assert_array_equal(fast, slow)
+
+
+def test_vector_philox_where_the_counter_word_wraps(kernel_isa):
+    start = (2**32 - 5) * 4        # the low counter word wraps inside a vector of blocks
+    fast, slow = np.empty(400, np.uint8), np.empty(400, np.uint8)
+    _dropout.keep_mask(7, 0, 0, 0.5, start, fast, True)
+    _dropout.keep_mask(7, 0, 0, 0.5, start, slow, False)
+    np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "linear", "softmax"])
+def test_dropout_forward_and_fused_backward(kernel_isa, cpu, ref, dtype, name):
+    act = activations.get(name)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((33, 517)).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    mask_ref = np.empty(x.shape, np.uint8)
+    y_ref = ref.dropout(x, 0.3, 99, 4, 1, mask=mask_ref)
+    mask = np.empty(x.shape, np.uint8)
+    assert_close(cpu.dropout(x, 0.3, 99, 4, 1, mask=mask), y_ref, dtype)
+    np.testing.assert_array_equal(mask, mask_ref)
+    saved = ref.activation_forward(x, act)
+    assert_close(cpu.dropout_backward(g, mask, 0.3, activation=act, saved=saved),
+                 ref.dropout_backward(g, mask_ref, 0.3, activation=act, saved=saved), dtype)
+
+
+def test_bias_grad_and_optimizers(kernel_isa, cpu, ref, dtype):
+    rng = np.random.default_rng(8)
+    dz = rng.standard_normal((301, 77)).astype(dtype)
+    assert_close(cpu.bias_grad(dz), ref.bias_grad(dz), dtype)
+    p0 = rng.standard_normal(1003).astype(dtype)
+    g = rng.standard_normal(1003).astype(dtype)
+    m0, v0 = 0.1 * g, np.abs(g) + 0.5
+    for update in ("adam", "rmsprop"):
+        p_c, p_r = p0.copy(), p0.copy()
+        slots_c, slots_r = [m0.copy(), v0.copy()], [m0.copy(), v0.copy()]
+        if update == "adam":
+            cpu.adam_update(p_c, g, *slots_c, None, 0.01, 0.9, 0.999, 1e-7, 0.001)
+            ref.adam_update(p_r, g, *slots_r, None, 0.01, 0.9, 0.999, 1e-7, 0.001)
+        else:
+            cpu.rmsprop_update(p_c, g, slots_c[1], None, None, 0.01, 0.9, 0.0, 1e-7, 0.0)
+            ref.rmsprop_update(p_r, g, slots_r[1], None, None, 0.01, 0.9, 0.0, 1e-7, 0.0)
+        assert_close(p_c, p_r, dtype)
+        assert_close(slots_c[1], slots_r[1], dtype)
