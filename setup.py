@@ -11,10 +11,13 @@ instruction the CPU lacks. src_c/dispatch.c picks the kernels at run time.
 """
 import os
 import platform
+import re
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 
+import Cython
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -35,6 +38,7 @@ EXTENSIONS = {
     "fastnn._kernels.dropout": ELTWISE,
     "fastnn._kernels.reduce": ELTWISE,
     "fastnn._kernels.threads": ["threads"],
+    "fastnn._kernels.step": ["gemm", "dispatch", "threads"] + ELTWISE,
 }
 
 CYTHON_DIRECTIVES = {
@@ -105,7 +109,11 @@ class BuildExt(build_ext):
             base = ["/O2", "/fp:precise"]
         else:
             base = ["-O3", "-fno-math-errno", "-fno-strict-aliasing",
-                    "-Wno-unused-function", "-Wno-unreachable-code"]
+                    "-Wno-unused-function", "-Wno-unreachable-code",
+                    # only PyInit_* is exported: no fnn_* symbol can clash in a host process
+                    "-fvisibility=hidden"]
+            if not os.environ.get("FASTNN_DEBUG"):
+                base += ["-g0"]  # Python's CFLAGS ask for -g: debug info would triple the wheel
             if target_is_x86():
                 base += ["-mno-avx", "-mno-avx2"]  # baseline only in shared code
         self.base_flags = base
@@ -153,7 +161,10 @@ class BuildExt(build_ext):
             try:
                 objs = self.compiler.compile([src], output_dir=tmp,
                                              extra_postargs=flags["compile"])
+                # LDFLAGS is not applied to executables; it holds -L for libomp on macOS
                 self.compiler.link_executable(objs, os.path.join(tmp, "omp_check"),
+                                              extra_preargs=shlex.split(
+                                                  os.environ.get("LDFLAGS", "")),
                                               extra_postargs=flags["link"])
             except Exception:  # any compiler or linker failure means: no OpenMP
                 print("fastnn: OpenMP not available, building single-threaded kernels")
@@ -164,6 +175,7 @@ class BuildExt(build_ext):
 # extension name -> {isa: [C files]}, filled by make_extensions(); cythonize() builds new
 # Extension objects, so this cannot live on them.
 ISA_SOURCES = {}
+SHARED_UTILITY = "fastnn._kernels._cyutility"
 
 
 def make_extensions():
@@ -185,8 +197,13 @@ def make_extensions():
                 isa_sources.setdefault(isa_of(f), []).append(f)
         ISA_SOURCES[name] = isa_sources
         extensions.append(ext)
+    shared = {}
+    if tuple(map(int, re.findall(r"\d+", Cython.__version__)[:2])) >= (3, 1):
+        # Cython's memoryview and helper code once, in its own module, not in every one
+        shared = {"shared_utility_qualified_name": SHARED_UTILITY}
+        extensions.append(Extension(SHARED_UTILITY, sources=[]))
     return cythonize(extensions, compiler_directives=directives,
-                     include_path=["fastnn/_kernels"])
+                     include_path=["fastnn/_kernels"], **shared)
 
 
 setup(ext_modules=make_extensions(), cmdclass={"build_ext": BuildExt})

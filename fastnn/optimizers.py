@@ -9,6 +9,7 @@ import numbers
 
 from fastnn import schedules  # noqa: F401  (fastnn.optimizers.schedules, as in Keras)
 from fastnn._registry import lookup
+from fastnn._threads import get_num_threads
 from fastnn.backend import get_backend
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam",
@@ -79,6 +80,7 @@ class Optimizer:
         backend = get_backend()
         self._slots = [{name: self._init_slot(name, backend, p) for name in
                         self._active_slots()} for p in params]
+        self._group = None
 
     def _active_slots(self):
         return self.slot_names
@@ -100,6 +102,10 @@ class Optimizer:
         self.iterations += 1
         scalars = self._step_scalars(lr, self.iterations)
         wd_lr = (self.weight_decay or 0.0) * lr
+        group = self._param_group(backend, params, grads)
+        if group is not None:
+            self._group_update(group, scalars, wd_lr, get_num_threads())
+            return
         scale = self._global_clip_scale(backend, grads)
         for param, grad, slots in zip(params, grads, self._slots):
             if scale is not None:
@@ -107,6 +113,34 @@ class Optimizer:
             elif self.clipvalue is not None or self.clipnorm is not None:
                 grad = self._clip(backend, grad)
             self.update_step(backend, param, grad, slots, scalars, wd_lr)
+
+    # Slots of a compiled update of all parameters in one call (fastnn._kernels.step
+    # .ParamGroup), or None where the optimizer or its options have none.
+    group_slots = None
+
+    def _param_group(self, backend, params, grads):
+        """The cached ParamGroup of these exact arrays on the cpu backend, or None."""
+        if (self.group_slots is None or backend.name != "cpu" or self.clipvalue is not None
+                or self.clipnorm is not None or self.global_clipnorm is not None):
+            return None
+        cached = self.__dict__.get("_group")
+        if (cached is not None and len(cached[0]) == len(params)
+                and all(a is b for a, b in zip(cached[0], params))
+                and all(a is b for a, b in zip(cached[1], grads))):
+            return cached[2]
+        from fastnn._kernels.step import ParamGroup
+        slots = [[s[name] for s in self._slots] for name in self.group_slots]
+        try:
+            group = ParamGroup(list(params), list(grads), *slots)
+        except ValueError:  # mixed dtypes or non-contiguous arrays: one call each
+            group = None
+        # the arrays are held here, so their ids cannot be reused while cached
+        self._group = (tuple(params), tuple(grads), group)
+        return group
+
+    def _group_update(self, group, scalars, wd_lr, n_threads):
+        """Update every parameter through `group` (subclasses with group_slots)."""
+        raise NotImplementedError
 
     def apply_gradients(self, grads_and_vars):
         """Keras' form: an iterable of (gradient, variable) pairs."""
@@ -195,6 +229,14 @@ class Adam(Optimizer):
     def _active_slots(self):
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
 
+    @property
+    def group_slots(self):
+        # Adamax and Nadam derive from Adam but update differently
+        return ("m", "v") if type(self) in (Adam, AdamW) and not self.amsgrad else None
+
+    def _group_update(self, group, s, wd_lr, n_threads):
+        group.adam(s["alpha"], self.beta_1, self.beta_2, self.epsilon, wd_lr, n_threads)
+
     def _step_scalars(self, lr, t):
         alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         return {"alpha": alpha}
@@ -227,6 +269,13 @@ class RMSprop(Optimizer):
     def _active_slots(self):
         return (("velocity",) + (("average_grad",) if self.centered else ())
                 + (("momentum",) if self.momentum > 0 else ()))
+
+    @property
+    def group_slots(self):
+        return None if self.centered or self.momentum > 0 else ("velocity",)
+
+    def _group_update(self, group, s, wd_lr, n_threads):
+        group.rmsprop(s["lr"], self.rho, self.epsilon, wd_lr, n_threads)
 
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.rmsprop_update(param, grad, slots["velocity"], slots.get("average_grad"),

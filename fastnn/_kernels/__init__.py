@@ -1,7 +1,7 @@
 """fastnn's compiled kernels: one extension module per kernel family (see setup.py)."""
 
 # the modules that link the run-time ISA choice (src_c/isa.c), each with its own copy
-_ISA_MODULES = ("gemm", "activations", "optimizers", "dropout", "reduce")
+_ISA_MODULES = ("gemm", "activations", "optimizers", "dropout", "reduce", "step")
 
 
 def set_isa(name):

@@ -15,7 +15,8 @@ from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, History, ProgbarLogger
 from fastnn.layers.base import Workspace
-from fastnn.models import fit_data
+from fastnn._threads import get_num_threads
+from fastnn.models import fit_data, stack_plan
 
 # Rows per forward call in predict/evaluate: activations of a chunk stay in cache.
 PREDICT_CHUNK = 1024
@@ -62,6 +63,8 @@ class TrainingMixin:
         self._fused = self._fused and hasattr(last, "keep_preact")
         if hasattr(last, "keep_preact"):
             last.keep_preact = self._fused
+        self._dropout_layers = [l for l in self._layers if hasattr(l, "rate")]
+        stack_plan.forget_plans(self)
         self._params = [p for l in self._layers if l.trainable for p in l._params]
         self._grads = [g for l in self._layers if l.trainable for g in l._grads]
         self._training_ready = True
@@ -75,6 +78,9 @@ class TrainingMixin:
 
     def _train_step(self, x, y, w, workspace):
         backend = get_backend()
+        plan = stack_plan.plan_for(self, x.shape[0])
+        if plan is not None:
+            return self._planned_step(plan, x, y, w, workspace)
         out = self._forward(x, True, workspace)
         pred = self._layers[-1]._z if self._fused else out
         grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
@@ -82,6 +88,25 @@ class TrainingMixin:
         loss += self._regularization_loss()
         self._backward(grad, workspace)
         self.optimizer.apply(self._params, self._grads)
+        return loss, out
+
+    def _planned_step(self, plan, x, y, w, workspace):
+        """_train_step for a plain Dense/Dropout stack: forward and backward are one
+        compiled call each (fastnn.models.stack_plan)."""
+        backend = get_backend()
+        n_threads = get_num_threads()
+        dropouts = self._dropout_layers
+        out = plan.forward(x, tuple(d.step for d in dropouts), n_threads)
+        for d in dropouts:
+            d.step += 1
+        pred = plan.logits if self._fused else out
+        grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
+        loss = backend.loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
+        plan.backward(x, grad, self._fused, n_threads)
+        self.optimizer.apply(self._params, self._grads)
+        if self._fused and self.compiled_metrics and self._layers[-1].activation.code < 0:
+            out = backend.activation_forward(plan.logits, self._layers[-1].activation,
+                                             out=out)
         return loss, out
 
     def _backward(self, grad, workspace, is_dz=None, to_input=False):

@@ -1,0 +1,417 @@
+"""A stack of Dense and Dropout layers run forward or backward in one call.
+
+The per-layer Python path of a training step costs several microseconds per kernel call
+in method dispatch and buffer lookup; on the small networks fastnn is for, that is as
+long as the arithmetic. A StackPlan holds, for one batch size, raw pointers to every
+weight, gradient and activation buffer of the stack, so that the whole forward pass is
+one call and the whole backward pass another, each running GIL-free from layer to layer.
+The maths is that of the layers (fastnn/layers/dense.py, dropout.py); the plan only
+removes the Python between the kernels, and the tests compare it with the reference.
+"""
+import numpy as np
+
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy
+from cython.parallel cimport prange
+
+from fastnn._kernels.capi cimport (
+    fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_act_forward, fnn_d_act_forward,
+    fnn_s_act_backward, fnn_d_act_backward, fnn_s_dropout_forward, fnn_d_dropout_forward,
+    fnn_s_dropout_backward, fnn_d_dropout_backward, fnn_s_col_sums, fnn_d_col_sums,
+    fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop)
+
+include "isa.pxi"
+
+# Element-wise passes below this many elements stay on one thread (as in the cpu
+# backend: waking the second thread costs about as much as the work).
+cdef int64_t PARALLEL_MIN = 1 << 15
+# Elements per parallel chunk: a multiple of 64, so dropout chunks start on a vector of
+# Philox blocks.
+cdef int64_t CHUNK = 8192
+
+cdef enum:
+    DENSE = 0
+    DROPOUT = 1
+
+
+cdef struct Layer:
+    int kind
+    int64_t n_in, n_out
+    # Dense
+    void *w
+    void *b
+    void *gw
+    void *gb
+    int act            # element-wise code, or -1 for softmax (kept as logits z)
+    double param
+    int needs_z        # act' is computed from z rather than y
+    int trainable
+    void *z            # pre-activation (needs_z, or logits for a fused loss), or NULL
+    void *dz           # d loss / d z, where no later layer applies this layer's act'
+    # Dropout
+    double rate
+    uint64_t seed
+    uint32_t layer_index
+    uint8_t *mask
+    # both
+    void *y            # output
+    void *dx           # gradient w.r.t. the input, or NULL where nothing needs it
+
+
+cdef inline void _gemm(bint dbl, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                       const void *a, int64_t lda, const void *b, int64_t ldb, void *c,
+                       const fnn_epilogue *ep, int nt) noexcept nogil:
+    if dbl:
+        fnn_dgemm(ta, tb, m, n, k, 1.0, <const double *>a, lda, <const double *>b, ldb,
+                  0.0, <double *>c, n, ep, nt)
+    else:
+        fnn_sgemm(ta, tb, m, n, k, 1.0, <const float *>a, lda, <const float *>b, ldb,
+                  0.0, <float *>c, n, ep, nt)
+
+
+cdef inline int _threads(int64_t n, int nt) noexcept nogil:
+    return nt if n >= PARALLEL_MIN else 1
+
+
+cdef void _act_forward(bint dbl, int act, double param, void *x, int64_t n,
+                       int nt) noexcept nogil:
+    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
+        lo = c * CHUNK
+        if dbl:
+            fnn_d_act_forward(act, param, <double *>x + lo, NULL, min(CHUNK, n - lo))
+        else:
+            fnn_s_act_forward(act, param, <float *>x + lo, NULL, min(CHUNK, n - lo))
+
+
+cdef void _act_backward(bint dbl, int act, double param, const void *g, const void *s,
+                        void *out, int64_t n, int nt) noexcept nogil:
+    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
+        lo = c * CHUNK
+        if dbl:
+            fnn_d_act_backward(act, param, <const double *>g + lo, <const double *>s + lo,
+                               <double *>out + lo, min(CHUNK, n - lo))
+        else:
+            fnn_s_act_backward(act, param, <const float *>g + lo, <const float *>s + lo,
+                               <float *>out + lo, min(CHUNK, n - lo))
+
+
+cdef void _dropout_forward(bint dbl, Layer *L, const void *x, int64_t n, uint32_t step,
+                           int nt) noexcept nogil:
+    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef uint32_t threshold = <uint32_t>min(L.rate * 4294967296.0, 4294967295.0)
+    cdef double scale = 1.0 / (1.0 - L.rate)
+    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
+        lo = c * CHUNK
+        if dbl:
+            fnn_d_dropout_forward(<const double *>x + lo, <double *>L.y + lo, L.mask + lo, lo,
+                                  min(CHUNK, n - lo), L.seed, L.layer_index, step,
+                                  threshold, scale)
+        else:
+            fnn_s_dropout_forward(<const float *>x + lo, <float *>L.y + lo, L.mask + lo, lo,
+                                  min(CHUNK, n - lo), L.seed, L.layer_index, step,
+                                  threshold, scale)
+
+
+cdef void _dropout_backward(bint dbl, Layer *L, const void *g, const void *saved, int act,
+                            double param, int64_t n, int nt) noexcept nogil:
+    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
+    cdef double scale = 1.0 / (1.0 - L.rate)
+    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
+        lo = c * CHUNK
+        if dbl:
+            fnn_d_dropout_backward(<const double *>g + lo, L.mask + lo,
+                                   <const double *>saved + lo if saved != NULL else NULL,
+                                   act, param, scale, <double *>L.dx + lo, min(CHUNK, n - lo))
+        else:
+            fnn_s_dropout_backward(<const float *>g + lo, L.mask + lo,
+                                   <const float *>saved + lo if saved != NULL else NULL,
+                                   act, param, scale, <float *>L.dx + lo, min(CHUNK, n - lo))
+
+
+cdef inline void *_saved(Layer *L) noexcept nogil:
+    """What act' of Dense layer L is computed from."""
+    return L.z if L.needs_z else L.y
+
+
+cdef inline bint _fusable(Layer *L) noexcept nogil:
+    """Whether a later layer may apply L's act' while writing L's output gradient."""
+    return L.kind == DENSE and L.act >= 0
+
+
+cdef class StackPlan:
+    """The forward and backward passes of one Dense/Dropout stack at one batch size.
+
+    Args:
+        layers: dicts describing each layer (built by fastnn.models.stack_plan).
+        rows: the batch size.
+        dtype: numpy.float32 or numpy.float64.
+        first_grad: the index of the first layer whose parameters get gradients; no
+            gradient is propagated below it.
+    """
+    cdef Layer *layers
+    cdef int n_layers, first_grad
+    cdef int64_t rows
+    cdef bint dbl
+    cdef list _keep          # the arrays the pointers point into
+    cdef readonly object output, logits
+
+    def __cinit__(self, list layers, int64_t rows, dtype, int first_grad):
+        self.layers = <Layer *>calloc(max(len(layers), 1), sizeof(Layer))
+        if self.layers == NULL:
+            raise MemoryError()
+        self.n_layers = len(layers)
+        self.rows = rows
+        self.dbl = np.dtype(dtype) == np.float64
+        self.first_grad = first_grad
+        self._keep = []
+        cdef Layer *L
+        for i, spec in enumerate(layers):
+            L = &self.layers[i]
+            L.kind = DENSE if spec["kind"] == "dense" else DROPOUT
+            L.n_in, L.n_out = spec["n_in"], spec["n_out"]
+            L.y = self._buffer(spec["y"])
+            L.dx = self._buffer(spec.get("dx"))
+            if L.kind == DENSE:
+                L.w, L.b = self._buffer(spec["w"]), self._buffer(spec.get("b"))
+                L.gw, L.gb = self._buffer(spec["gw"]), self._buffer(spec.get("gb"))
+                L.act, L.param = spec["act"], spec["param"]
+                L.needs_z, L.trainable = spec["needs_z"], spec["trainable"]
+                L.z = self._buffer(spec.get("z"))
+                L.dz = self._buffer(spec.get("dz"))
+            else:
+                L.rate, L.seed = spec["rate"], spec["seed"]
+                L.layer_index = spec["layer_index"]
+                L.mask = <uint8_t *><void *>self._buffer(spec.get("mask"))
+        last = layers[len(layers) - 1]
+        self.output = last["y"]
+        self.logits = last.get("z")
+
+    def __dealloc__(self):
+        free(self.layers)
+
+    cdef void *_buffer(self, arr) except? NULL:
+        """The data pointer of a C-contiguous array (kept alive by the plan), or NULL."""
+        if arr is None:
+            return NULL
+        if not arr.flags.c_contiguous:
+            raise ValueError("plan buffers must be C-contiguous")
+        self._keep.append(arr)
+        cdef Py_ssize_t addr = arr.ctypes.data
+        return <void *>addr
+
+    def forward(self, x, tuple dropout_steps, int n_threads):
+        """Run every layer on the batch `x` in training mode; dropout layer j uses Philox
+        step dropout_steps[j]. Returns the last layer's output buffer (for a softmax
+        output kept as logits, `logits` holds the result and the output is not filled)."""
+        cdef const void *px = self._buffer_of(x)
+        cdef uint32_t steps[64]
+        cdef int j = 0, i
+        if len(dropout_steps) > 64:
+            raise ValueError("at most 64 dropout layers per plan")
+        for s in dropout_steps:
+            steps[j] = <uint32_t>(s & 0xFFFFFFFF)
+            j += 1
+        with nogil:
+            self._forward(px, steps, n_threads)
+        return self.output
+
+    cdef const void *_buffer_of(self, x) except NULL:
+        if x.shape[0] != self.rows or not x.flags.c_contiguous or x.dtype != (
+                np.float64 if self.dbl else np.float32):
+            raise ValueError(f"`x` must be a C-contiguous ({self.rows}, n) array of the "
+                             "plan's dtype")
+        cdef Py_ssize_t addr = x.ctypes.data
+        return <const void *>addr
+
+    cdef void _forward(self, const void *x, uint32_t *steps, int nt) noexcept nogil:
+        cdef fnn_epilogue ep
+        cdef int i, j = 0
+        cdef Layer *L
+        cdef const void *inp = x
+        cdef int64_t n
+        for i in range(self.n_layers):
+            L = &self.layers[i]
+            n = self.rows * L.n_out
+            if L.kind == DENSE:
+                ep.bias = L.b
+                ep.saved = NULL
+                ep.ld_saved = 0
+                ep.act_param = L.param
+                if L.z == NULL:
+                    ep.act = L.act
+                    _gemm(self.dbl, 0, 0, self.rows, L.n_out, L.n_in, inp, L.n_in, L.w,
+                          L.n_out, L.y, &ep, nt)
+                else:
+                    ep.act = 0
+                    _gemm(self.dbl, 0, 0, self.rows, L.n_out, L.n_in, inp, L.n_in, L.w,
+                          L.n_out, L.z, &ep, nt)
+                    if L.act >= 0:
+                        memcpy(L.y, L.z, n * (8 if self.dbl else 4))
+                        _act_forward(self.dbl, L.act, L.param, L.y, n, nt)
+            elif L.rate > 0:
+                _dropout_forward(self.dbl, L, inp, n, steps[j], nt)
+                j += 1
+            else:
+                memcpy(L.y, inp, n * (8 if self.dbl else 4))
+                j += 1
+            inp = L.y
+
+    def backward(self, x, grad, bint grad_is_dz, int n_threads):
+        """Backpropagate `grad` (d loss / d output, or / d logits when `grad_is_dz`) from
+        the last layer down to `first_grad`, writing each Dense layer's gradients."""
+        cdef const void *px = self._buffer_of(x)
+        cdef const void *pg = self._buffer_of(grad)
+        with nogil:
+            self._backward(px, pg, grad_is_dz, n_threads)
+
+    cdef void _backward(self, const void *x, const void *grad, bint is_dz,
+                        int nt) noexcept nogil:
+        cdef fnn_epilogue ep
+        cdef int i
+        cdef Layer *L
+        cdef Layer *P
+        cdef const void *g = grad
+        cdef const void *inp
+        cdef void *dz
+        cdef int64_t n
+        for i in range(self.n_layers - 1, self.first_grad - 1, -1):
+            L = &self.layers[i]
+            P = &self.layers[i - 1] if i > 0 else NULL
+            inp = P.y if P != NULL else x
+            n = self.rows * L.n_out
+            if L.kind == DENSE:
+                dz = <void *>g
+                if not is_dz and L.act > 0:
+                    # the last layer's own act', when the loss did not fuse it
+                    dz = L.dz
+                    _act_backward(self.dbl, L.act, L.param, g, _saved(L), dz, n, nt)
+                if L.trainable:
+                    _gemm(self.dbl, 1, 0, L.n_in, L.n_out, self.rows, inp, L.n_in, dz,
+                          L.n_out, L.gw, NULL, nt)
+                    if L.gb != NULL:
+                        if self.dbl:
+                            fnn_d_col_sums(<const double *>dz, self.rows, L.n_out, L.n_out,
+                                           <double *>L.gb)
+                        else:
+                            fnn_s_col_sums(<const float *>dz, self.rows, L.n_out, L.n_out,
+                                           <float *>L.gb)
+                if i == self.first_grad:
+                    return
+                ep.bias = NULL
+                ep.act_param = 0.0
+                ep.ld_saved = L.n_in
+                if _fusable(P) and P.act != 0:
+                    ep.act, ep.act_param, ep.saved = P.act, P.param, _saved(P)
+                    _gemm(self.dbl, 0, 1, self.rows, L.n_in, L.n_out, dz, L.n_out, L.w,
+                          L.n_out, L.dx, &ep, nt)
+                else:
+                    _gemm(self.dbl, 0, 1, self.rows, L.n_in, L.n_out, dz, L.n_out, L.w,
+                          L.n_out, L.dx, NULL, nt)
+                is_dz = _fusable(P)
+            else:
+                if i == self.first_grad:
+                    return
+                if L.rate > 0:
+                    if _fusable(P) and P.act != 0:
+                        _dropout_backward(self.dbl, L, g, _saved(P), P.act, P.param, n, nt)
+                    else:
+                        _dropout_backward(self.dbl, L, g, NULL, -1, 0.0, n, nt)
+                elif _fusable(P) and P.act != 0:
+                    _act_backward(self.dbl, P.act, P.param, g, _saved(P), L.dx, n, nt)
+                else:
+                    memcpy(L.dx, g, n * (8 if self.dbl else 4))
+                is_dz = _fusable(P)
+            g = L.dx
+
+
+cdef struct Chunk:
+    void *p
+    const void *g
+    void *s0
+    void *s1
+    int64_t n
+
+
+cdef class ParamGroup:
+    """Every parameter of a model with its gradient and two optimizer slots, cut into
+    chunks of CHUNK elements so that one call updates them all, spread over threads.
+
+    Args:
+        params, grads, slots0, slots1: lists of C-contiguous arrays of one dtype, the
+            i-th of each list the same shape (slots1 may be None: RMSprop has one slot).
+    """
+    cdef Chunk *chunks
+    cdef int64_t n_chunks, size
+    cdef bint dbl
+    cdef list _keep
+
+    def __cinit__(self, list params, list grads, list slots0, list slots1=None):
+        cdef int64_t count = 0, lo, n, c = 0
+        cdef Py_ssize_t addr
+        arrays = [params, grads, slots0] + ([slots1] if slots1 is not None else [])
+        self._keep = [a for group in arrays for a in group]
+        dtype = params[0].dtype if params else np.dtype(np.float32)
+        for a in self._keep:
+            if a.dtype != dtype or not a.flags.c_contiguous:
+                raise ValueError("ParamGroup arrays must be C-contiguous, of one dtype")
+        self.dbl = dtype == np.float64
+        for p in params:
+            count += (p.size + CHUNK - 1) // CHUNK
+        self.chunks = <Chunk *>calloc(max(count, 1), sizeof(Chunk))
+        if self.chunks == NULL:
+            raise MemoryError()
+        self.n_chunks = count
+        self.size = 0
+        cdef int64_t item = dtype.itemsize
+        for i, p in enumerate(params):
+            n = p.size
+            self.size += n
+            for lo in range(0, n, CHUNK):
+                self.chunks[c].n = min(CHUNK, n - lo)
+                addr = p.ctypes.data + lo * item
+                self.chunks[c].p = <void *>addr
+                addr = grads[i].ctypes.data + lo * item
+                self.chunks[c].g = <const void *>addr
+                addr = slots0[i].ctypes.data + lo * item
+                self.chunks[c].s0 = <void *>addr
+                if slots1 is not None:
+                    addr = slots1[i].ctypes.data + lo * item
+                    self.chunks[c].s1 = <void *>addr
+                c += 1
+
+    def __dealloc__(self):
+        free(self.chunks)
+
+    def adam(self, double alpha, double beta_1, double beta_2, double epsilon, double wd_lr,
+             int n_threads):
+        """Keras Adam (no AMSGrad) on every parameter: slots0 = m, slots1 = v."""
+        cdef int64_t c
+        cdef double c1 = 1.0 - beta_1, c2 = 1.0 - beta_2
+        cdef Chunk *k
+        for c in prange(self.n_chunks, nogil=True, schedule="static",
+                        num_threads=_threads(self.size, n_threads)):
+            k = &self.chunks[c]
+            if self.dbl:
+                fnn_d_adam(<double *>k.p, <const double *>k.g, <double *>k.s0,
+                           <double *>k.s1, k.n, alpha, c1, c2, epsilon, wd_lr)
+            else:
+                fnn_s_adam(<float *>k.p, <const float *>k.g, <float *>k.s0, <float *>k.s1,
+                           k.n, <float>alpha, <float>c1, <float>c2, <float>epsilon,
+                           <float>wd_lr)
+
+    def rmsprop(self, double lr, double rho, double epsilon, double wd_lr, int n_threads):
+        """Keras RMSprop (not centered, no momentum) on every parameter: slots0 = v."""
+        cdef int64_t c
+        cdef Chunk *k
+        for c in prange(self.n_chunks, nogil=True, schedule="static",
+                        num_threads=_threads(self.size, n_threads)):
+            k = &self.chunks[c]
+            if self.dbl:
+                fnn_d_rmsprop(<double *>k.p, <const double *>k.g, <double *>k.s0, k.n, lr,
+                              rho, epsilon, wd_lr)
+            else:
+                fnn_s_rmsprop(<float *>k.p, <const float *>k.g, <float *>k.s0, k.n,
+                              <float>lr, <float>rho, <float>epsilon, <float>wd_lr)

@@ -1,0 +1,93 @@
+"""The compiled training step of Dense/Dropout stacks (fastnn.models.stack_plan) takes
+the same steps as the reference backend's layer-by-layer path."""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import layers, models, regularizers
+from fastnn.models import stack_plan
+
+D, Drop = layers.Dense, layers.Dropout
+
+STACKS = {
+    "relu_dropout_softmax": (lambda: [D(9, "relu", input_shape=(6,)), Drop(0.3),
+                                      D(4, "softmax")], "sparse_categorical_crossentropy"),
+    "gelu_silu_needs_z": (lambda: [D(7, "gelu", input_shape=(6,)), D(5, "silu"),
+                                   D(4, "softmax")], "categorical_crossentropy"),
+    "sigmoid_bce_fused": (lambda: [D(8, "tanh", input_shape=(6,)), Drop(0.2),
+                                   D(1, "sigmoid")], "binary_crossentropy"),
+    "relu_output_mse": (lambda: [D(8, "elu", input_shape=(6,)), D(4, "relu")], "mse"),
+    "linear_then_dropout": (lambda: [D(8, input_shape=(6,)), Drop(0.5), D(8, "selu"),
+                                     Drop(0.1), D(4)], "huber"),
+    "dropout_first_zero_rate": (lambda: [Drop(0.25, input_shape=(6,)), D(8, "softplus"),
+                                         Drop(0.0), D(4, "softmax")],
+                                "sparse_categorical_crossentropy"),
+    "frozen_first_no_bias": (lambda: [D(8, "relu", input_shape=(6,), trainable=False),
+                                      D(8, "leaky_relu", use_bias=False), Drop(0.3),
+                                      D(4, "softmax")], "sparse_categorical_crossentropy"),
+}
+
+
+def _targets(loss, rng, n):
+    labels = rng.integers(0, 4, n)
+    if loss == "sparse_categorical_crossentropy":
+        return labels
+    if loss == "categorical_crossentropy":
+        return np.eye(4)[labels]
+    if loss == "binary_crossentropy":
+        return (rng.random((n, 1)) > 0.5) * 1.0
+    return rng.standard_normal((n, 4))
+
+
+def _train(backend, make_layers, loss, x, y, optimizer, dtype):
+    with fastnn.use_backend(backend):
+        fastnn.config.set_floatx(dtype)
+        fastnn.utils.set_random_seed(3)
+        model = models.Sequential(make_layers())
+        metric = "accuracy" if loss == "sparse_categorical_crossentropy" else "mae"
+        model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)   # 13 rows: 8 + 5
+        planned = stack_plan.plan_for(model, 8) is not None
+        return model.get_weights(), history.history, planned
+
+
+@pytest.mark.parametrize("case", sorted(STACKS))
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop", "sgd"])
+def test_plan_matches_the_reference(case, optimizer, dtype):
+    make_layers, loss = STACKS[case]
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((13, 6)), _targets(loss, rng, 13)
+    name = np.dtype(dtype).name
+    ref_w, ref_h, _ = _train("reference", make_layers, loss, x, y, optimizer, name)
+    got_w, got_h, planned = _train("cpu", make_layers, loss, x, y, optimizer, name)
+    assert planned, "the cpu backend should train this stack with a plan"
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+    for ref, got in zip(ref_w, got_w):
+        np.testing.assert_allclose(got, ref, **tol)
+    for key in ref_h:
+        np.testing.assert_allclose(got_h[key], ref_h[key], **tol)
+
+
+def test_models_the_plan_does_not_cover_take_the_layer_path():
+    fastnn.utils.set_random_seed(0)
+    model = models.Sequential([D(4, "relu", input_shape=(3,),
+                                 kernel_regularizer=regularizers.L2(0.1)), D(2)])
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    assert stack_plan.plan_for(model, 4) is None
+    hidden_softmax = models.Sequential([D(4, "softmax", input_shape=(3,)), D(2)])
+    hidden_softmax.compile("adam", "mse")
+    hidden_softmax.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    assert stack_plan.plan_for(hidden_softmax, 4) is None
+    with fastnn.use_backend("reference"):
+        assert stack_plan.plan_for(model, 4) is None
+
+
+def test_plan_rejects_a_batch_of_the_wrong_shape():
+    fastnn.utils.set_random_seed(0)
+    model = models.Sequential([D(4, "relu", input_shape=(3,)), D(2)])
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), batch_size=4, verbose=0)
+    plan = stack_plan.plan_for(model, 4)
+    with pytest.raises(ValueError, match="x"):
+        plan.forward(np.ones((5, 3), np.float32), (), 1)
