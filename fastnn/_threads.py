@@ -1,12 +1,16 @@
-"""The process-wide thread count that every compiled kernel receives explicitly.
+"""The thread count that every compiled kernel receives explicitly.
 
 Kernels get `num_threads` as an argument rather than relying on omp_set_num_threads,
-whose setting is per calling thread in libgomp and libomp.
+whose setting is per calling thread in libgomp and libomp. `set_num_threads` sets the
+process-wide count; a `threads(n)` block overrides it in its own thread (a context
+variable), so blocks entered and left in different threads never undo each other.
 """
 import contextlib
+import contextvars
 import os
 
 _state = {"n_threads": None, "forked": False}
+_block = contextvars.ContextVar("fastnn_threads", default=None)
 
 
 def mark_forked_child():
@@ -33,21 +37,27 @@ def get_num_threads():
         _state["n_threads"] = _default_threads()
     if _state["forked"]:
         return 1
+    n = _block.get()
     # a limit set on the OpenMP runtime (threadpoolctl's threadpool_limits, or
     # omp_set_num_threads from other code) in this thread applies to fastnn too
-    return min(_state["n_threads"], _omp_limit())
+    return min(_state["n_threads"] if n is None else n, _omp_limit())
 
 
 def _omp_limit():
-    try:
-        from fastnn._kernels.threads import omp_max_threads
-    except ImportError:  # the reference backend alone: no OpenMP to ask
-        return 1 << 30
-    return omp_max_threads()
+    query = _state.get("omp_max_threads")
+    if query is None:
+        try:
+            from fastnn._kernels.threads import omp_max_threads as query
+        except ImportError:  # the reference backend alone: no OpenMP to ask
+            def query():
+                return 1 << 30
+        _state["omp_max_threads"] = query
+    return query()
 
 
 def set_num_threads(n):
-    """Set the number of threads fastnn's kernels use.
+    """Set the number of threads fastnn's kernels use, process-wide (a `threads` block
+    still has its own count inside it).
 
     Args:
         n: a positive int.
@@ -56,14 +66,18 @@ def set_num_threads(n):
         >>> import fastnn
         >>> fastnn.set_num_threads(1)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"`n` must be a positive int; got {n!r}")
+    _check_count(n)
     _state["n_threads"] = n
     _set_omp_threads(n)
 
 
+def _check_count(n):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"`n` must be a positive int; got {n!r}")
+
+
 def _set_omp_threads(n):
-    """Raise this thread's OpenMP limit to n, so that it does not cap the new setting."""
+    """Set this thread's OpenMP limit to n, so that it does not cap the new setting."""
     try:
         from fastnn._kernels.threads import omp_set_max_threads
     except ImportError:
@@ -75,16 +89,24 @@ def _set_omp_threads(n):
 def threads(n):
     """Context manager running fastnn's kernels on `n` threads inside the block.
 
+    The count applies to the thread (or asyncio task) that enters the block, and wins
+    over an enclosing threadpoolctl limit there; other threads keep theirs.
+
+    Args:
+        n: a positive int.
+
     Example:
         >>> import fastnn
         >>> with fastnn.threads(1):
         ...     pass
     """
-    previous = _state["n_threads"]
-    set_num_threads(n)
+    _check_count(n)
+    previous_omp = _omp_limit()
+    token = _block.set(n)
+    _set_omp_threads(n)
     try:
         yield
     finally:
-        _state["n_threads"] = previous
-        if previous is not None:
-            _set_omp_threads(previous)
+        _block.reset(token)
+        if previous_omp < 1 << 30:
+            _set_omp_threads(previous_omp)

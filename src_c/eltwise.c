@@ -101,6 +101,28 @@ void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
     table()->d_col_sums(x, n_rows, n_cols, ld, out);
 }
 
+void fnn_s_softmax_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out)
+{
+    table()->s_softmax_rows(x, n_rows, n_cols, ld, log_out);
+}
+
+void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out)
+{
+    table()->d_softmax_rows(x, n_rows, n_cols, ld, log_out);
+}
+
+void fnn_s_gemm_few_rows(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    table()->s_gemm_few_rows(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                         const double *b, int64_t ldb, double *c, int64_t ldc)
+{
+    table()->d_gemm_few_rows(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
 void fnn_dropout_keep_fast(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
                            int64_t start, int64_t n, uint8_t *keep)
 {

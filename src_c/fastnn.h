@@ -10,6 +10,12 @@
 
 #include <stdint.h>
 
+/* MSVC's C compiler takes the C99 keyword `restrict` only from /std:c11 on */
+#if defined(_MSC_VER) && !defined(__clang__) && !defined(__cplusplus) && !defined(restrict) \
+    && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L)
+#define restrict __restrict
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -152,6 +158,10 @@ void fnn_d_dropout_backward(const double *grad, const uint8_t *keep, const doubl
 /* ------------------------------------------------------------------ */
 /* Reductions (src_c/eltwise*.c)                                        */
 /* ------------------------------------------------------------------ */
+
+/* Rows of x (stride ld) := softmax(row) (log_softmax with log_out), in place. */
+void fnn_s_softmax_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);
+void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);
 
 /* out[j] := sum_i x[i * ld + j] for j < n_cols, rows added in order. */
 void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *out);

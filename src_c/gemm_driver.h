@@ -2,7 +2,8 @@
  * include this file after defining
  *   T         the element type              KT      the kernel-table type
  *   KGET()    the table of the ISA in use   FNAME   the public entry point
- *   ACT_FWD   / ACT_BWD: the row epilogues of src_c/activations.c
+ *   ACT_FWD   / ACT_BWD: the row epilogues of src_c/eltwise.c
+ *   FEW_ROWS  the row-by-row product for a handful of rows (src_c/eltwise.c)
  *
  * Structure (BLIS's five loops in the row-major mapping, see gemm_internal.h):
  *   for i0 (MC rows of A, packed A~ shared by every column block)
@@ -31,6 +32,11 @@
  * win from ~48x96x96 (1.3x) and 64x128x64 (1.2x) on. */
 #ifndef FNN_GEMM_PAR_MIN_WORK
 #define FNN_GEMM_PAR_MIN_WORK 3.0e5
+#endif
+/* Up to this many rows of a plain A B, C is accumulated row by row (FEW_ROWS) instead of
+ * in register tiles of MR rows that would be mostly padding. */
+#ifndef FNN_GEMM_FEW_ROWS
+#define FNN_GEMM_FEW_ROWS 2
 #endif
 /* Relative cost of packing one element against one multiply-add, for the thread plan. */
 #define PACK_COST 8.0
@@ -234,6 +240,11 @@ void FNAME(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
     epi_init(&e, ep);
     if (k <= 0 || alpha == 0) {
         scale_only(m, n, beta, c, ldc, &e);
+        return;
+    }
+    if (!ta && !tb && m <= FNN_GEMM_FEW_ROWS && alpha == 1 && beta == 0) {
+        FEW_ROWS(m, n, k, a, lda, b, ldb, c, ldc);
+        epi_rows(&e, c, ldc, 0, 0, m, n);
         return;
     }
     const KT *kt = KGET();

@@ -51,6 +51,12 @@ typedef struct {
     fnn_d_pack_t pack;
 } fnn_d_kernels;
 
+/* C := A B (no transposes) for m < a micro-tile's rows (src_c/eltwise*.c). */
+void fnn_s_gemm_few_rows(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                         const float *b, int64_t ldb, float *c, int64_t ldc);
+void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                         const double *b, int64_t ldb, double *c, int64_t ldc);
+
 /* The table of the ISA in use (src_c/dispatch.c). */
 const fnn_s_kernels *fnn_s_kernels_get(void);
 const fnn_d_kernels *fnn_d_kernels_get(void);

@@ -91,3 +91,23 @@ def test_plan_rejects_a_batch_of_the_wrong_shape():
     plan = stack_plan.plan_for(model, 4)
     with pytest.raises(ValueError, match="x"):
         plan.forward(np.ones((5, 3), np.float32), (), 1)
+
+
+@pytest.mark.parametrize("last", ["softmax", "log_softmax", "sigmoid", None])
+@pytest.mark.parametrize("rows", [1, 2, 3, 1025])   # few-row GEMM, tiles, two chunks
+def test_quiet_predict_matches_the_reference(last, rows, dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((rows, 6))
+    outputs = {}
+    for backend in ("reference", "cpu"):
+        with fastnn.use_backend(backend):
+            fastnn.config.set_floatx(np.dtype(dtype).name)
+            fastnn.utils.set_random_seed(4)
+            model = models.Sequential([D(9, "gelu", input_shape=(6,)), Drop(0.5),
+                                       D(7, "relu"), D(5, last)])
+            outputs[backend] = (model.predict(x, verbose=0), model(x),
+                                model.predict_on_batch(x))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for ref, got in zip(outputs["reference"], outputs["cpu"]):
+        assert got.dtype == dtype and got.shape == (rows, 5)
+        np.testing.assert_allclose(got, ref, **tol)

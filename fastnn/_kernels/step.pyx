@@ -9,6 +9,7 @@ The maths is that of the layers (fastnn/layers/dense.py, dropout.py); the plan o
 removes the Python between the kernels, and the tests compare it with the reference.
 """
 import numpy as np
+cimport numpy as cnp
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -19,7 +20,8 @@ from fastnn._kernels.capi cimport (
     fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_act_forward, fnn_d_act_forward,
     fnn_s_act_backward, fnn_d_act_backward, fnn_s_dropout_forward, fnn_d_dropout_forward,
     fnn_s_dropout_backward, fnn_d_dropout_backward, fnn_s_col_sums, fnn_d_col_sums,
-    fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop)
+    fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop, fnn_s_softmax_rows,
+    fnn_d_softmax_rows)
 
 include "isa.pxi"
 
@@ -43,7 +45,8 @@ cdef struct Layer:
     void *b
     void *gw
     void *gb
-    int act            # element-wise code, or -1 for softmax (kept as logits z)
+    int act            # element-wise code, or -1 for a row-wise softmax
+    int softmax        # 1 softmax, 2 log_softmax (act is -1), else 0
     double param
     int needs_z        # act' is computed from z rather than y
     int trainable
@@ -178,6 +181,7 @@ cdef class StackPlan:
                 L.w, L.b = self._buffer(spec["w"]), self._buffer(spec.get("b"))
                 L.gw, L.gb = self._buffer(spec["gw"]), self._buffer(spec.get("gb"))
                 L.act, L.param = spec["act"], spec["param"]
+                L.softmax = spec.get("softmax", 0)
                 L.needs_z, L.trainable = spec["needs_z"], spec["trainable"]
                 L.z = self._buffer(spec.get("z"))
                 L.dz = self._buffer(spec.get("dz"))
@@ -199,8 +203,7 @@ cdef class StackPlan:
         if not arr.flags.c_contiguous:
             raise ValueError("plan buffers must be C-contiguous")
         self._keep.append(arr)
-        cdef Py_ssize_t addr = arr.ctypes.data
-        return <void *>addr
+        return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
     def forward(self, x, tuple dropout_steps, int n_threads):
         """Run every layer on the batch `x` in training mode; dropout layer j uses Philox
@@ -219,12 +222,14 @@ cdef class StackPlan:
         return self.output
 
     cdef const void *_buffer_of(self, x) except NULL:
-        if x.shape[0] != self.rows or not x.flags.c_contiguous or x.dtype != (
-                np.float64 if self.dbl else np.float32):
+        """The data of a per-call array, checked: (rows, n), C-contiguous, the dtype."""
+        if (not isinstance(x, np.ndarray) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2
+                or x.shape[0] != self.rows or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x)
+                or cnp.PyArray_TYPE(<cnp.ndarray>x) != (cnp.NPY_DOUBLE if self.dbl
+                                                          else cnp.NPY_FLOAT)):
             raise ValueError(f"`x` must be a C-contiguous ({self.rows}, n) array of the "
                              "plan's dtype")
-        cdef Py_ssize_t addr = x.ctypes.data
-        return <const void *>addr
+        return cnp.PyArray_DATA(<cnp.ndarray>x)
 
     cdef void _forward(self, const void *x, uint32_t *steps, int nt) noexcept nogil:
         cdef fnn_epilogue ep
@@ -240,17 +245,24 @@ cdef class StackPlan:
                 ep.saved = NULL
                 ep.ld_saved = 0
                 ep.act_param = L.param
-                if L.z == NULL:
+                if L.z == NULL and L.act >= 0:
                     ep.act = L.act
                     _gemm(self.dbl, 0, 0, self.rows, L.n_out, L.n_in, inp, L.n_in, L.w,
                           L.n_out, L.y, &ep, nt)
                 else:
                     ep.act = 0
                     _gemm(self.dbl, 0, 0, self.rows, L.n_out, L.n_in, inp, L.n_in, L.w,
-                          L.n_out, L.z, &ep, nt)
-                    if L.act >= 0:
+                          L.n_out, L.z if L.z != NULL else L.y, &ep, nt)
+                    if L.z != NULL:
                         memcpy(L.y, L.z, n * (8 if self.dbl else 4))
+                    if L.act >= 0:
                         _act_forward(self.dbl, L.act, L.param, L.y, n, nt)
+                    elif self.dbl:
+                        fnn_d_softmax_rows(<double *>L.y, self.rows, L.n_out, L.n_out,
+                                           L.softmax == 2)
+                    else:
+                        fnn_s_softmax_rows(<float *>L.y, self.rows, L.n_out, L.n_out,
+                                           L.softmax == 2)
             elif L.rate > 0:
                 _dropout_forward(self.dbl, L, inp, n, steps[j], nt)
                 j += 1
@@ -258,6 +270,23 @@ cdef class StackPlan:
                 memcpy(L.y, inp, n * (8 if self.dbl else 4))
                 j += 1
             inp = L.y
+
+    def infer(self, x, out, int n_threads):
+        """Inference: run the (dropout-free) stack on `x`, the last layer writing into
+        `out`, a C-contiguous (rows, n_out) array of the plan's dtype."""
+        cdef const void *px = self._buffer_of(x)
+        cdef void *po = <void *>self._buffer_of(out)
+        cdef Layer *last = &self.layers[self.n_layers - 1]
+        cdef void *saved_y = last.y
+        if out.shape[1] != last.n_out:
+            raise ValueError(f"`out` must have {last.n_out} columns; got {out.shape[1]}")
+        last.y = po
+        try:
+            with nogil:
+                self._forward(px, NULL, n_threads)
+        finally:
+            last.y = saved_y
+        return out
 
     def backward(self, x, grad, bint grad_is_dz, int n_threads):
         """Backpropagate `grad` (d loss / d output, or / d logits when `grad_is_dz`) from
@@ -327,6 +356,10 @@ cdef class StackPlan:
             g = L.dx
 
 
+cdef inline char *_data(arr):
+    return <char *>cnp.PyArray_DATA(<cnp.ndarray>arr)
+
+
 cdef struct Chunk:
     void *p
     const void *g
@@ -350,7 +383,6 @@ cdef class ParamGroup:
 
     def __cinit__(self, list params, list grads, list slots0, list slots1=None):
         cdef int64_t count = 0, lo, n, c = 0
-        cdef Py_ssize_t addr
         arrays = [params, grads, slots0] + ([slots1] if slots1 is not None else [])
         self._keep = [a for group in arrays for a in group]
         dtype = params[0].dtype if params else np.dtype(np.float32)
@@ -371,15 +403,11 @@ cdef class ParamGroup:
             self.size += n
             for lo in range(0, n, CHUNK):
                 self.chunks[c].n = min(CHUNK, n - lo)
-                addr = p.ctypes.data + lo * item
-                self.chunks[c].p = <void *>addr
-                addr = grads[i].ctypes.data + lo * item
-                self.chunks[c].g = <const void *>addr
-                addr = slots0[i].ctypes.data + lo * item
-                self.chunks[c].s0 = <void *>addr
+                self.chunks[c].p = _data(p) + lo * item
+                self.chunks[c].g = _data(grads[i]) + lo * item
+                self.chunks[c].s0 = _data(slots0[i]) + lo * item
                 if slots1 is not None:
-                    addr = slots1[i].ctypes.data + lo * item
-                    self.chunks[c].s1 = <void *>addr
+                    self.chunks[c].s1 = _data(slots1[i]) + lo * item
                 c += 1
 
     def __dealloc__(self):

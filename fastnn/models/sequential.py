@@ -6,10 +6,11 @@ from fastnn.backend import get_backend
 from fastnn.layers.base import Layer
 from fastnn.models.summary import summary_text
 from fastnn.models.gradients import GradientMixin
+from fastnn.models.inference import InferenceMixin
 from fastnn.models.training import TrainingMixin
 
 
-class Sequential(TrainingMixin, GradientMixin):
+class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
     """A model made of layers applied one after another.
 
     Args:

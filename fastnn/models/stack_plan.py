@@ -54,6 +54,43 @@ def _eligible(model):
     return True
 
 
+def _dense_spec(layer):
+    act = layer.activation
+    return {"kind": "dense", "n_out": layer.units, "w": layer.kernel, "b": layer.bias,
+            "act": act.code, "param": float(act.param), "needs_z": act.needs_z,
+            "softmax": _SOFTMAX.get(act.name, 0)}
+
+
+_SOFTMAX = {"softmax": 1, "log_softmax": 2}
+
+
+def inference_plan(model, rows, cache):
+    """A StackPlan running `model` in inference mode on batches of `rows`, kept in the
+    dict `cache` (one per thread: a plan owns its activation buffers), or None if the
+    model has layers other than Dense and Dropout or is on another backend."""
+    key = tuple(model._layers)
+    entry = cache.get(rows)
+    if entry is not None and entry[0] == key:
+        return entry[1]
+    plan = None
+    if get_backend().name == "cpu" and all(type(l) in (Dense, Dropout) for l in key):
+        from fastnn._kernels.step import StackPlan
+        dense = [l for l in key if type(l) is Dense]
+        dtype = model._dtype()
+        specs, width = [], model.input_shape[-1]
+        for layer in dense:
+            spec = dict(_dense_spec(layer), n_in=width, gw=None, trainable=False)
+            spec["y"] = numpy.empty((rows, layer.units), dtype)
+            width = layer.units
+            specs.append(spec)
+        if specs:
+            plan = StackPlan(specs, rows, dtype, len(specs))
+    if len(cache) >= 2 and rows not in cache:   # the chunk size and one remainder
+        cache.pop(next(iter(cache)))
+    cache[rows] = (key, plan)
+    return plan
+
+
 def _build(model, rows):
     from fastnn._kernels.step import StackPlan
     layers = model._layers
@@ -67,9 +104,8 @@ def _build(model, rows):
             width = layer.units
             fused = i == last and model._fused
             act = layer.activation
-            spec.update(kind="dense", n_out=width, w=layer.kernel, b=layer.bias,
-                        gw=layer._grads[0], gb=layer._grads[1] if layer.use_bias else None,
-                        act=act.code, param=float(act.param), needs_z=act.needs_z,
+            spec.update(_dense_spec(layer), gw=layer._grads[0],
+                        gb=layer._grads[1] if layer.use_bias else None,
                         trainable=layer.trainable)
             if act.needs_z or fused:
                 spec["z"] = numpy.empty((rows, width), dtype)

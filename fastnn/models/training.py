@@ -1,13 +1,12 @@
-"""fit / evaluate / predict for Sequential: data checks, batching and the training step.
+"""fit / train_on_batch for Sequential: data checks, batching and the training step.
 
 A training step is: gather the batch into reused buffers, forward through the layers
 (writing into per-layer buffers), one fused loss-and-gradient call, the backward pass
-(each Dense applies the previous layer's act' while computing its input gradient),
-and one optimizer call per parameter.
+(each Dense applies the previous layer's act', and a Dropout the act' of the Dense
+before it, while computing its input gradient), and the optimizer update. On the cpu
+backend a plain Dense/Dropout stack runs the forward and the backward pass as one
+compiled call each (fastnn.models.stack_plan).
 """
-import math
-import threading
-
 import numpy
 
 from fastnn import _random, _validation
@@ -17,9 +16,6 @@ from fastnn.callbacks import CallbackList, History, ProgbarLogger
 from fastnn.layers.base import Workspace
 from fastnn._threads import get_num_threads
 from fastnn.models import fit_data, stack_plan
-
-# Rows per forward call in predict/evaluate: activations of a chunk stay in cache.
-PREDICT_CHUNK = 1024
 
 
 class TrainingMixin:
@@ -34,6 +30,10 @@ class TrainingMixin:
         return numpy.dtype(floatx())
 
     def _prepare_x(self, x, name="x"):
+        if (type(x) is numpy.ndarray and self.built and x.ndim == 2 and x.shape[0]
+                and x.shape[1] == self.input_shape[1] and x.flags.c_contiguous
+                and x.dtype == self._dtype() and numpy.isfinite(x.sum())):
+            return x  # the common case, checked in a few microseconds (predict)
         shape = self.input_shape[1:] if self.built else (
             self._layers[0].input_shape if self._layers else None)
         arr = _validation.features(x, shape, numpy.float64 if not self.built else self._dtype(),
@@ -104,9 +104,6 @@ class TrainingMixin:
         loss = backend.loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
         plan.backward(x, grad, self._fused, n_threads)
         self.optimizer.apply(self._params, self._grads)
-        if self._fused and self.compiled_metrics and self._layers[-1].activation.code < 0:
-            out = backend.activation_forward(plan.logits, self._layers[-1].activation,
-                                             out=out)
         return loss, out
 
     def _backward(self, grad, workspace, is_dz=None, to_input=False):
@@ -276,115 +273,6 @@ class TrainingMixin:
                                         self._dtype(), "validation_data[2]")
         return vx, vy, vw
 
-    # ------------------------------------------------------------------ evaluate
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 callbacks=None, return_dict=False):
-        """The loss and metrics on `x`, `y`, in inference mode.
-
-        Args:
-            x, y: inputs and targets.
-            batch_size: accepted for Keras compatibility; rows are processed in chunks of
-                at least 1024 for speed, which does not change the result.
-            verbose: 'auto' (1), 0 silent, 1 or 2 one line with the results.
-            sample_weight: per-sample loss weights.
-            callbacks: callbacks receiving the test hooks.
-            return_dict: return {'loss': ..., metric: ...} instead.
-
-        Returns:
-            The loss (a float) without metrics, or [loss, *metrics] in compile order.
-        """
-        self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else _validation.positive_int(batch_size,
-                                                                             "batch_size")
-        verbose = fit_data.check_verbose(verbose)
-        x = self._prepare_x(x)
-        y = self._prepare_y(y, len(x))
-        w = _validation.sample_weights(sample_weight, len(x), self._dtype())
-        if not self._training_ready:
-            self._setup_training(y)
-        steps = -(-len(x) // max(batch_size, PREDICT_CHUNK))
-        cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
-                           list(callbacks or []), self,
-                           {"epochs": 1, "steps": steps, "verbose": verbose})
-        logs = self._evaluate_arrays(x, y, w, batch_size, cbs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
-
-    def _evaluate_arrays(self, x, y, w, batch_size, callbacks=None):
-        backend = get_backend()
-        metrics = self.compiled_metrics
-        saved = [(m._total, m._count) for m in metrics]
-        for m in metrics:
-            m.reset_state()
-        kind, _ = self.loss.kernel(None)
-        workspace = self._predict_workspace()
-        cbs = callbacks or CallbackList([], self, {})
-        cbs.on_test_begin()
-        total, reg = 0.0, self._regularization_loss()
-        chunk = max(batch_size, PREDICT_CHUNK)
-        logs = {}
-        for step, start in enumerate(range(0, len(x), chunk)):
-            cbs.on_test_batch_begin(step)
-            bx = backend.asarray(x[start:start + chunk])
-            by = backend.asarray(y[start:start + chunk])
-            bw = None if w is None else backend.asarray(w[start:start + chunk])
-            out = self._forward(bx, False, workspace)
-            total += backend.loss_grad(kind, self.loss._param(), out, by, bw) * len(bx)
-            self._update_metrics(by, out, bw)
-            logs = {"loss": total / (start + len(bx)) + reg}
-            logs.update((m.name, m.result()) for m in metrics)
-            cbs.on_test_batch_end(step, dict(logs))
-        for m, (t, c) in zip(metrics, saved):
-            m._total, m._count = t, c
-        cbs.on_test_end(dict(logs))
-        return logs
-
-    # ------------------------------------------------------------------ predict
-    def _predict_workspace(self):
-        local = self.__dict__.setdefault("_thread_local", threading.local())
-        if not hasattr(local, "workspace"):
-            local.workspace = Workspace()
-        return local.workspace
-
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """The model's outputs for `x`, in inference mode.
-
-        Args:
-            x: inputs (n_samples, n_features).
-            batch_size: accepted for Keras compatibility (rows go in chunks of 1024).
-            verbose: 'auto' (1), 0 silent, 1 or 2 one progress line.
-            callbacks: callbacks receiving the predict hooks.
-
-        Returns:
-            A NumPy array (n_samples, n_outputs).
-        """
-        if batch_size is not None:
-            _validation.positive_int(batch_size, "batch_size")
-        verbose = fit_data.check_verbose(verbose)
-        x = self._prepare_x(x)
-        backend = get_backend()
-        workspace = self._predict_workspace()
-        result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
-        steps = math.ceil(len(x) / PREDICT_CHUNK)
-        cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
-                           list(callbacks or []), self,
-                           {"epochs": 1, "steps": steps, "verbose": verbose})
-        cbs.on_predict_begin()
-        for step, start in enumerate(range(0, len(x), PREDICT_CHUNK)):
-            cbs.on_predict_batch_begin(step)
-            out = self._forward(backend.asarray(x[start:start + PREDICT_CHUNK]), False,
-                                workspace)
-            result[start:start + len(out)] = backend.to_numpy(out)
-            cbs.on_predict_batch_end(step, {"outputs": result[start:start + len(out)]})
-        cbs.on_predict_end()
-        return result
-
-    def predict_on_batch(self, x):
-        """The outputs for one batch, silently (a NumPy array)."""
-        return self.predict(x, verbose=0)
-
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch.
 
@@ -410,8 +298,3 @@ class TrainingMixin:
         self._update_metrics(by, out, w)
         logs = self._logs(loss, 1)
         return logs if return_dict else (loss if len(logs) == 1 else list(logs.values()))
-
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """The loss (and metrics) of one batch, silently, as `evaluate` returns them."""
-        return self.evaluate(x, y, verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict)

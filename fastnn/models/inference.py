@@ -1,0 +1,173 @@
+"""evaluate / predict for Sequential: inference in chunks of rows, per-thread buffers.
+
+On the cpu backend a quiet predict of a Dense/Dropout stack runs each chunk of rows as
+one compiled call writing straight into the result (fastnn.models.stack_plan); other
+models go layer by layer. Each thread has its own buffers, so threads can predict with
+one model at the same time.
+"""
+import math
+import threading
+
+import numpy
+
+from fastnn._threads import get_num_threads
+from fastnn.backend import get_backend
+from fastnn.callbacks import CallbackList, ProgbarLogger
+from fastnn.layers.base import Workspace
+from fastnn.models import fit_data, stack_plan
+from fastnn import _validation
+
+# Rows per forward call in predict/evaluate: activations of a chunk stay in cache.
+PREDICT_CHUNK = 1024
+
+
+class InferenceMixin:
+    """The Keras inference API on top of Sequential's structure and forward pass."""
+
+    # ------------------------------------------------------------------ evaluate
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict=False):
+        """The loss and metrics on `x`, `y`, in inference mode.
+
+        Args:
+            x, y: inputs and targets.
+            batch_size: accepted for Keras compatibility; rows are processed in chunks of
+                at least 1024 for speed, which does not change the result.
+            verbose: 'auto' (1), 0 silent, 1 or 2 one line with the results.
+            sample_weight: per-sample loss weights.
+            callbacks: callbacks receiving the test hooks.
+            return_dict: return {'loss': ..., metric: ...} instead.
+
+        Returns:
+            The loss (a float) without metrics, or [loss, *metrics] in compile order.
+        """
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else _validation.positive_int(batch_size,
+                                                                             "batch_size")
+        verbose = fit_data.check_verbose(verbose)
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, len(x))
+        w = _validation.sample_weights(sample_weight, len(x), self._dtype())
+        if not self._training_ready:
+            self._setup_training(y)
+        steps = -(-len(x) // max(batch_size, PREDICT_CHUNK))
+        cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
+                           list(callbacks or []), self,
+                           {"epochs": 1, "steps": steps, "verbose": verbose})
+        logs = self._evaluate_arrays(x, y, w, batch_size, cbs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate_arrays(self, x, y, w, batch_size, callbacks=None):
+        backend = get_backend()
+        metrics = self.compiled_metrics
+        saved = [(m._total, m._count) for m in metrics]
+        for m in metrics:
+            m.reset_state()
+        kind, _ = self.loss.kernel(None)
+        workspace = self._predict_workspace()
+        cbs = callbacks or CallbackList([], self, {})
+        cbs.on_test_begin()
+        total, reg = 0.0, self._regularization_loss()
+        chunk = max(batch_size, PREDICT_CHUNK)
+        logs = {}
+        for step, start in enumerate(range(0, len(x), chunk)):
+            cbs.on_test_batch_begin(step)
+            bx = backend.asarray(x[start:start + chunk])
+            by = backend.asarray(y[start:start + chunk])
+            bw = None if w is None else backend.asarray(w[start:start + chunk])
+            out = self._forward(bx, False, workspace)
+            total += backend.loss_grad(kind, self.loss._param(), out, by, bw) * len(bx)
+            self._update_metrics(by, out, bw)
+            logs = {"loss": total / (start + len(bx)) + reg}
+            logs.update((m.name, m.result()) for m in metrics)
+            cbs.on_test_batch_end(step, dict(logs))
+        for m, (t, c) in zip(metrics, saved):
+            m._total, m._count = t, c
+        cbs.on_test_end(dict(logs))
+        return logs
+
+    # ------------------------------------------------------------------ predict
+    def _thread_local(self):
+        """This model's per-thread state: predicting threads never share buffers."""
+        return self.__dict__.setdefault("_per_thread", threading.local())
+
+    def _predict_workspace(self):
+        local = self._thread_local()
+        if not hasattr(local, "workspace"):
+            local.workspace = Workspace()
+        return local.workspace
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """The model's outputs for `x`, in inference mode.
+
+        Args:
+            x: inputs (n_samples, n_features).
+            batch_size: accepted for Keras compatibility (rows go in chunks of 1024).
+            verbose: 'auto' (1), 0 silent, 1 or 2 one progress line.
+            callbacks: callbacks receiving the predict hooks.
+
+        Returns:
+            A NumPy array (n_samples, n_outputs).
+        """
+        if batch_size is not None:
+            _validation.positive_int(batch_size, "batch_size")
+        verbose = fit_data.check_verbose(verbose)
+        x = self._prepare_x(x)
+        if not verbose and not callbacks:
+            return self._predict_quiet(x)
+        backend = get_backend()
+        workspace = self._predict_workspace()
+        result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
+        steps = math.ceil(len(x) / PREDICT_CHUNK)
+        cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
+                           list(callbacks or []), self,
+                           {"epochs": 1, "steps": steps, "verbose": verbose})
+        cbs.on_predict_begin()
+        for step, start in enumerate(range(0, len(x), PREDICT_CHUNK)):
+            cbs.on_predict_batch_begin(step)
+            out = self._forward(backend.asarray(x[start:start + PREDICT_CHUNK]), False,
+                                workspace)
+            result[start:start + len(out)] = backend.to_numpy(out)
+            cbs.on_predict_batch_end(step, {"outputs": result[start:start + len(out)]})
+        cbs.on_predict_end()
+        return result
+
+    def _predict_quiet(self, x):
+        """predict without progress or callbacks: on the cpu backend each chunk of rows is
+        one compiled call (fastnn.models.stack_plan.inference_plan) writing straight into
+        the result, with buffers kept per thread, so nothing else is allocated."""
+        local = self._thread_local()
+        plans = local.__dict__.setdefault("plans", {})
+        result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
+        n_threads = get_num_threads()
+        for start in range(0, len(x), PREDICT_CHUNK):
+            chunk = x[start:start + PREDICT_CHUNK]
+            plan = stack_plan.inference_plan(self, len(chunk), plans)
+            if plan is None:
+                backend = get_backend()
+                out = self._forward(backend.asarray(chunk), False, self._predict_workspace())
+                result[start:start + len(out)] = backend.to_numpy(out)
+            else:
+                plan.infer(chunk, result[start:start + len(chunk)], n_threads)
+        return result
+
+    def __call__(self, x, training=False):
+        """The outputs for `x`, as Keras' ``model(x)``: a NumPy array. With
+        `training=True`, dropout is applied as in a training step."""
+        x = self._prepare_x(x)
+        if not training:
+            return self._predict_quiet(x)
+        backend = get_backend()
+        return backend.to_numpy(self._forward(backend.asarray(x), True, Workspace())).copy()
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch, silently (a NumPy array)."""
+        return self._predict_quiet(self._prepare_x(x))
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """The loss (and metrics) of one batch, silently, as `evaluate` returns them."""
+        return self.evaluate(x, y, verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)
