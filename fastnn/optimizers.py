@@ -124,9 +124,8 @@ class Optimizer:
                 or self.clipnorm is not None or self.global_clipnorm is not None):
             return None
         cached = self.__dict__.get("_group")
-        if (cached is not None and len(cached[0]) == len(params)
-                and all(a is b for a, b in zip(cached[0], params))
-                and all(a is b for a, b in zip(cached[1], grads))):
+        key = (tuple(map(id, params)), tuple(map(id, grads)))
+        if cached is not None and cached[0] == key:
             return cached[2]
         from fastnn._kernels.step import ParamGroup
         slots = [[s[name] for s in self._slots] for name in self.group_slots]
@@ -135,7 +134,7 @@ class Optimizer:
         except ValueError:  # mixed dtypes or non-contiguous arrays: one call each
             group = None
         # the arrays are held here, so their ids cannot be reused while cached
-        self._group = (tuple(params), tuple(grads), group)
+        self._group = (key, (tuple(params), tuple(grads)), group)
         return group
 
     def _group_update(self, group, scalars, wd_lr, n_threads):

@@ -219,3 +219,20 @@ def test_terminate_on_nan_stops_mid_epoch():
     assert batches == [0, 1] and history.epoch == [0]
     with pytest.raises(RuntimeError, match="finite"):
         fit(make_model(), [Poison(), TerminateOnNaN(raise_error=True)], epochs=1)
+
+
+def test_fit_skips_batch_hooks_only_when_no_callback_has_one():
+    from fastnn.callbacks import CallbackList, History, ProgbarLogger
+
+    class OnBatch(Callback):
+        def on_batch_end(self, batch, logs=None):
+            pass
+
+    def wants(*cbs):
+        return CallbackList(list(cbs), None, {}).wants_train_batch_hooks()
+
+    assert not wants(History())
+    assert wants(History(), OnBatch())
+    assert wants(ProgbarLogger(1))
+    assert wants(LambdaCallback(on_train_batch_begin=lambda b, logs: None))
+    assert not wants(LambdaCallback(on_epoch_end=lambda e, logs: None))

@@ -67,6 +67,21 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
 
+    def wants_train_batch_hooks(self):
+        """Whether some callback acts on training batches: when none does, fit skips the
+        two calls per step (microseconds that matter on small models)."""
+        names = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
+                 "on_batch_end")
+        for cb in self.callbacks:
+            cls = type(cb)
+            if cls.__getattribute__ is not object.__getattribute__ or hasattr(cls,
+                                                                            "__getattr__"):
+                return True  # hooks looked up dynamically: assume it wants them all
+            if any(getattr(cls, name) is not getattr(Callback, name)
+                   or name in getattr(cb, "__dict__", {}) for name in names):
+                return True
+        return False
+
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
             raise AttributeError(hook)

@@ -234,8 +234,10 @@ class TrainingMixin:
         workspace = self._train_workspace
         order = backend.asarray(order.astype(numpy.int64))
         loss_total, count = 0.0, 0
+        batch_hooks = cbs.wants_train_batch_hooks()
         for step in range(-(-len(order) // batch_size)):
-            cbs.on_train_batch_begin(step)
+            if batch_hooks:
+                cbs.on_train_batch_begin(step)
             idx = order[step * batch_size:(step + 1) * batch_size]
             bx = backend.take_rows(xb, idx, out=workspace.buffer(
                 self, "x", (len(idx),) + xb.shape[1:], xb.dtype))
@@ -245,9 +247,10 @@ class TrainingMixin:
             loss_total += loss * len(idx)
             count += len(idx)
             self._update_metrics(by, out, bw)
-            cbs.on_train_batch_end(step, self._logs(loss_total, count))
-            if self.stop_training:
-                break
+            if batch_hooks:
+                cbs.on_train_batch_end(step, self._logs(loss_total, count))
+                if self.stop_training:
+                    break
         return self._logs(loss_total, count)
 
     def _is_classifier(self):
