@@ -208,8 +208,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer, smaller cases")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    ap.add_argument("--json", default="bench_matmul.json")
-    ap.add_argument("--png", default="bench_matmul.png")
+    results_dir = Path(__file__).resolve().parent / "results"
+    ap.add_argument("--json", default=str(results_dir / "matmul.json"))
+    ap.add_argument("--png", default=str(results_dir / "matmul.png"))
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -230,6 +231,7 @@ def main():
     print(f"machine: {data['machine']}; ISA {data['isa']}; FMA peak (fp32, fp64) GFLOP/s by "
           f"threads: {data['peak']}; medians in GFLOP/s")
     print_table(data)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(data, indent=1))
     print(f"json: {args.json}")
     plot(data, args.png)
