@@ -1,6 +1,8 @@
 /* The public element-wise kernels (fastnn.h): each calls the same kernel of the ISA in
  * use, from the tables of eltwise_<isa>.c. The GEMM epilogue and the Cython kernels both
  * come through here, so they give identical results. Compiled with the baseline flags. */
+#include <string.h>
+
 #include "eltwise_kernels.h"
 
 static const fnn_eltwise_table *const tables[FNN_N_ISA] = {
@@ -127,4 +129,26 @@ void fnn_dropout_keep_fast(uint64_t seed, uint32_t layer, uint32_t step, uint32_
                            int64_t start, int64_t n, uint8_t *keep)
 {
     table()->dropout_keep(seed, layer, step, threshold, start, n, keep);
+}
+
+/* How many rows ahead take_rows prefetches: a random row of the training set is in
+ * DRAM, and its first lines take a memory latency to arrive; asking for the rows to
+ * come while copying this one overlaps those latencies. */
+#define TAKE_AHEAD 4
+
+void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices, int64_t n,
+                   void *dst)
+{
+    const char *s = (const char *)src;
+    char *d = (char *)dst;
+    for (int64_t i = 0; i < n; i++) {
+#if defined(__GNUC__) || defined(__clang__)
+        if (i + TAKE_AHEAD < n) {
+            const char *ahead = s + indices[i + TAKE_AHEAD] * row_bytes;
+            for (int64_t b = 0; b < row_bytes; b += 64)
+                __builtin_prefetch(ahead + b, 0, 0);
+        }
+#endif
+        memcpy(d + i * row_bytes, s + indices[i] * row_bytes, (size_t)row_bytes);
+    }
 }

@@ -163,6 +163,10 @@ void fnn_d_dropout_backward(const double *grad, const uint8_t *keep, const doubl
 void fnn_s_softmax_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);
 void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);
 
+/* dst row i := src row indices[i], rows of row_bytes bytes (the batch gather). */
+void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices, int64_t n,
+                   void *dst);
+
 /* out[j] := sum_i x[i * ld + j] for j < n_cols, rows added in order. */
 void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *out);
 void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,

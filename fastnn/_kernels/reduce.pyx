@@ -1,9 +1,10 @@
 """Reductions and gathers with a fixed summation order (the same bits at any thread count)."""
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.string cimport memcpy
 
-from fastnn._kernels.capi cimport fnn_s_col_sums, fnn_d_col_sums
+from libc.stdint cimport int64_t
+
+from fastnn._kernels.capi cimport fnn_s_col_sums, fnn_d_col_sums, fnn_take_rows
 
 include "isa.pxi"
 
@@ -30,12 +31,18 @@ def bias_grad(const floating[:, ::1] dz, floating[::1] out, int n_threads):
                            &out[lo])
 
 
-def take_rows(const floating[:, ::1] x, const long long[::1] indices, floating[:, ::1] out,
+def take_rows(const floating[:, ::1] x, const int64_t[::1] indices, floating[:, ::1] out,
               int n_threads):
-    """out[i] := x[indices[i]] (indices trusted to be in range)."""
-    cdef Py_ssize_t i, n = indices.shape[0], n_cols = x.shape[1]
-    cdef size_t row_bytes = n_cols * sizeof(floating)
+    """out[i] := x[indices[i]] (indices trusted to be in range), each thread copying a
+    contiguous block of rows while prefetching the rows it copies next."""
+    cdef Py_ssize_t t, lo, per, n = indices.shape[0], n_cols = x.shape[1]
+    cdef int64_t row_bytes = n_cols * sizeof(floating)
     if n == 0 or n_cols == 0:
         return
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        memcpy(&out[i, 0], &x[indices[i], 0], row_bytes)
+    n_threads = max(1, min(n_threads, n))
+    per = (n + n_threads - 1) // n_threads
+    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
+        lo = t * per
+        if lo < n:
+            fnn_take_rows(&x[0, 0], row_bytes, &indices[lo], min(per, n - lo),
+                          &out[lo, 0])
