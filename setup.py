@@ -112,8 +112,6 @@ class BuildExt(build_ext):
                     "-Wno-unused-function", "-Wno-unreachable-code",
                     # only PyInit_* is exported: no fnn_* symbol can clash in a host process
                     "-fvisibility=hidden"]
-            if not os.environ.get("FASTNN_DEBUG"):
-                base += ["-g0"]  # Python's CFLAGS ask for -g: debug info would triple the wheel
             if target_is_x86():
                 base += ["-mno-avx", "-mno-avx2"]  # baseline only in shared code
         self.base_flags = base

@@ -9,7 +9,7 @@ Example:
 __version__ = "0.1.0"
 
 from fastnn import (activations, callbacks, config, initializers, layers, losses, metrics,
-                    models, ops, optimizers, regularizers, saving, schedules, utils)
+                    models, ops, optimizers, regularizers, schedules, utils)
 from fastnn._info import show_config
 from fastnn._threads import get_num_threads, set_num_threads, threads
 from fastnn.backend import get_backend, set_backend, use_backend
@@ -22,8 +22,9 @@ __all__ = ["Sequential", "activations", "callbacks", "config", "datasets", "expl
 
 
 def __getattr__(name):
-    # datasets, plot and explain load on first use: they are not needed to train
-    if name in ("datasets", "plot", "explain"):
+    # these load on first use: they are not needed to train, and importing them would
+    # add to every host process's start-up
+    if name in ("datasets", "plot", "explain", "saving"):
         import importlib
         return importlib.import_module(f"fastnn.{name}")
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -8,7 +8,8 @@ import random
 
 import numpy
 
-_state = {"rng": numpy.random.default_rng()}
+# made on first use, so that importing fastnn does not import numpy.random (~12 ms)
+_state = {"rng": None}
 
 
 def set_global_seed(seed):
@@ -20,6 +21,8 @@ def set_global_seed(seed):
 
 def next_seed():
     """A fresh 63-bit seed from the global stream."""
+    if _state["rng"] is None:
+        _state["rng"] = numpy.random.default_rng()
     return int(_state["rng"].integers(0, 2 ** 63 - 1))
 
 
