@@ -67,10 +67,12 @@ def keep_mask(uint64_t seed, uint32_t layer, uint32_t step, double rate, int64_t
               uint8_t[::1] out, bint vectorised=True):
     """out := the keep-mask of elements start .. start + len(out) (for tests: the vector
     code against the one-block-at-a-time code)."""
-    if out.shape[0] == 0:
+    cdef uint32_t threshold = _threshold(rate)
+    cdef int64_t n = out.shape[0]
+    if n == 0:
         return
-    if vectorised:
-        fnn_dropout_keep_fast(seed, layer, step, _threshold(rate), start, out.shape[0],
-                              &out[0])
-    else:
-        fnn_dropout_keep(seed, layer, step, _threshold(rate), start, out.shape[0], &out[0])
+    with nogil:
+        if vectorised:
+            fnn_dropout_keep_fast(seed, layer, step, threshold, start, n, &out[0])
+        else:
+            fnn_dropout_keep(seed, layer, step, threshold, start, n, &out[0])
