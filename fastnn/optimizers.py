@@ -93,8 +93,9 @@ class Optimizer:
         """The slot arrays, parameter by parameter, in a fixed order."""
         return [slots[name] for slots in (self._slots or []) for name in sorted(slots)]
 
-    def apply(self, params, grads):
-        """One step: update every parameter in place from its gradient."""
+    def apply(self, params, grads, n_threads=None):
+        """One step: update every parameter in place from its gradient (on `n_threads`
+        threads; by default fastnn's setting)."""
         if self._slots is None or len(self._slots) != len(params):
             self.build(params)
         backend = get_backend()
@@ -104,7 +105,8 @@ class Optimizer:
         wd_lr = (self.weight_decay or 0.0) * lr
         group = self._param_group(backend, params, grads)
         if group is not None:
-            self._group_update(group, scalars, wd_lr, get_num_threads())
+            self._group_update(group, scalars, wd_lr,
+                               get_num_threads() if n_threads is None else n_threads)
             return
         scale = self._global_clip_scale(backend, grads)
         for param, grad, slots in zip(params, grads, self._slots):

@@ -111,3 +111,32 @@ def test_quiet_predict_matches_the_reference(last, rows, dtype):
     for ref, got in zip(outputs["reference"], outputs["cpu"]):
         assert got.dtype == dtype and got.shape == (rows, 5)
         np.testing.assert_allclose(got, ref, **tol)
+
+
+def test_thread_choice_keeps_the_faster_count():
+    from fastnn.models.thread_choice import TRIALS, WARMUP_STEPS, ThreadChoice
+    choice = ThreadChoice(2)
+    seen = []
+    while choice.chosen is None:
+        n = choice.threads()
+        seen.append(n)
+        choice.record(0.002 if n == 2 else 0.001)    # one thread is faster here
+    assert set(seen) == {1, 2} and len(seen) == WARMUP_STEPS + 2 * TRIALS
+    assert choice.chosen == 1 and choice.threads() == 1
+    assert ThreadChoice(1).threads() == 1
+
+
+def test_training_gives_the_same_weights_at_any_thread_count():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((600, 40)), rng.integers(0, 3, 600)
+    weights = []
+    for n in (1, 2):
+        with fastnn.threads(n):
+            fastnn.utils.set_random_seed(1)
+            model = models.Sequential([D(256, "relu", input_shape=(40,)), Drop(0.2),
+                                       D(3, "softmax")])
+            model.compile("adam", "sparse_categorical_crossentropy")
+            model.fit(x, y, batch_size=200, epochs=3, verbose=0)
+            weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)

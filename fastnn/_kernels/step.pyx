@@ -25,8 +25,8 @@ from fastnn._kernels.capi cimport (
 
 include "isa.pxi"
 
-# Element-wise passes below this many elements stay on one thread (as in the cpu
-# backend: waking the second thread costs about as much as the work).
+# Element-wise passes below this many elements stay on one thread: the threshold of the
+# cpu backend (fastnn/backend/cpu.py), measured by benchmarks/bench_threads.py.
 cdef int64_t PARALLEL_MIN = 1 << 15
 # Elements per parallel chunk: a multiple of 64, so dropout chunks start on a vector of
 # Philox blocks.

@@ -7,6 +7,8 @@ before it, while computing its input gradient), and the optimizer update. On the
 backend a plain Dense/Dropout stack runs the forward and the backward pass as one
 compiled call each (fastnn.models.stack_plan).
 """
+import time
+
 import numpy
 
 from fastnn import _random, _validation
@@ -16,6 +18,7 @@ from fastnn.callbacks import CallbackList, History, ProgbarLogger
 from fastnn.layers.base import Workspace
 from fastnn._threads import get_num_threads
 from fastnn.models import fit_data, stack_plan
+from fastnn.models.thread_choice import ThreadChoice
 
 
 class TrainingMixin:
@@ -76,11 +79,12 @@ class TrainingMixin:
             out = layer.forward(out, training, workspace)
         return out
 
-    def _train_step(self, x, y, w, workspace):
+    def _train_step(self, x, y, w, workspace, n_threads=None):
         backend = get_backend()
         plan = stack_plan.plan_for(self, x.shape[0])
         if plan is not None:
-            return self._planned_step(plan, x, y, w, workspace)
+            n_threads = get_num_threads() if n_threads is None else n_threads
+            return self._planned_step(plan, x, y, w, workspace, n_threads)
         out = self._forward(x, True, workspace)
         pred = self._layers[-1]._z if self._fused else out
         grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
@@ -90,11 +94,10 @@ class TrainingMixin:
         self.optimizer.apply(self._params, self._grads)
         return loss, out
 
-    def _planned_step(self, plan, x, y, w, workspace):
+    def _planned_step(self, plan, x, y, w, workspace, n_threads):
         """_train_step for a plain Dense/Dropout stack: forward and backward are one
-        compiled call each (fastnn.models.stack_plan)."""
+        compiled call each (fastnn.models.stack_plan), on `n_threads` threads."""
         backend = get_backend()
-        n_threads = get_num_threads()
         dropouts = self._dropout_layers
         out = plan.forward(x, tuple(d.step for d in dropouts), n_threads)
         for d in dropouts:
@@ -103,7 +106,7 @@ class TrainingMixin:
         grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
         loss = backend.loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
         plan.backward(x, grad, self._fused, n_threads)
-        self.optimizer.apply(self._params, self._grads)
+        self.optimizer.apply(self._params, self._grads, n_threads=n_threads)
         return loss, out
 
     def _backward(self, grad, workspace, is_dz=None, to_input=False):
@@ -207,6 +210,7 @@ class TrainingMixin:
                            {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.history = history
         self._train_workspace = Workspace()
+        self._thread_choice = ThreadChoice(get_num_threads())
         # one seed per fit; each epoch's order derives from it and the epoch number
         fit_seed = _random.next_seed()
         self.stop_training = False
@@ -235,6 +239,7 @@ class TrainingMixin:
         order = backend.asarray(order.astype(numpy.int64))
         loss_total, count = 0.0, 0
         batch_hooks = cbs.wants_train_batch_hooks()
+        choice = self._thread_choice
         for step in range(-(-len(order) // batch_size)):
             if batch_hooks:
                 cbs.on_train_batch_begin(step)
@@ -243,7 +248,9 @@ class TrainingMixin:
                 self, "x", (len(idx),) + xb.shape[1:], xb.dtype))
             by = self._take_labels(yb, idx, workspace)
             bw = None if wb is None else wb[idx]
-            loss, out = self._train_step(bx, by, bw, workspace)
+            start = time.perf_counter()
+            loss, out = self._train_step(bx, by, bw, workspace, choice.threads())
+            choice.record(time.perf_counter() - start)
             loss_total += loss * len(idx)
             count += len(idx)
             self._update_metrics(by, out, bw)
