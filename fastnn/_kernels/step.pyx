@@ -159,7 +159,7 @@ cdef class StackPlan:
     cdef int64_t rows
     cdef bint dbl
     cdef list _keep          # the arrays the pointers point into
-    cdef readonly object output, logits
+    cdef readonly object output, logits, loss_grad
 
     def __cinit__(self, list layers, int64_t rows, dtype, int first_grad):
         self.layers = <Layer *>calloc(max(len(layers), 1), sizeof(Layer))
@@ -192,6 +192,8 @@ cdef class StackPlan:
         last = layers[len(layers) - 1]
         self.output = last["y"]
         self.logits = last.get("z")
+        # d loss / d output (or / d logits): where the loss writes, for backward to read
+        self.loss_grad = np.empty_like(self.output)
 
     def __dealloc__(self):
         free(self.layers)

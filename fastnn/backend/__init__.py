@@ -41,7 +41,11 @@ def _resolve(backend):
 
 def get_backend():
     """The active backend object (its ``.name`` is 'cpu', 'reference' or 'cupy')."""
-    return _current.get() or _resolve(_default["name"])
+    current = _current.get()
+    if current is not None:
+        return current
+    instance = _instances.get(_default["name"])  # created on first use, then cached
+    return instance if instance is not None else _resolve(_default["name"])
 
 
 def set_backend(backend):

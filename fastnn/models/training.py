@@ -97,14 +97,16 @@ class TrainingMixin:
     def _planned_step(self, plan, x, y, w, workspace, n_threads):
         """_train_step for a plain Dense/Dropout stack: forward and backward are one
         compiled call each (fastnn.models.stack_plan), on `n_threads` threads."""
-        backend = get_backend()
         dropouts = self._dropout_layers
-        out = plan.forward(x, tuple(d.step for d in dropouts), n_threads)
-        for d in dropouts:
-            d.step += 1
+        if dropouts:
+            out = plan.forward(x, tuple([d.step for d in dropouts]), n_threads)
+            for d in dropouts:
+                d.step += 1
+        else:
+            out = plan.forward(x, (), n_threads)
         pred = plan.logits if self._fused else out
-        grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
-        loss = backend.loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
+        grad = plan.loss_grad   # the plan's own buffer, shaped as pred
+        loss = get_backend().loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
         plan.backward(x, grad, self._fused, n_threads)
         self.optimizer.apply(self._params, self._grads, n_threads=n_threads)
         return loss, out
