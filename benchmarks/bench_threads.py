@@ -23,7 +23,7 @@ import fastnn  # noqa: E402
 from fastnn._kernels import activations as _act  # noqa: E402
 from fastnn._kernels import dropout as _drop  # noqa: E402
 from fastnn._kernels import gemm as _gemm  # noqa: E402
-from fastnn._kernels.step import ParamGroup  # noqa: E402
+from fastnn._kernels.optimizers import ParamGroup  # noqa: E402
 
 ELEMENTS = [4096, 16384, 32768, 65536, 262144, 1048576]
 GEMM_SHAPES = [(32, 64, 64), (32, 128, 64), (64, 64, 64), (48, 96, 96), (64, 128, 64),

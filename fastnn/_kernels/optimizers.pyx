@@ -1,4 +1,5 @@
-"""Optimizer updates, in place, one call per parameter, with Keras' formulas.
+"""Optimizer updates, in place, with Keras' formulas: one call per parameter, or one
+call for all of a model's parameters (ParamGroup: Adam and RMSprop).
 
 Scalars that depend only on the step (bias corrections, schedules) are computed once per
 step in Python (fastnn/optimizers.py) and passed in. `wd_lr` is the decoupled weight
@@ -8,6 +9,10 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf, fabs
 from libc.stdint cimport int64_t
+from libc.stdlib cimport calloc, free
+
+import numpy as np
+cimport numpy as cnp
 
 from fastnn._kernels.capi cimport fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop
 
@@ -155,3 +160,99 @@ def nadam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
         m[i] = <floating>mi
         v[i] = <floating>vi
         p[i] = <floating>(p[i] - lr * (c_m * mi + c_g * g[i]) / (sqrt(c_v * vi) + epsilon))
+
+
+# ---------------------------------------------------------------- all parameters at once
+
+# Below this many elements in all, a group update stays on one thread (the threshold of
+# the cpu backend, fastnn/backend/cpu.py, measured by benchmarks/bench_threads.py).
+cdef int64_t PARALLEL_MIN = 1 << 15
+
+
+cdef inline char *_data(arr):
+    return <char *>cnp.PyArray_DATA(<cnp.ndarray>arr)
+
+
+cdef struct Chunk:
+    void *p
+    const void *g
+    void *s0
+    void *s1
+    int64_t n
+
+
+cdef class ParamGroup:
+    """Every parameter of a model with its gradient and two optimizer slots, cut into
+    chunks of CHUNK elements so that one call updates them all, spread over threads.
+
+    Args:
+        params, grads, slots0, slots1: lists of C-contiguous arrays of one dtype, the
+            i-th of each list the same shape (slots1 may be None: RMSprop has one slot).
+    """
+    cdef Chunk *chunks
+    cdef int64_t n_chunks, size
+    cdef bint dbl
+    cdef list _keep
+
+    def __cinit__(self, list params, list grads, list slots0, list slots1=None):
+        cdef int64_t count = 0, lo, n, c = 0
+        arrays = [params, grads, slots0] + ([slots1] if slots1 is not None else [])
+        self._keep = [a for group in arrays for a in group]
+        dtype = params[0].dtype if params else np.dtype(np.float32)
+        for a in self._keep:
+            if a.dtype != dtype or not a.flags.c_contiguous:
+                raise ValueError("ParamGroup arrays must be C-contiguous, of one dtype")
+        self.dbl = dtype == np.float64
+        for p in params:
+            count += (p.size + CHUNK - 1) // CHUNK
+        self.chunks = <Chunk *>calloc(max(count, 1), sizeof(Chunk))
+        if self.chunks == NULL:
+            raise MemoryError()
+        self.n_chunks = count
+        self.size = 0
+        cdef int64_t item = dtype.itemsize
+        for i, p in enumerate(params):
+            n = p.size
+            self.size += n
+            for lo in range(0, n, CHUNK):
+                self.chunks[c].n = min(CHUNK, n - lo)
+                self.chunks[c].p = _data(p) + lo * item
+                self.chunks[c].g = _data(grads[i]) + lo * item
+                self.chunks[c].s0 = _data(slots0[i]) + lo * item
+                if slots1 is not None:
+                    self.chunks[c].s1 = _data(slots1[i]) + lo * item
+                c += 1
+
+    def __dealloc__(self):
+        free(self.chunks)
+
+    def adam(self, double alpha, double beta_1, double beta_2, double epsilon, double wd_lr,
+             int n_threads):
+        """Keras Adam (no AMSGrad) on every parameter: slots0 = m, slots1 = v."""
+        cdef int64_t c
+        cdef double c1 = 1.0 - beta_1, c2 = 1.0 - beta_2
+        cdef Chunk *k
+        for c in prange(self.n_chunks, nogil=True, schedule="static",
+                        num_threads=n_threads if self.size >= PARALLEL_MIN else 1):
+            k = &self.chunks[c]
+            if self.dbl:
+                fnn_d_adam(<double *>k.p, <const double *>k.g, <double *>k.s0,
+                           <double *>k.s1, k.n, alpha, c1, c2, epsilon, wd_lr)
+            else:
+                fnn_s_adam(<float *>k.p, <const float *>k.g, <float *>k.s0, <float *>k.s1,
+                           k.n, <float>alpha, <float>c1, <float>c2, <float>epsilon,
+                           <float>wd_lr)
+
+    def rmsprop(self, double lr, double rho, double epsilon, double wd_lr, int n_threads):
+        """Keras RMSprop (not centered, no momentum) on every parameter: slots0 = v."""
+        cdef int64_t c
+        cdef Chunk *k
+        for c in prange(self.n_chunks, nogil=True, schedule="static",
+                        num_threads=n_threads if self.size >= PARALLEL_MIN else 1):
+            k = &self.chunks[c]
+            if self.dbl:
+                fnn_d_rmsprop(<double *>k.p, <const double *>k.g, <double *>k.s0, k.n, lr,
+                              rho, epsilon, wd_lr)
+            else:
+                fnn_s_rmsprop(<float *>k.p, <const float *>k.g, <float *>k.s0, k.n,
+                              <float>lr, <float>rho, <float>epsilon, <float>wd_lr)

@@ -20,8 +20,7 @@ from fastnn._kernels.capi cimport (
     fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_act_forward, fnn_d_act_forward,
     fnn_s_act_backward, fnn_d_act_backward, fnn_s_dropout_forward, fnn_d_dropout_forward,
     fnn_s_dropout_backward, fnn_d_dropout_backward, fnn_s_col_sums, fnn_d_col_sums,
-    fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop, fnn_s_softmax_rows,
-    fnn_d_softmax_rows)
+    fnn_s_softmax_rows, fnn_d_softmax_rows)
 
 include "isa.pxi"
 
@@ -356,92 +355,3 @@ cdef class StackPlan:
                     memcpy(L.dx, g, n * (8 if self.dbl else 4))
                 is_dz = _fusable(P)
             g = L.dx
-
-
-cdef inline char *_data(arr):
-    return <char *>cnp.PyArray_DATA(<cnp.ndarray>arr)
-
-
-cdef struct Chunk:
-    void *p
-    const void *g
-    void *s0
-    void *s1
-    int64_t n
-
-
-cdef class ParamGroup:
-    """Every parameter of a model with its gradient and two optimizer slots, cut into
-    chunks of CHUNK elements so that one call updates them all, spread over threads.
-
-    Args:
-        params, grads, slots0, slots1: lists of C-contiguous arrays of one dtype, the
-            i-th of each list the same shape (slots1 may be None: RMSprop has one slot).
-    """
-    cdef Chunk *chunks
-    cdef int64_t n_chunks, size
-    cdef bint dbl
-    cdef list _keep
-
-    def __cinit__(self, list params, list grads, list slots0, list slots1=None):
-        cdef int64_t count = 0, lo, n, c = 0
-        arrays = [params, grads, slots0] + ([slots1] if slots1 is not None else [])
-        self._keep = [a for group in arrays for a in group]
-        dtype = params[0].dtype if params else np.dtype(np.float32)
-        for a in self._keep:
-            if a.dtype != dtype or not a.flags.c_contiguous:
-                raise ValueError("ParamGroup arrays must be C-contiguous, of one dtype")
-        self.dbl = dtype == np.float64
-        for p in params:
-            count += (p.size + CHUNK - 1) // CHUNK
-        self.chunks = <Chunk *>calloc(max(count, 1), sizeof(Chunk))
-        if self.chunks == NULL:
-            raise MemoryError()
-        self.n_chunks = count
-        self.size = 0
-        cdef int64_t item = dtype.itemsize
-        for i, p in enumerate(params):
-            n = p.size
-            self.size += n
-            for lo in range(0, n, CHUNK):
-                self.chunks[c].n = min(CHUNK, n - lo)
-                self.chunks[c].p = _data(p) + lo * item
-                self.chunks[c].g = _data(grads[i]) + lo * item
-                self.chunks[c].s0 = _data(slots0[i]) + lo * item
-                if slots1 is not None:
-                    self.chunks[c].s1 = _data(slots1[i]) + lo * item
-                c += 1
-
-    def __dealloc__(self):
-        free(self.chunks)
-
-    def adam(self, double alpha, double beta_1, double beta_2, double epsilon, double wd_lr,
-             int n_threads):
-        """Keras Adam (no AMSGrad) on every parameter: slots0 = m, slots1 = v."""
-        cdef int64_t c
-        cdef double c1 = 1.0 - beta_1, c2 = 1.0 - beta_2
-        cdef Chunk *k
-        for c in prange(self.n_chunks, nogil=True, schedule="static",
-                        num_threads=_threads(self.size, n_threads)):
-            k = &self.chunks[c]
-            if self.dbl:
-                fnn_d_adam(<double *>k.p, <const double *>k.g, <double *>k.s0,
-                           <double *>k.s1, k.n, alpha, c1, c2, epsilon, wd_lr)
-            else:
-                fnn_s_adam(<float *>k.p, <const float *>k.g, <float *>k.s0, <float *>k.s1,
-                           k.n, <float>alpha, <float>c1, <float>c2, <float>epsilon,
-                           <float>wd_lr)
-
-    def rmsprop(self, double lr, double rho, double epsilon, double wd_lr, int n_threads):
-        """Keras RMSprop (not centered, no momentum) on every parameter: slots0 = v."""
-        cdef int64_t c
-        cdef Chunk *k
-        for c in prange(self.n_chunks, nogil=True, schedule="static",
-                        num_threads=_threads(self.size, n_threads)):
-            k = &self.chunks[c]
-            if self.dbl:
-                fnn_d_rmsprop(<double *>k.p, <const double *>k.g, <double *>k.s0, k.n, lr,
-                              rho, epsilon, wd_lr)
-            else:
-                fnn_s_rmsprop(<float *>k.p, <const float *>k.g, <float *>k.s0, k.n,
-                              <float>lr, <float>rho, <float>epsilon, <float>wd_lr)
