@@ -1,4 +1,23 @@
-"""String-name lookup shared by activations, losses, optimizers, metrics and friends."""
+"""String-name lookup shared by activations, losses, optimizers, metrics and friends, and
+the Keras config round trip their base classes share."""
+
+
+class Configurable:
+    """``get_config`` / ``from_config`` as in Keras, and a repr that shows the config.
+    Subclasses define ``get_config``: JSON-safe constructor arguments."""
+
+    def get_config(self):
+        """JSON-safe constructor arguments."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        """`cls(**config)`."""
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
 
 
 def lookup(table, identifier, arg_name, kind):

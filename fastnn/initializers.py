@@ -5,14 +5,14 @@ import math
 import numpy
 
 from fastnn import _random
-from fastnn._registry import lookup
+from fastnn._registry import Configurable, lookup
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
            "TruncatedNormal", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
            "LecunUniform", "LecunNormal", "get"]
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: ``init(shape, dtype)`` returns a NumPy array."""
 
     def __call__(self, shape, dtype="float32"):
@@ -21,15 +21,6 @@ class Initializer:
     def get_config(self):
         """JSON-safe constructor arguments."""
         return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """`cls(**config)`."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):

@@ -7,7 +7,7 @@ gradient with respect to the logits is simply p - y, stable for any logit.
 """
 import numpy
 
-from fastnn._registry import lookup
+from fastnn._registry import Configurable, lookup
 from fastnn.backend import get_backend
 from fastnn.backend.reference import (BCE, CCE, HINGE, HUBER, KLD, MAE, MSE, SIGMOID_BCE,
                                       SOFTMAX_CCE)
@@ -17,7 +17,7 @@ __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCros
            "KLDivergence", "get"]
 
 
-class Loss:
+class Loss(Configurable):
     """Base class: a named loss with a kernel code and Keras' reduction."""
 
     kind = None
@@ -60,15 +60,6 @@ class Loss:
     def get_config(self):
         """JSON-safe constructor arguments."""
         return {"name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        """The loss `cls(**config)`."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class MeanSquaredError(Loss):

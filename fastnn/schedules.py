@@ -14,6 +14,8 @@ Example:
 import math
 import numbers
 
+from fastnn._registry import Configurable
+
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
            "CosineDecay", "serialize", "deserialize", "get"]
 
@@ -32,7 +34,7 @@ def _step(step):
     return float(step)
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(Configurable):
     """Base class: ``schedule(step)`` is the learning rate at optimizer step `step`."""
 
     def __call__(self, step):
@@ -41,15 +43,6 @@ class LearningRateSchedule:
     def get_config(self):
         """JSON-safe constructor arguments."""
         raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config):
-        """`cls(**config)`."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class ExponentialDecay(LearningRateSchedule):

@@ -16,7 +16,7 @@ from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, History, ProgbarLogger
 from fastnn.layers.base import Workspace
-from fastnn._threads import get_num_threads
+from fastnn._threads import get_num_threads, threads
 from fastnn.models import fit_data, stack_plan
 from fastnn.models.thread_choice import ThreadChoice
 
@@ -80,11 +80,18 @@ class TrainingMixin:
         return out
 
     def _train_step(self, x, y, w, workspace, n_threads=None):
-        backend = get_backend()
         plan = stack_plan.plan_for(self, x.shape[0])
+        n_threads = get_num_threads() if n_threads is None else n_threads
         if plan is not None:
-            n_threads = get_num_threads() if n_threads is None else n_threads
             return self._planned_step(plan, x, y, w, workspace, n_threads)
+        if n_threads != get_num_threads():
+            with threads(n_threads):
+                return self._layer_step(x, y, w, workspace)
+        return self._layer_step(x, y, w, workspace)
+
+    def _layer_step(self, x, y, w, workspace):
+        """_train_step layer by layer, for any model on any backend."""
+        backend = get_backend()
         out = self._forward(x, True, workspace)
         pred = self._layers[-1]._z if self._fused else out
         grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
