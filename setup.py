@@ -11,13 +11,11 @@ instruction the CPU lacks. src_c/dispatch.c picks the kernels at run time.
 """
 import os
 import platform
-import re
 import shlex
 import sys
 import tempfile
 from pathlib import Path
 
-import Cython
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -26,19 +24,11 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).parent
 SRC_C = "src_c"
 
-# Which C files each extension links. Every extension that links "eltwise" (the
-# element-wise kernels of every ISA) also links "isa" and keeps its own run-time choice,
-# made from the same CPU and environment; fastnn._kernels.set_isa switches them all.
-ELTWISE = ["eltwise", "isa", "philox"]
+# Which C files each extension links (components: C files whose names start so). All the
+# kernels are one module, fastnn/_kernels/compiled.pyx, so that the GEMM and the
+# element-wise kernels of every ISA are linked once and share one run-time ISA choice.
 EXTENSIONS = {
-    "fastnn._kernels.gemm": ["gemm", "dispatch", "threads"] + ELTWISE,
-    "fastnn._kernels.activations": ELTWISE,
-    "fastnn._kernels.losses": [],
-    "fastnn._kernels.optimizers": ELTWISE,
-    "fastnn._kernels.dropout": ELTWISE,
-    "fastnn._kernels.reduce": ELTWISE,
-    "fastnn._kernels.threads": ["threads"],
-    "fastnn._kernels.step": ["gemm", "dispatch", "threads"] + ELTWISE,
+    "fastnn._kernels.compiled": ["gemm", "dispatch", "threads", "eltwise", "isa", "philox"],
 }
 
 CYTHON_DIRECTIVES = {
@@ -173,7 +163,6 @@ class BuildExt(build_ext):
 # extension name -> {isa: [C files]}, filled by make_extensions(); cythonize() builds new
 # Extension objects, so this cannot live on them.
 ISA_SOURCES = {}
-SHARED_UTILITY = "fastnn._kernels._cyutility"
 
 
 def make_extensions():
@@ -195,13 +184,8 @@ def make_extensions():
                 isa_sources.setdefault(isa_of(f), []).append(f)
         ISA_SOURCES[name] = isa_sources
         extensions.append(ext)
-    shared = {}
-    if tuple(map(int, re.findall(r"\d+", Cython.__version__)[:2])) >= (3, 1):
-        # Cython's memoryview and helper code once, in its own module, not in every one
-        shared = {"shared_utility_qualified_name": SHARED_UTILITY}
-        extensions.append(Extension(SHARED_UTILITY, sources=[]))
     return cythonize(extensions, compiler_directives=directives,
-                     include_path=["fastnn/_kernels"], **shared)
+                     include_path=["fastnn/_kernels"])
 
 
 setup(ext_modules=make_extensions(), cmdclass={"build_ext": BuildExt})

@@ -6,7 +6,7 @@ per-ISA kernels.
 A directory stands for every wheel in it. For each wheel it prints the size and fails
 (exit 1) when:
   * the wheel is N bytes or larger (default 1,000,000);
-  * it holds sources or build outputs (.c, .h, .pyx, .o, .html, __pycache__, build/...),
+  * it holds sources or build outputs (.c, .h, .pyx, .pxi, .o, .html, __pycache__, build/...),
     or a compiled module outside fastnn/_kernels/ and the vendored-library folder;
   * --expect-lib is given and no vendored library starts with that name;
   * on x86-64 Linux, with objdump at hand: a function outside the AVX2/AVX-512 kernels
@@ -24,7 +24,7 @@ import sys
 import tempfile
 import zipfile
 
-LEFTOVER_SUFFIXES = (".c", ".cpp", ".h", ".pyx", ".o", ".obj", ".a", ".lib", ".html",
+LEFTOVER_SUFFIXES = (".c", ".cpp", ".h", ".pyx", ".pxi", ".o", ".obj", ".a", ".lib", ".html",
                      ".pyc", ".orig", ".rej")
 LEFTOVER_PARTS = {"__pycache__", "build", "src_c", "tests", "benchmarks", ".ci"}
 MODULE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")

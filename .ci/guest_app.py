@@ -168,7 +168,7 @@ def check_threadpoolctl(model, x, expected):
             limited = fastnn.get_num_threads()
             out = model.predict(x, verbose=0)
         after = fastnn.get_num_threads()
-    from fastnn._kernels.threads import openmp_enabled
+    from fastnn._kernels.compiled import openmp_enabled
     runtimes = [i["filepath"] for i in threadpoolctl.threadpool_info()
                 if i["user_api"] == "openmp"]
     # a wheel's own copy lives in fastnn.libs/ beside the package; a build from source

@@ -91,7 +91,7 @@ def worker(threads, quick):
         torch.set_num_threads(threads)
     except ImportError:
         torch = None
-    from fastnn._kernels import gemm
+    from fastnn._kernels import compiled as gemm
 
     rng = np.random.default_rng(0)
     budget = 0.25 if quick else 0.6

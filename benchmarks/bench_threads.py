@@ -4,7 +4,7 @@ Run:
     python benchmarks/bench_threads.py            # table, and JSON in benchmarks/results/
 
 The thresholds in the code come from this table: PARALLEL_MIN_ELEMENTS in
-fastnn/backend/cpu.py and fastnn/_kernels/step.pyx (element-wise kernels and the
+fastnn/backend/cpu.py and fastnn/_kernels/step.pxi (element-wise kernels and the
 optimizer update go parallel from the size where 2 threads first beat 1), and
 FNN_GEMM_PAR_MIN_WORK in src_c/gemm_driver.h (the GEMM, in multiply-adds m*n*k).
 Reported: the median time per call in microseconds, and the 1 -> 2 thread speed-up.
@@ -20,10 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import fastnn  # noqa: E402
-from fastnn._kernels import activations as _act  # noqa: E402
-from fastnn._kernels import dropout as _drop  # noqa: E402
-from fastnn._kernels import gemm as _gemm  # noqa: E402
-from fastnn._kernels.optimizers import ParamGroup  # noqa: E402
+from fastnn._kernels import compiled as _k  # noqa: E402
 
 ELEMENTS = [4096, 16384, 32768, 65536, 262144, 1048576]
 GEMM_SHAPES = [(32, 64, 64), (32, 128, 64), (64, 64, 64), (48, 96, 96), (64, 128, 64),
@@ -42,11 +39,11 @@ def elementwise_cases(n, rng):
     mask = np.empty(x.shape, np.uint8)
     p, m, v = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
     v = np.abs(v)
-    group = ParamGroup([p], [g.reshape(-1)], [m], [v])
+    group = _k.ParamGroup([p], [g.reshape(-1)], [m], [v])
     return {
-        "relu backward": lambda nt: _act.activation_backward(1, 0.0, g, x, out, nt),
-        "tanh forward": lambda nt: _act.activation_forward(x, 9, 0.0, out, nt),
-        "dropout forward": lambda nt: _drop.dropout_forward(x, 0.2, 1, 0, 0, out, mask, nt),
+        "relu backward": lambda nt: _k.activation_backward(1, 0.0, g, x, out, nt),
+        "tanh forward": lambda nt: _k.activation_forward(x, 9, 0.0, out, nt),
+        "dropout forward": lambda nt: _k.dropout_forward(x, 0.2, 1, 0, 0, out, mask, nt),
         "adam update": lambda nt: group.adam(1e-3, 0.9, 0.999, 1e-7, 0.0, nt),
     }
 
@@ -68,7 +65,7 @@ def main(argv=None):
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         c = np.empty((m, n), np.float32)
-        t1, t2 = (median_us(lambda: _gemm.gemm(a, b, c, False, False, 1.0, 0.0, nt),
+        t1, t2 = (median_us(lambda: _k.gemm(a, b, c, False, False, 1.0, 0.0, nt),
                             args.repeats) for nt in (1, 2))
         label = f"{m}x{k}x{n}"
         rows.append({"kernel": "sgemm", "size": label, "work": m * n * k, "t1_us": t1,

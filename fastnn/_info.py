@@ -15,12 +15,12 @@ def config_dict():
             "platform": platform.platform(), "machine": platform.machine(),
             "backend": get_backend().name, "floatx": floatx(), "threads": get_num_threads()}
     try:
-        from fastnn._kernels import gemm, threads
+        from fastnn._kernels import compiled
         info["compiled_kernels"] = True
-        info["openmp"] = threads.openmp_enabled()
-        info["kernel_isa"] = gemm.isa_name()
+        info["openmp"] = compiled.openmp_enabled()
+        info["kernel_isa"] = compiled.isa_name()
         info["isa_available"] = [i for i in ("avx512", "avx2", "neon", "generic")
-                                 if gemm.isa_available(i)]
+                                 if compiled.isa_available(i)]
     except ImportError as exc:
         info["compiled_kernels"] = f"missing ({exc})"
     return info

@@ -47,7 +47,7 @@ def _omp_limit():
     query = _state.get("omp_max_threads")
     if query is None:
         try:
-            from fastnn._kernels.threads import omp_max_threads as query
+            from fastnn._kernels.compiled import omp_max_threads as query
         except ImportError:  # the reference backend alone: no OpenMP to ask
             def query():
                 return 1 << 30
@@ -79,7 +79,7 @@ def _check_count(n):
 def _set_omp_threads(n):
     """Set this thread's OpenMP limit to n, so that it does not cap the new setting."""
     try:
-        from fastnn._kernels.threads import omp_set_max_threads
+        from fastnn._kernels.compiled import omp_set_max_threads
     except ImportError:
         return
     omp_set_max_threads(n)

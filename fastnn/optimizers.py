@@ -116,7 +116,7 @@ class Optimizer:
                 grad = self._clip(backend, grad)
             self.update_step(backend, param, grad, slots, scalars, wd_lr)
 
-    # Slots of a compiled update of all parameters in one call (fastnn._kernels.optimizers
+    # Slots of a compiled update of all parameters in one call (fastnn._kernels.compiled
     # .ParamGroup), or None where the optimizer or its options have none.
     group_slots = None
 
@@ -129,7 +129,7 @@ class Optimizer:
         key = (tuple(map(id, params)), tuple(map(id, grads)))
         if cached is not None and cached[0] == key:
             return cached[2]
-        from fastnn._kernels.optimizers import ParamGroup
+        from fastnn._kernels.compiled import ParamGroup
         slots = [[s[name] for s in self._slots] for name in self.group_slots]
         try:
             group = ParamGroup(list(params), list(grads), *slots)

@@ -40,7 +40,7 @@ def dtype(request):
 
 @pytest.fixture(params=["generic", "avx2", "avx512"])
 def kernel_isa(request):
-    """Every compiled kernel family switched to one instruction set for the test (those
+    """Every compiled kernel switched to one instruction set for the test (those
     this CPU cannot run are skipped), then switched back."""
     if "cpu" not in BACKENDS:
         pytest.skip("compiled kernels missing")

@@ -37,10 +37,11 @@ def test_backends_share_the_kernel_interface():
 
 
 def test_cpu_backend_runs_compiled_code():
-    from fastnn._kernels import gemm
+    from fastnn._kernels import compiled
     backend = CpuBackend()
-    assert type(gemm).__name__ == "module" and gemm.__file__.endswith((".so", ".pyd"))
-    assert inspect.isbuiltin(gemm.gemm) or type(gemm.gemm).__name__ == "cython_function_or_method"
+    assert type(compiled).__name__ == "module" and compiled.__file__.endswith((".so", ".pyd"))
+    assert (inspect.isbuiltin(compiled.gemm)
+            or type(compiled.gemm).__name__ == "cython_function_or_method")
     # a compiled kernel rejects what NumPy would silently accept: a mismatched dtype
     x = np.ones((4, 4), np.float32)
     with pytest.raises((TypeError, ValueError)):

@@ -139,7 +139,7 @@ def test_threadpoolctl_limits_fastnn():
                 assert fastnn.get_num_threads() == 2
             assert fastnn.get_num_threads() == 1
         assert fastnn.get_num_threads() == 2
-    from fastnn._kernels.threads import openmp_enabled
+    from fastnn._kernels.compiled import openmp_enabled
     if openmp_enabled():
         assert any(i["user_api"] == "openmp" for i in threadpoolctl.threadpool_info())
 
@@ -267,9 +267,10 @@ def _calls_holding_the_gil(path, c_functions):
 
 def test_every_kernel_call_releases_the_gil_in_the_sources():
     kernels = os.path.join(os.path.dirname(fastnn.__file__), "_kernels")
-    sources = sorted(glob.glob(os.path.join(kernels, "*.pyx")))
+    sources = sorted(glob.glob(os.path.join(kernels, "*.pyx"))
+                     + glob.glob(os.path.join(kernels, "*.pxi")))
     if not sources:
-        pytest.skip("the .pyx sources are not installed (a wheel); the timing tests stand")
+        pytest.skip("the Cython sources are not installed (a wheel); the timing tests stand")
     pxd = open(os.path.join(kernels, "capi.pxd")).read()
     c_functions = set(re.findall(r"\b(fnn_\w+)\(", pxd))
     found = [c for path in sources for c in _calls_holding_the_gil(path, c_functions)]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastnn._kernels as _kernels
-from fastnn._kernels import gemm as _gemm
+from fastnn._kernels import compiled as _gemm
 
 ISAS = ["generic", "avx2", "avx512"]
 DTYPES = [np.float32, np.float64]
@@ -239,7 +239,7 @@ def test_dense_backward_input(kernel_isa, dtype, m, n, k):
 
 def test_fused_matches_unfused_for_every_activation(kernel_isa):
     """The epilogue applies the same row kernels as the activation module."""
-    acts = pytest.importorskip("fastnn._kernels.activations")
+    acts = pytest.importorskip("fastnn._kernels.compiled")
     rng = np.random.default_rng(12)
     x = rng.standard_normal((45, 70)).astype(np.float32)
     w = rng.standard_normal((70, 50)).astype(np.float32)

@@ -1,12 +1,11 @@
-# The run-time ISA choice of src_c/isa.c, included by every extension that links it: each
-# keeps its own copy of the choice, so fastnn._kernels.set_isa switches all of them.
+# The run-time instruction-set choice of src_c/isa.c, made once for every kernel.
 from fastnn._kernels.capi cimport fnn_isa_name, fnn_isa_available, fnn_set_isa
 
 _ISAS = ("generic", "avx2", "avx512")
 
 
 def isa_name():
-    """The instruction set this module's kernels use: "avx512", "avx2" or "generic"."""
+    """The instruction set the kernels use: "avx512", "avx2" or "generic"."""
     return fnn_isa_name().decode()
 
 
@@ -16,7 +15,7 @@ def isa_available(str name):
 
 
 def set_isa(str name):
-    """Switch this module's kernels to the named instruction set (tests, benchmarks)."""
+    """Switch every kernel to the named instruction set (tests, benchmarks)."""
     if name not in _ISAS:
         raise ValueError(f"`name` must be one of {list(_ISAS)}; got {name!r}")
     if fnn_set_isa(name.encode()) != 0:

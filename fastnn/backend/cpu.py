@@ -1,6 +1,6 @@
 """The compiled CPU backend: every kernel of the reference, in Cython/C with OpenMP.
 
-Nothing here falls back to NumPy math: if the extension modules are missing the import
+Nothing here falls back to NumPy math: if the extension module is missing the import
 fails with an ImportError that says how to build them.
 """
 import os
@@ -12,13 +12,7 @@ from fastnn._threads import get_num_threads, mark_forked_child
 from fastnn.backend.reference import CCE, SOFTMAX_CCE, ReferenceBackend
 
 try:
-    from fastnn._kernels import activations as _act
-    from fastnn._kernels import dropout as _drop
-    from fastnn._kernels import gemm as _gemm
-    from fastnn._kernels import losses as _loss
-    from fastnn._kernels import optimizers as _opt
-    from fastnn._kernels import reduce as _red
-    from fastnn._kernels import threads as _omp
+    from fastnn._kernels import compiled as _k
 except ImportError as exc:  # pragma: no cover - only in a broken install
     raise ImportError(
         "fastnn's compiled kernels are missing (" + str(exc) + "). Install fastnn with "
@@ -33,7 +27,7 @@ _fork = {"paused": False}
 
 
 def _before_fork():
-    _fork["paused"] = _omp.omp_pause()
+    _fork["paused"] = _k.omp_pause()
 
 
 def _after_fork_in_child():
@@ -78,7 +72,7 @@ class CpuBackend(ReferenceBackend):
         n = b.shape[0] if transpose_b else b.shape[1]
         if out is None:
             out = numpy.empty((m, n), dtype=a.dtype)
-        _gemm.gemm(a, b, out, transpose_a, transpose_b, alpha, beta, get_num_threads())
+        _k.gemm(a, b, out, transpose_a, transpose_b, alpha, beta, get_num_threads())
         return out
 
     def dense_forward(self, x, w, b, activation, out=None, preact=None):
@@ -86,17 +80,17 @@ class CpuBackend(ReferenceBackend):
             out = numpy.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
         nt = get_num_threads()
         if activation.name in _SOFTMAX:
-            _gemm.dense_forward(x, w, b, 0, 0.0, out, nt)
+            _k.dense_forward(x, w, b, 0, 0.0, out, nt)
             if preact is not None:
                 preact[...] = out
-            _act.softmax_forward(out, out, _SOFTMAX[activation.name],
+            _k.softmax_forward(out, out, _SOFTMAX[activation.name],
                                  _threads_for(out.size))
             return out
         if preact is None:
-            _gemm.dense_forward(x, w, b, activation.code, activation.param, out, nt)
+            _k.dense_forward(x, w, b, activation.code, activation.param, out, nt)
             return out
-        _gemm.dense_forward(x, w, b, 0, 0.0, preact, nt)
-        _act.activation_forward(preact, activation.code, activation.param, out,
+        _k.dense_forward(x, w, b, 0, 0.0, preact, nt)
+        _k.activation_forward(preact, activation.code, activation.param, out,
                                 _threads_for(out.size))
         return out
 
@@ -105,19 +99,19 @@ class CpuBackend(ReferenceBackend):
             out = numpy.empty((dz.shape[0], w.shape[0]), dtype=dz.dtype)
         nt = get_num_threads()
         if activation is None or activation.name == "linear":
-            _gemm.dense_backward_input(dz, w, None, 0, 0.0, out, nt)
+            _k.dense_backward_input(dz, w, None, 0, 0.0, out, nt)
             return out
         if activation.name in _SOFTMAX:
-            _gemm.dense_backward_input(dz, w, None, 0, 0.0, out, nt)
+            _k.dense_backward_input(dz, w, None, 0, 0.0, out, nt)
             return self.activation_backward(activation, out, saved, out=out)
-        _gemm.dense_backward_input(dz, w, saved, activation.code, activation.param,
+        _k.dense_backward_input(dz, w, saved, activation.code, activation.param,
                                    out, nt)
         return out
 
     def bias_grad(self, dz, out=None):
         if out is None:
             out = numpy.empty(dz.shape[1], dtype=dz.dtype)
-        _red.bias_grad(dz, out, _threads_for(dz.size))
+        _k.bias_grad(dz, out, _threads_for(dz.size))
         return out
 
     def activation_forward(self, x, activation, out=None):
@@ -125,9 +119,9 @@ class CpuBackend(ReferenceBackend):
             out = numpy.empty_like(x)
         nt = _threads_for(x.size)
         if activation.name in _SOFTMAX:
-            _act.softmax_forward(x, out, _SOFTMAX[activation.name], nt)
+            _k.softmax_forward(x, out, _SOFTMAX[activation.name], nt)
             return out
-        _act.activation_forward(x, activation.code, activation.param, out, nt)
+        _k.activation_forward(x, activation.code, activation.param, out, nt)
         return out
 
     def activation_backward(self, activation, grad, saved, out=None):
@@ -135,9 +129,9 @@ class CpuBackend(ReferenceBackend):
             out = numpy.empty_like(grad)
         nt = _threads_for(grad.size)
         if activation.name in _SOFTMAX:
-            _act.softmax_backward(grad, saved, out, _SOFTMAX[activation.name], nt)
+            _k.softmax_backward(grad, saved, out, _SOFTMAX[activation.name], nt)
             return out
-        _act.activation_backward(activation.code, activation.param, grad, saved, out,
+        _k.activation_backward(activation.code, activation.param, grad, saved, out,
                                  nt)
         return out
 
@@ -147,15 +141,15 @@ class CpuBackend(ReferenceBackend):
         if target.ndim == 1:
             if kind not in (CCE, SOFTMAX_CCE):
                 raise ValueError(f"integer targets need a cross-entropy loss; got kind {kind}")
-            return _loss.loss_grad_sparse(kind, pred, target, sample_weight, grad, rows, nt)
-        return _loss.loss_grad(kind, param, pred, target, sample_weight, grad, rows, nt)
+            return _k.loss_grad_sparse(kind, pred, target, sample_weight, grad, rows, nt)
+        return _k.loss_grad(kind, param, pred, target, sample_weight, grad, rows, nt)
 
     def dropout(self, x, rate, seed, step, layer, out=None, mask=None):
         if out is None:
             out = numpy.empty_like(x)
         if mask is None:
             mask = numpy.empty(x.shape, dtype=numpy.uint8)
-        _drop.dropout_forward(x, rate, seed, layer, step, out, mask,
+        _k.dropout_forward(x, rate, seed, layer, step, out, mask,
                               _threads_for(x.size))
         return out
 
@@ -163,51 +157,51 @@ class CpuBackend(ReferenceBackend):
         if out is None:
             out = numpy.empty_like(grad)
         if activation is None or activation.code < 0:
-            _drop.dropout_backward(grad, mask, rate, out, _threads_for(grad.size))
+            _k.dropout_backward(grad, mask, rate, out, _threads_for(grad.size))
             if activation is not None:  # softmax: row-wise, not fused
                 self.activation_backward(activation, out, saved, out=out)
             return out
-        _drop.dropout_backward(grad, mask, rate, out, _threads_for(grad.size),
+        _k.dropout_backward(grad, mask, rate, out, _threads_for(grad.size),
                                activation.code, activation.param, saved)
         return out
 
     def take_rows(self, x, indices, out=None):
         if out is None:
             out = numpy.empty((len(indices), x.shape[1]), dtype=x.dtype)
-        _red.take_rows(x, indices, out, _threads_for(out.size))
+        _k.take_rows(x, indices, out, _threads_for(out.size))
         return out
 
     def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, wd_lr):
-        _opt.sgd(param.reshape(-1), grad.reshape(-1), _flat(velocity), lr, momentum,
+        _k.sgd(param.reshape(-1), grad.reshape(-1), _flat(velocity), lr, momentum,
                  nesterov, wd_lr, _threads_for(param.size))
         return param
 
     def adam_update(self, param, grad, m, v, v_max, alpha, beta_1, beta_2, epsilon, wd_lr):
-        _opt.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+        _k.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                   _flat(v_max), alpha, beta_1, beta_2, epsilon, wd_lr,
                   _threads_for(param.size))
         return param
 
     def rmsprop_update(self, param, grad, velocity, average_grad, momentum_buf, lr, rho,
                        momentum, epsilon, wd_lr):
-        _opt.rmsprop(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1),
+        _k.rmsprop(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1),
                      _flat(average_grad), _flat(momentum_buf), lr, rho, momentum,
                      epsilon, wd_lr, _threads_for(param.size))
         return param
 
     def adagrad_update(self, param, grad, accumulator, lr, epsilon, wd_lr):
-        _opt.adagrad(param.reshape(-1), grad.reshape(-1), accumulator.reshape(-1), lr,
+        _k.adagrad(param.reshape(-1), grad.reshape(-1), accumulator.reshape(-1), lr,
                      epsilon, wd_lr, _threads_for(param.size))
         return param
 
     def adamax_update(self, param, grad, m, u, alpha, beta_1, beta_2, epsilon, wd_lr):
-        _opt.adamax(param.reshape(-1), grad.reshape(-1), m.reshape(-1), u.reshape(-1),
+        _k.adamax(param.reshape(-1), grad.reshape(-1), m.reshape(-1), u.reshape(-1),
                     alpha, beta_1, beta_2, epsilon, wd_lr, _threads_for(param.size))
         return param
 
     def nadam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, c_m, c_g, c_v,
                      wd_lr):
-        _opt.nadam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+        _k.nadam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                    lr, beta_1, beta_2, epsilon, c_m, c_g, c_v, wd_lr,
                    _threads_for(param.size))
         return param

@@ -15,7 +15,7 @@ import numpy
 
 from fastnn._philox import dropout_keep_mask
 
-# Loss codes shared with fastnn/_kernels/losses.pyx.
+# Loss codes shared with fastnn/_kernels/losses.pxi.
 MSE, MAE, HUBER, BCE, CCE, HINGE, KLD, SOFTMAX_CCE, SIGMOID_BCE = range(9)
 EPSILON = 1e-7
 

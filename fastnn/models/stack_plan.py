@@ -1,6 +1,6 @@
 """The compiled training step of a plain Dense/Dropout stack on the cpu backend.
 
-`plan_for(model, rows)` returns a fastnn._kernels.step.StackPlan for the model at that
+`plan_for(model, rows)` returns a fastnn._kernels.compiled.StackPlan for the model at that
 batch size, or None when the model needs the general per-layer path (another backend,
 other layer types, regularizers, a row-wise softmax that the loss does not fuse). The
 plan owns the activation buffers of the step; the weights and gradients are the layers'
@@ -74,7 +74,7 @@ def inference_plan(model, rows, cache):
         return entry[1]
     plan = None
     if get_backend().name == "cpu" and all(type(l) in (Dense, Dropout) for l in key):
-        from fastnn._kernels.step import StackPlan
+        from fastnn._kernels.compiled import StackPlan
         dense = [l for l in key if type(l) is Dense]
         dtype = model._dtype()
         specs, width = [], model.input_shape[-1]
@@ -92,7 +92,7 @@ def inference_plan(model, rows, cache):
 
 
 def _build(model, rows):
-    from fastnn._kernels.step import StackPlan
+    from fastnn._kernels.compiled import StackPlan
     layers = model._layers
     dtype = model._dtype()
     first_grad = next(i for i, l in enumerate(layers) if type(l) is Dense and l.trainable)

@@ -6,7 +6,6 @@ from libc.stdint cimport int64_t
 
 from fastnn._kernels.capi cimport fnn_s_col_sums, fnn_d_col_sums, fnn_take_rows
 
-include "isa.pxi"
 
 # Columns per parallel chunk of bias_grad: each chunk sums its columns over every row.
 cdef Py_ssize_t COL_CHUNK = 64

@@ -7,11 +7,7 @@ from fastnn._kernels.capi cimport (fnn_dropout_keep, fnn_dropout_keep_fast,
                                    fnn_s_dropout_forward, fnn_d_dropout_forward,
                                    fnn_s_dropout_backward, fnn_d_dropout_backward)
 
-include "isa.pxi"
 
-# Elements per parallel chunk: a multiple of 64 so chunks start on a vector of Philox
-# blocks.
-cdef int64_t CHUNK = 8192
 
 
 cdef uint32_t _threshold(double rate):

@@ -16,10 +16,7 @@ cimport numpy as cnp
 
 from fastnn._kernels.capi cimport fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop
 
-include "isa.pxi"
 
-# Elements per parallel chunk of the C update loops.
-cdef int64_t CHUNK = 8192
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
@@ -164,9 +161,6 @@ def nadam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
 
 # ---------------------------------------------------------------- all parameters at once
 
-# Below this many elements in all, a group update stays on one thread (the threshold of
-# the cpu backend, fastnn/backend/cpu.py, measured by benchmarks/bench_threads.py).
-cdef int64_t PARALLEL_MIN = 1 << 15
 
 
 cdef inline char *_data(arr):

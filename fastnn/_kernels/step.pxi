@@ -22,14 +22,6 @@ from fastnn._kernels.capi cimport (
     fnn_s_dropout_backward, fnn_d_dropout_backward, fnn_s_col_sums, fnn_d_col_sums,
     fnn_s_softmax_rows, fnn_d_softmax_rows)
 
-include "isa.pxi"
-
-# Element-wise passes below this many elements stay on one thread: the threshold of the
-# cpu backend (fastnn/backend/cpu.py), measured by benchmarks/bench_threads.py.
-cdef int64_t PARALLEL_MIN = 1 << 15
-# Elements per parallel chunk: a multiple of 64, so dropout chunks start on a vector of
-# Philox blocks.
-cdef int64_t CHUNK = 8192
 
 cdef enum:
     DENSE = 0

@@ -7,7 +7,6 @@ from libc.stdint cimport int64_t
 from fastnn._kernels.capi cimport (fnn_s_act_forward, fnn_d_act_forward,
                                    fnn_s_act_backward, fnn_d_act_backward)
 
-include "isa.pxi"
 
 
 cdef inline void _act_forward_row(int act, double param, floating *x, const floating *bias,

@@ -14,7 +14,6 @@ from fastnn._kernels.capi cimport fnn_epilogue, fnn_sgemm, fnn_dgemm
 cdef extern from "gemm_internal.h" nogil:
     void fnn_gemm_kernel_info(int double_precision, int64_t info[6])
 
-include "isa.pxi"
 
 
 cdef object _operand(object x, bint trans, int64_t *ld, bint *trans_out):

@@ -1,0 +1,35 @@
+"""fastnn's compiled kernels, in one extension module.
+
+Each kernel family lives in its own include file; they are compiled together so that the
+C kernels of src_c/ (the GEMM, and the element-wise kernels of every instruction set) are
+linked once, and so that one run-time ISA choice (src_c/isa.c) serves every family.
+
+    gemm.pxi         GEMM and the fused dense-layer kernels
+    activations.pxi  element-wise activations and row-wise softmax
+    losses.pxi       loss value and gradient in one pass
+    optimizers.pxi   optimizer updates, per parameter or all at once (ParamGroup)
+    dropout.pxi      dropout from the Philox generator
+    reduce.pxi       bias gradients and the batch gather
+    step.pxi         a Dense/Dropout stack forward or backward in one call (StackPlan)
+    threads.pxi      OpenMP facts of the build
+    isa.pxi          the run-time instruction-set choice
+"""
+from libc.stdint cimport int64_t
+
+# Elements per parallel chunk of the element-wise loops: a multiple of 64, so that
+# dropout chunks start on a vector of Philox blocks.
+cdef int64_t CHUNK = 8192
+# Element-wise passes and group updates below this many elements stay on one thread: the
+# threshold of the cpu backend (fastnn/backend/cpu.py), measured by
+# benchmarks/bench_threads.py.
+cdef int64_t PARALLEL_MIN = 1 << 15
+
+include "isa.pxi"
+include "threads.pxi"
+include "gemm.pxi"
+include "activations.pxi"
+include "losses.pxi"
+include "optimizers.pxi"
+include "dropout.pxi"
+include "reduce.pxi"
+include "step.pxi"
