@@ -44,7 +44,7 @@ def elementwise_cases(n, rng):
         "relu backward": lambda nt: _k.activation_backward(1, 0.0, g, x, out, nt),
         "tanh forward": lambda nt: _k.activation_forward(x, 9, 0.0, out, nt),
         "dropout forward": lambda nt: _k.dropout_forward(x, 0.2, 1, 0, 0, out, mask, nt),
-        "adam update": lambda nt: group.adam(1e-3, 0.9, 0.999, 1e-7, 0.0, nt),
+        "adam update": lambda nt: group.update(_k.GROUP_ADAM, 1e-3, 0.9, 0.999, 1e-7, 0.0, nt),
     }
 
 

@@ -12,6 +12,9 @@ from fastnn._registry import lookup
 from fastnn._threads import get_num_threads
 from fastnn.backend import get_backend
 
+# The update rules of the compiled ParamGroup.update (fastnn/_kernels/optimizers.pxi).
+GROUP_ADAM, GROUP_RMSPROP = 0, 1
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam",
            "get"]
 
@@ -96,18 +99,13 @@ class Optimizer:
     def apply(self, params, grads, n_threads=None):
         """One step: update every parameter in place from its gradient (on `n_threads`
         threads; by default fastnn's setting)."""
-        if self._slots is None or len(self._slots) != len(params):
-            self.build(params)
-        backend = get_backend()
-        lr = self.learning_rate
-        self.iterations += 1
-        scalars = self._step_scalars(lr, self.iterations)
-        wd_lr = (self.weight_decay or 0.0) * lr
-        group = self._param_group(backend, params, grads)
+        group = self.param_group(params, grads)
         if group is not None:
-            self._group_update(group, scalars, wd_lr,
-                               get_num_threads() if n_threads is None else n_threads)
+            group.update(*self.group_update_args(),
+                         get_num_threads() if n_threads is None else n_threads)
             return
+        backend = get_backend()
+        scalars, wd_lr = self._next_step()
         scale = self._global_clip_scale(backend, grads)
         for param, grad, slots in zip(params, grads, self._slots):
             if scale is not None:
@@ -115,6 +113,26 @@ class Optimizer:
             elif self.clipvalue is not None or self.clipnorm is not None:
                 grad = self._clip(backend, grad)
             self.update_step(backend, param, grad, slots, scalars, wd_lr)
+
+    def param_group(self, params, grads):
+        """The compiled update of all these parameters at once (a ParamGroup, cached),
+        for the cpu backend's training step; None where this optimizer, its options or
+        the backend have none (then call `apply`). Builds the slots if needed."""
+        if self._slots is None or len(self._slots) != len(params):
+            self.build(params)
+        return self._param_group(get_backend(), params, grads)
+
+    def group_update_args(self):
+        """Count one more step and return ParamGroup.update's arguments for it, but the
+        thread count: for a caller that runs the update of `param_group` itself."""
+        return self._group_args(*self._next_step())
+
+    def _next_step(self):
+        """Count one more step; its scalars (_step_scalars) and the decoupled weight decay
+        times the learning rate."""
+        lr = self.learning_rate
+        self.iterations += 1
+        return self._step_scalars(lr, self.iterations), (self.weight_decay or 0.0) * lr
 
     # Slots of a compiled update of all parameters in one call (fastnn._kernels.compiled
     # .ParamGroup), or None where the optimizer or its options have none.
@@ -139,8 +157,9 @@ class Optimizer:
         self._group = (key, (tuple(params), tuple(grads)), group)
         return group
 
-    def _group_update(self, group, scalars, wd_lr, n_threads):
-        """Update every parameter through `group` (subclasses with group_slots)."""
+    def _group_args(self, scalars, wd_lr):
+        """ParamGroup.update's (rule, lr, decay_1, decay_2, epsilon, wd_lr) for this step
+        (subclasses with group_slots)."""
         raise NotImplementedError
 
     def apply_gradients(self, grads_and_vars):
@@ -235,8 +254,8 @@ class Adam(Optimizer):
         # Adamax and Nadam derive from Adam but update differently
         return ("m", "v") if type(self) in (Adam, AdamW) and not self.amsgrad else None
 
-    def _group_update(self, group, s, wd_lr, n_threads):
-        group.adam(s["alpha"], self.beta_1, self.beta_2, self.epsilon, wd_lr, n_threads)
+    def _group_args(self, s, wd_lr):
+        return GROUP_ADAM, s["alpha"], self.beta_1, self.beta_2, self.epsilon, wd_lr
 
     def _step_scalars(self, lr, t):
         alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
@@ -275,8 +294,8 @@ class RMSprop(Optimizer):
     def group_slots(self):
         return None if self.centered or self.momentum > 0 else ("velocity",)
 
-    def _group_update(self, group, s, wd_lr, n_threads):
-        group.rmsprop(s["lr"], self.rho, self.epsilon, wd_lr, n_threads)
+    def _group_args(self, s, wd_lr):
+        return GROUP_RMSPROP, s["lr"], self.rho, 0.0, self.epsilon, wd_lr
 
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.rmsprop_update(param, grad, slots["velocity"], slots.get("average_grad"),

@@ -140,3 +140,77 @@ def test_training_gives_the_same_weights_at_any_thread_count():
             weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
+
+
+def _weighted_fit(backend, loss, x, y, dtype, **fit_args):
+    with fastnn.use_backend(backend):
+        fastnn.config.set_floatx(dtype)
+        fastnn.utils.set_random_seed(5)
+        model = models.Sequential([D(6, "relu", input_shape=(5,)), Drop(0.2),
+                                   D(3, "softmax" if "categorical" in loss else None)])
+        model.compile(optimizer="adam", loss=loss)
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, **fit_args)
+        return model.get_weights(), history.history["loss"]
+
+
+@pytest.mark.parametrize("loss, weights", [
+    ("sparse_categorical_crossentropy", "class_weight"),
+    ("categorical_crossentropy", "sample_weight"),
+    ("mse", "sample_weight"),
+])
+def test_whole_steps_with_weights_match_the_reference(loss, weights, dtype):
+    rng = np.random.default_rng(2)
+    x, labels = rng.standard_normal((10, 5)), rng.integers(0, 3, 10)
+    y = {"sparse_categorical_crossentropy": labels, "categorical_crossentropy":
+         np.eye(3)[labels], "mse": rng.standard_normal((10, 3))}[loss]
+    fit_args = ({"class_weight": {0: 0.5, 1: 2.0, 2: 1.0}} if weights == "class_weight"
+                else {"sample_weight": rng.random(10)})
+    name = np.dtype(dtype).name
+    ref_w, ref_loss = _weighted_fit("reference", loss, x, y, name, **fit_args)
+    got_w, got_loss = _weighted_fit("cpu", loss, x, y, name, **fit_args)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-11)
+    for ref, got in zip(ref_w, got_w):
+        np.testing.assert_allclose(got, ref, **tol)
+    np.testing.assert_allclose(got_loss, ref_loss, **tol)
+
+
+def test_fit_runs_each_step_as_one_compiled_call():
+    fastnn.utils.set_random_seed(0)
+    model = models.Sequential([D(8, "relu", input_shape=(4,)), D(2, "softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    results = []
+    whole_step = model._whole_step
+    model._whole_step = lambda *args: results.append(whole_step(*args)) or results[-1]
+    model.fit(np.ones((10, 4)), np.arange(10) % 2, batch_size=4, verbose=0)
+    assert len(results) == 3 and all(r is not None for r in results)   # 4 + 4 + 2 rows
+    sgd = models.Sequential([D(2, input_shape=(4,))])
+    sgd.compile("sgd", "mse")        # no compiled update of all parameters: in parts
+    sgd._whole_step = lambda *args: pytest.fail("SGD has no ParamGroup")
+    sgd.fit(np.ones((4, 4)), np.ones((4, 2)), verbose=0)
+
+
+def test_train_step_rejects_arrays_it_cannot_read():
+    fastnn.utils.set_random_seed(0)
+    model = models.Sequential([D(4, "relu", input_shape=(3,)), D(2)])
+    model.compile("adam", "mse")
+    x, y = np.ones((8, 3), np.float32), np.ones((8, 2), np.float32)
+    model.fit(x, y, batch_size=4, verbose=0)
+    plan = stack_plan.plan_for(model, 4)
+    group = model.optimizer.param_group(model._params, model._grads)
+    update = model.optimizer.group_update_args()
+    idx = np.arange(4, dtype=np.int64)
+
+    def step(x=x, y=y, w=None, idx=idx, kind=model._loss_kind):
+        return plan.train_step(x, y, w, idx, kind, 0.0, False, (), group, update, 1)
+
+    assert np.isfinite(step())
+    with pytest.raises(ValueError, match="x"):
+        step(x=x.astype(np.float64))
+    with pytest.raises(ValueError, match="y"):
+        step(y=np.ones((8, 3), np.float32))
+    with pytest.raises(ValueError, match="indices"):
+        step(idx=np.arange(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="cross-entropy"):
+        step(y=np.zeros(8, np.int64))
+    with pytest.raises(ValueError, match="sample_weight"):
+        step(w=np.ones(8, np.float64))

@@ -8,6 +8,7 @@ on the thread count. The gradient written to `grad` is d(batch loss)/d(pred).
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, log1p, fabs, fmax
+from libc.stdint cimport int64_t
 
 # Loss codes, mirrored in fastnn/losses.py.
 cdef enum:
@@ -118,35 +119,61 @@ cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, 
     return total
 
 
-def loss_grad(int kind, double param, const floating[:, ::1] pred,
-              const floating[:, ::1] target, const floating[::1] sample_weight,
-              floating[:, ::1] grad, double[::1] row_loss, int n_threads):
-    """Mean batch loss of `pred` against `target`; grad := its gradient (if not None)."""
-    cdef Py_ssize_t i, n_rows = pred.shape[0], n_cols = pred.shape[1]
-    cdef bint has_grad = grad is not None, has_w = sample_weight is not None
+cdef inline double _dense_row(int kind, double param, const floating *p, const floating *y,
+                              floating *g, Py_ssize_t n, double w, double scale) noexcept nogil:
+    """Row loss times its weight w; g (may be NULL) := its gradient times `scale`."""
+    if kind == CCE:
+        return w * _row_cce(p, y, g, n, scale)
+    if kind == SOFTMAX_CCE:
+        return w * _row_softmax_cce(p, y, g, n, scale)
+    if kind == KLD:
+        return w * _row_kld(p, y, g, n, scale)
+    return w * _row_elementwise(kind, param, p, y, g, n, scale)
+
+
+cdef double _loss_dense(int kind, double param, const floating *pred,
+                        const floating *target, const floating *sample_weight, floating *grad,
+                        double *row_loss, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                        int n_threads) noexcept nogil:
+    """Mean batch loss of `pred` against `target`, both (n_rows, n_cols) C-contiguous;
+    grad := its gradient unless NULL; sample_weight may be NULL (all ones)."""
+    cdef Py_ssize_t i
     cdef double w, total = 0.0
-    cdef floating *g
     if n_rows == 0:
         return 0.0
-    for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i] if has_w else 1.0
-        g = &grad[i, 0] if has_grad else NULL
-        if kind == CCE:
-            row_loss[i] = _row_cce(&pred[i, 0], &target[i, 0], g, n_cols, w / n_rows)
-        elif kind == SOFTMAX_CCE:
-            row_loss[i] = _row_softmax_cce(&pred[i, 0], &target[i, 0], g, n_cols, w / n_rows)
-        elif kind == KLD:
-            row_loss[i] = _row_kld(&pred[i, 0], &target[i, 0], g, n_cols, w / n_rows)
-        else:
-            row_loss[i] = _row_elementwise(kind, param, &pred[i, 0], &target[i, 0], g,
-                                           n_cols, w / n_rows)
-        row_loss[i] = row_loss[i] * w
+    if n_threads == 1:   # no parallel region: it costs more than a small batch's loss
+        for i in range(n_rows):
+            w = sample_weight[i] if sample_weight != NULL else 1.0
+            row_loss[i] = _dense_row(kind, param, pred + i * n_cols, target + i * n_cols,
+                                     grad + i * n_cols if grad != NULL else NULL, n_cols,
+                                     w, w / n_rows)
+    else:
+        for i in prange(n_rows, schedule="static", num_threads=n_threads):
+            w = sample_weight[i] if sample_weight != NULL else 1.0
+            row_loss[i] = _dense_row(kind, param, pred + i * n_cols, target + i * n_cols,
+                                     grad + i * n_cols if grad != NULL else NULL, n_cols,
+                                     w, w / n_rows)
     for i in range(n_rows):
         total += row_loss[i]
     return total / n_rows
 
 
-cdef double _row_sparse(int kind, const floating *p, long label, floating *g, Py_ssize_t n,
+def loss_grad(int kind, double param, const floating[:, ::1] pred,
+              const floating[:, ::1] target, const floating[::1] sample_weight,
+              floating[:, ::1] grad, double[::1] row_loss, int n_threads):
+    """Mean batch loss of `pred` against `target`; grad := its gradient (if not None)."""
+    cdef double loss
+    if pred.shape[0] == 0:
+        return 0.0
+    with nogil:
+        loss = _loss_dense(kind, param, &pred[0, 0], &target[0, 0],
+                           &sample_weight[0] if sample_weight is not None else NULL,
+                           &grad[0, 0] if grad is not None else NULL, &row_loss[0],
+                           pred.shape[0], pred.shape[1], n_threads)
+    return loss
+
+
+cdef double _row_sparse(int kind, const floating *p, int64_t label, floating *g, Py_ssize_t n,
                         double scale) noexcept nogil:
     """Cross-entropy against an integer label, from probabilities or logits."""
     cdef Py_ssize_t j
@@ -175,19 +202,43 @@ cdef double _row_sparse(int kind, const floating *p, long label, floating *g, Py
     return -log(min(max(q, EPS), 1.0 - EPS))
 
 
-def loss_grad_sparse(int kind, const floating[:, ::1] pred, const long long[::1] labels,
-                     const floating[::1] sample_weight, floating[:, ::1] grad,
-                     double[::1] row_loss, int n_threads):
-    """Mean cross-entropy against integer labels (kind CCE or SOFTMAX_CCE)."""
-    cdef Py_ssize_t i, n_rows = pred.shape[0], n_cols = pred.shape[1]
-    cdef bint has_grad = grad is not None, has_w = sample_weight is not None
+cdef double _loss_sparse(int kind, const floating *pred, const int64_t *labels,
+                         const floating *sample_weight, floating *grad, double *row_loss,
+                         Py_ssize_t n_rows, Py_ssize_t n_cols, int n_threads) noexcept nogil:
+    """Mean cross-entropy (kind CCE or SOFTMAX_CCE) of `pred` against integer labels;
+    grad := its gradient unless NULL; sample_weight may be NULL (all ones)."""
+    cdef Py_ssize_t i
     cdef double w, total = 0.0
     if n_rows == 0:
         return 0.0
-    for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
-        w = sample_weight[i] if has_w else 1.0
-        row_loss[i] = w * _row_sparse(kind, &pred[i, 0], labels[i],
-                                      &grad[i, 0] if has_grad else NULL, n_cols, w / n_rows)
+    if n_threads == 1:
+        for i in range(n_rows):
+            w = sample_weight[i] if sample_weight != NULL else 1.0
+            row_loss[i] = w * _row_sparse(kind, pred + i * n_cols, labels[i],
+                                          grad + i * n_cols if grad != NULL else NULL,
+                                          n_cols, w / n_rows)
+    else:
+        for i in prange(n_rows, schedule="static", num_threads=n_threads):
+            w = sample_weight[i] if sample_weight != NULL else 1.0
+            row_loss[i] = w * _row_sparse(kind, pred + i * n_cols, labels[i],
+                                          grad + i * n_cols if grad != NULL else NULL,
+                                          n_cols, w / n_rows)
     for i in range(n_rows):
         total += row_loss[i]
     return total / n_rows
+
+
+def loss_grad_sparse(int kind, const floating[:, ::1] pred, const int64_t[::1] labels,
+                     const floating[::1] sample_weight, floating[:, ::1] grad,
+                     double[::1] row_loss, int n_threads):
+    """Mean cross-entropy against integer labels (kind CCE or SOFTMAX_CCE)."""
+    cdef double loss
+    if pred.shape[0] == 0:
+        return 0.0
+    with nogil:
+        loss = _loss_sparse(kind, &pred[0, 0], &labels[0],
+                            &sample_weight[0] if sample_weight is not None else NULL,
+                            &grad[0, 0] if grad is not None else NULL, &row_loss[0],
+                            pred.shape[0], pred.shape[1], n_threads)
+    return loss
+    return loss

@@ -161,6 +161,10 @@ def nadam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
 
 # ---------------------------------------------------------------- all parameters at once
 
+# ParamGroup.update's rules
+cpdef enum:
+    GROUP_ADAM = 0
+    GROUP_RMSPROP = 1
 
 
 cdef inline char *_data(arr):
@@ -220,33 +224,44 @@ cdef class ParamGroup:
     def __dealloc__(self):
         free(self.chunks)
 
-    def adam(self, double alpha, double beta_1, double beta_2, double epsilon, double wd_lr,
-             int n_threads):
-        """Keras Adam (no AMSGrad) on every parameter: slots0 = m, slots1 = v."""
-        cdef int64_t c
-        cdef double c1 = 1.0 - beta_1, c2 = 1.0 - beta_2
-        cdef Chunk *k
-        for c in prange(self.n_chunks, nogil=True, schedule="static",
-                        num_threads=n_threads if self.size >= PARALLEL_MIN else 1):
-            k = &self.chunks[c]
-            if self.dbl:
-                fnn_d_adam(<double *>k.p, <const double *>k.g, <double *>k.s0,
-                           <double *>k.s1, k.n, alpha, c1, c2, epsilon, wd_lr)
-            else:
-                fnn_s_adam(<float *>k.p, <const float *>k.g, <float *>k.s0, <float *>k.s1,
-                           k.n, <float>alpha, <float>c1, <float>c2, <float>epsilon,
-                           <float>wd_lr)
+    def update(self, int rule, double lr, double decay_1, double decay_2, double epsilon,
+               double wd_lr, int n_threads):
+        """One update of every parameter by `rule`:
+        GROUP_ADAM     Keras Adam (no AMSGrad), slots0 = m, slots1 = v; `lr` is the
+                       bias-corrected step alpha, decay_1 = beta_1, decay_2 = beta_2;
+        GROUP_RMSPROP  Keras RMSprop (not centered, no momentum), slots0 = v;
+                       decay_1 = rho, decay_2 unused."""
+        if rule not in (GROUP_ADAM, GROUP_RMSPROP):
+            raise ValueError(f"`rule` must be GROUP_ADAM or GROUP_RMSPROP; got {rule}")
+        with nogil:
+            self._update(rule, lr, decay_1, decay_2, epsilon, wd_lr, n_threads)
 
-    def rmsprop(self, double lr, double rho, double epsilon, double wd_lr, int n_threads):
-        """Keras RMSprop (not centered, no momentum) on every parameter: slots0 = v."""
+    cdef void _update(self, int rule, double lr, double decay_1, double decay_2,
+                      double epsilon, double wd_lr, int n_threads) noexcept nogil:
         cdef int64_t c
-        cdef Chunk *k
-        for c in prange(self.n_chunks, nogil=True, schedule="static",
-                        num_threads=n_threads if self.size >= PARALLEL_MIN else 1):
-            k = &self.chunks[c]
-            if self.dbl:
-                fnn_d_rmsprop(<double *>k.p, <const double *>k.g, <double *>k.s0, k.n, lr,
-                              rho, epsilon, wd_lr)
-            else:
-                fnn_s_rmsprop(<float *>k.p, <const float *>k.g, <float *>k.s0, k.n,
-                              <float>lr, <float>rho, <float>epsilon, <float>wd_lr)
+        if self.size < PARALLEL_MIN or n_threads == 1:   # no parallel region at all
+            for c in range(self.n_chunks):
+                _update_chunk(&self.chunks[c], self.dbl, rule, lr, decay_1, decay_2,
+                              epsilon, wd_lr)
+            return
+        for c in prange(self.n_chunks, schedule="static", num_threads=n_threads):
+            _update_chunk(&self.chunks[c], self.dbl, rule, lr, decay_1, decay_2, epsilon,
+                          wd_lr)
+
+
+cdef void _update_chunk(Chunk *k, bint dbl, int rule, double lr, double decay_1,
+                        double decay_2, double epsilon, double wd_lr) noexcept nogil:
+    """ParamGroup.update's rule on one chunk."""
+    cdef double c1 = 1.0 - decay_1, c2 = 1.0 - decay_2
+    if rule == GROUP_ADAM and dbl:
+        fnn_d_adam(<double *>k.p, <const double *>k.g, <double *>k.s0, <double *>k.s1, k.n,
+                   lr, c1, c2, epsilon, wd_lr)
+    elif rule == GROUP_ADAM:
+        fnn_s_adam(<float *>k.p, <const float *>k.g, <float *>k.s0, <float *>k.s1, k.n,
+                   <float>lr, <float>c1, <float>c2, <float>epsilon, <float>wd_lr)
+    elif dbl:
+        fnn_d_rmsprop(<double *>k.p, <const double *>k.g, <double *>k.s0, k.n, lr, decay_1,
+                      epsilon, wd_lr)
+    else:
+        fnn_s_rmsprop(<float *>k.p, <const float *>k.g, <float *>k.s0, k.n, <float>lr,
+                      <float>decay_1, <float>epsilon, <float>wd_lr)

@@ -20,7 +20,7 @@ from fastnn._kernels.capi cimport (
     fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_act_forward, fnn_d_act_forward,
     fnn_s_act_backward, fnn_d_act_backward, fnn_s_dropout_forward, fnn_d_dropout_forward,
     fnn_s_dropout_backward, fnn_d_dropout_backward, fnn_s_col_sums, fnn_d_col_sums,
-    fnn_s_softmax_rows, fnn_d_softmax_rows)
+    fnn_s_softmax_rows, fnn_d_softmax_rows, fnn_take_rows)
 
 
 cdef enum:
@@ -68,61 +68,93 @@ cdef inline int _threads(int64_t n, int nt) noexcept nogil:
     return nt if n >= PARALLEL_MIN else 1
 
 
+# Each element-wise pass below runs as one call where it stays on one thread (a parallel
+# region costs more than a small pass), else in CHUNK-sized chunks spread over threads;
+# the kernels are element-independent (dropout's mask depends on the element's index, not
+# on the chunk), so both give the same bits.
+
+cdef void _act_forward_part(bint dbl, int act, double param, void *x, int64_t lo,
+                            int64_t n) noexcept nogil:
+    if dbl:
+        fnn_d_act_forward(act, param, <double *>x + lo, NULL, n)
+    else:
+        fnn_s_act_forward(act, param, <float *>x + lo, NULL, n)
+
+
 cdef void _act_forward(bint dbl, int act, double param, void *x, int64_t n,
                        int nt) noexcept nogil:
-    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
-        lo = c * CHUNK
-        if dbl:
-            fnn_d_act_forward(act, param, <double *>x + lo, NULL, min(CHUNK, n - lo))
-        else:
-            fnn_s_act_forward(act, param, <float *>x + lo, NULL, min(CHUNK, n - lo))
+    cdef int64_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if _threads(n, nt) == 1:
+        _act_forward_part(dbl, act, param, x, 0, n)
+        return
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        _act_forward_part(dbl, act, param, x, c * CHUNK, min(CHUNK, n - c * CHUNK))
+
+
+cdef void _act_backward_part(bint dbl, int act, double param, const void *g, const void *s,
+                             void *out, int64_t lo, int64_t n) noexcept nogil:
+    if dbl:
+        fnn_d_act_backward(act, param, <const double *>g + lo, <const double *>s + lo,
+                           <double *>out + lo, n)
+    else:
+        fnn_s_act_backward(act, param, <const float *>g + lo, <const float *>s + lo,
+                           <float *>out + lo, n)
 
 
 cdef void _act_backward(bint dbl, int act, double param, const void *g, const void *s,
                         void *out, int64_t n, int nt) noexcept nogil:
-    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
-        lo = c * CHUNK
-        if dbl:
-            fnn_d_act_backward(act, param, <const double *>g + lo, <const double *>s + lo,
-                               <double *>out + lo, min(CHUNK, n - lo))
-        else:
-            fnn_s_act_backward(act, param, <const float *>g + lo, <const float *>s + lo,
-                               <float *>out + lo, min(CHUNK, n - lo))
+    cdef int64_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if _threads(n, nt) == 1:
+        _act_backward_part(dbl, act, param, g, s, out, 0, n)
+        return
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        _act_backward_part(dbl, act, param, g, s, out, c * CHUNK, min(CHUNK, n - c * CHUNK))
+
+
+cdef void _dropout_forward_part(bint dbl, Layer *L, const void *x, uint32_t step,
+                                int64_t lo, int64_t n) noexcept nogil:
+    cdef uint32_t threshold = <uint32_t>min(L.rate * 4294967296.0, 4294967295.0)
+    cdef double scale = 1.0 / (1.0 - L.rate)
+    if dbl:
+        fnn_d_dropout_forward(<const double *>x + lo, <double *>L.y + lo, L.mask + lo, lo, n,
+                              L.seed, L.layer_index, step, threshold, scale)
+    else:
+        fnn_s_dropout_forward(<const float *>x + lo, <float *>L.y + lo, L.mask + lo, lo, n,
+                              L.seed, L.layer_index, step, threshold, scale)
 
 
 cdef void _dropout_forward(bint dbl, Layer *L, const void *x, int64_t n, uint32_t step,
                            int nt) noexcept nogil:
-    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef uint32_t threshold = <uint32_t>min(L.rate * 4294967296.0, 4294967295.0)
+    cdef int64_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if _threads(n, nt) == 1:
+        _dropout_forward_part(dbl, L, x, step, 0, n)
+        return
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        _dropout_forward_part(dbl, L, x, step, c * CHUNK, min(CHUNK, n - c * CHUNK))
+
+
+cdef void _dropout_backward_part(bint dbl, Layer *L, const void *g, const void *saved,
+                                 int act, double param, int64_t lo, int64_t n) noexcept nogil:
     cdef double scale = 1.0 / (1.0 - L.rate)
-    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
-        lo = c * CHUNK
-        if dbl:
-            fnn_d_dropout_forward(<const double *>x + lo, <double *>L.y + lo, L.mask + lo, lo,
-                                  min(CHUNK, n - lo), L.seed, L.layer_index, step,
-                                  threshold, scale)
-        else:
-            fnn_s_dropout_forward(<const float *>x + lo, <float *>L.y + lo, L.mask + lo, lo,
-                                  min(CHUNK, n - lo), L.seed, L.layer_index, step,
-                                  threshold, scale)
+    if dbl:
+        fnn_d_dropout_backward(<const double *>g + lo, L.mask + lo,
+                               <const double *>saved + lo if saved != NULL else NULL,
+                               act, param, scale, <double *>L.dx + lo, n)
+    else:
+        fnn_s_dropout_backward(<const float *>g + lo, L.mask + lo,
+                               <const float *>saved + lo if saved != NULL else NULL,
+                               act, param, scale, <float *>L.dx + lo, n)
 
 
 cdef void _dropout_backward(bint dbl, Layer *L, const void *g, const void *saved, int act,
                             double param, int64_t n, int nt) noexcept nogil:
-    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
-    cdef double scale = 1.0 / (1.0 - L.rate)
-    for c in prange(n_chunks, schedule="static", num_threads=_threads(n, nt)):
-        lo = c * CHUNK
-        if dbl:
-            fnn_d_dropout_backward(<const double *>g + lo, L.mask + lo,
-                                   <const double *>saved + lo if saved != NULL else NULL,
-                                   act, param, scale, <double *>L.dx + lo, min(CHUNK, n - lo))
-        else:
-            fnn_s_dropout_backward(<const float *>g + lo, L.mask + lo,
-                                   <const float *>saved + lo if saved != NULL else NULL,
-                                   act, param, scale, <float *>L.dx + lo, min(CHUNK, n - lo))
+    cdef int64_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if _threads(n, nt) == 1:
+        _dropout_backward_part(dbl, L, g, saved, act, param, 0, n)
+        return
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        _dropout_backward_part(dbl, L, g, saved, act, param, c * CHUNK,
+                               min(CHUNK, n - c * CHUNK))
 
 
 cdef inline void *_saved(Layer *L) noexcept nogil:
@@ -151,6 +183,10 @@ cdef class StackPlan:
     cdef bint dbl
     cdef list _keep          # the arrays the pointers point into
     cdef readonly object output, logits, loss_grad
+    # train_step's gathered batch (made on its first call) and per-row losses
+    cdef readonly object batch_x, batch_y, batch_w
+    cdef double[::1] row_loss
+    cdef void *grad_data     # loss_grad's data
 
     def __cinit__(self, list layers, int64_t rows, dtype, int first_grad):
         self.layers = <Layer *>calloc(max(len(layers), 1), sizeof(Layer))
@@ -185,6 +221,8 @@ cdef class StackPlan:
         self.logits = last.get("z")
         # d loss / d output (or / d logits): where the loss writes, for backward to read
         self.loss_grad = np.empty_like(self.output)
+        self.row_loss = np.empty(rows, np.float64)
+        self.grad_data = cnp.PyArray_DATA(<cnp.ndarray>self.loss_grad)
 
     def __dealloc__(self):
         free(self.layers)
@@ -280,6 +318,116 @@ cdef class StackPlan:
         finally:
             last.y = saved_y
         return out
+
+    def train_step(self, x, y, sample_weight, const int64_t[::1] indices, int loss_kind,
+                   double loss_param, bint fused, tuple dropout_steps, ParamGroup group,
+                   tuple update, int n_threads):
+        """One whole training step in one GIL-free call; returns the batch loss.
+
+        Gathers rows `indices` of `x`, `y` and `sample_weight` (None: all ones) into
+        batch_x, batch_y and batch_w; runs forward (dropout layer j at Philox step
+        dropout_steps[j]); the loss `loss_kind` (fastnn/_kernels/losses.pxi) with its
+        gradient, of the logits when `fused`; backward; and `group.update(*update,
+        n_threads)`. `y` holds integer labels (1-D int64, cross-entropies only) or targets
+        shaped as the output. The indices must lie in [0, len(x)): the caller draws them.
+        """
+        cdef Layer *last = &self.layers[self.n_layers - 1]
+        cdef int64_t rows = self.rows, width = self.layers[0].n_in
+        cdef int item = 8 if self.dbl else 4
+        cdef uint32_t steps[64]
+        cdef int j = 0
+        cdef bint sparse
+        if indices.shape[0] != rows:
+            raise ValueError(f"`indices` must hold {rows} rows; got {indices.shape[0]}")
+        self._check_rows_source(x, "x", width)
+        sparse = y.ndim == 1
+        if sparse:
+            if y.dtype != np.int64 or not y.flags.c_contiguous or len(y) != len(x):
+                raise ValueError("integer `y` must be a C-contiguous int64 array as long as x")
+            if loss_kind != CCE and loss_kind != SOFTMAX_CCE:
+                raise ValueError("integer labels need a cross-entropy loss")
+        else:
+            self._check_rows_source(y, "y", last.n_out)
+        if sample_weight is not None:
+            self._check_rows_source(sample_weight.reshape(-1, 1), "sample_weight", 1)
+        if len(dropout_steps) > 64:
+            raise ValueError("at most 64 dropout layers per plan")
+        if len(update) != 6:
+            raise ValueError("`update` must be ParamGroup.update's six values")
+        for s in dropout_steps:
+            steps[j] = <uint32_t>(s & 0xFFFFFFFF)
+            j += 1
+        self._batch_buffers(x, y, sample_weight)
+        cdef const int64_t *idx = &indices[0]
+        cdef const char *px = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)
+        cdef const char *py = <const char *>cnp.PyArray_DATA(<cnp.ndarray>y)
+        cdef const char *pw = (<const char *>cnp.PyArray_DATA(<cnp.ndarray>sample_weight)
+                               if sample_weight is not None else NULL)
+        cdef void *bx = cnp.PyArray_DATA(<cnp.ndarray>self.batch_x)
+        cdef void *by = cnp.PyArray_DATA(<cnp.ndarray>self.batch_y)
+        cdef void *bw = (cnp.PyArray_DATA(<cnp.ndarray>self.batch_w)
+                         if sample_weight is not None else NULL)
+        cdef int64_t y_bytes = 8 if sparse else last.n_out * item
+        cdef int rule = update[0]
+        cdef double lr = update[1], decay_1 = update[2], decay_2 = update[3]
+        cdef double epsilon = update[4], wd_lr = update[5]
+        cdef double loss
+        with nogil:
+            fnn_take_rows(px, width * item, idx, rows, bx)
+            fnn_take_rows(py, y_bytes, idx, rows, by)
+            if pw != NULL:
+                fnn_take_rows(pw, item, idx, rows, bw)
+            self._forward(bx, steps, n_threads)
+            loss = self._loss(loss_kind, loss_param, fused, sparse, by, bw, n_threads)
+            self._backward(bx, self.grad_data, fused, n_threads)
+            if group is not None:
+                group._update(rule, lr, decay_1, decay_2, epsilon, wd_lr, n_threads)
+        return loss
+
+    cdef int _check_rows_source(self, a, str name, int64_t width) except -1:
+        """`a` is a C-contiguous 2-D array of the plan's dtype with `width` columns."""
+        if (not isinstance(a, np.ndarray) or a.ndim != 2 or a.shape[1] != width
+                or not a.flags.c_contiguous
+                or a.dtype != (np.float64 if self.dbl else np.float32)):
+            raise ValueError(f"`{name}` must be a C-contiguous (n, {width}) array of the "
+                             "plan's dtype")
+        return 0
+
+    cdef int _batch_buffers(self, x, y, sample_weight) except -1:
+        """batch_x, batch_y and batch_w, made or remade to suit this call's arrays."""
+        cdef int64_t rows = self.rows
+        if self.batch_x is None:
+            self.batch_x = np.empty((rows, x.shape[1]), x.dtype)
+        if self.batch_y is None or self.batch_y.dtype != y.dtype or self.batch_y.ndim != y.ndim:
+            self.batch_y = np.empty((rows,) + y.shape[1:], y.dtype)
+        if sample_weight is not None and self.batch_w is None:
+            self.batch_w = np.empty(rows, x.dtype)
+        return 0
+
+    cdef double _loss(self, int kind, double param, bint fused, bint sparse, const void *y,
+                      const void *w, int nt) noexcept nogil:
+        """The batch loss of the last layer's output (its logits when `fused`) against
+        the gathered targets; its gradient goes to loss_grad."""
+        cdef Layer *last = &self.layers[self.n_layers - 1]
+        cdef const void *pred = last.z if fused else last.y
+        cdef void *grad = self.grad_data
+        cdef int64_t n_out = last.n_out
+        nt = _threads(self.rows * n_out, nt)
+        if sparse and self.dbl:
+            return _loss_sparse(kind, <const double *>pred, <const int64_t *>y,
+                                <const double *>w, <double *>grad, &self.row_loss[0],
+                                self.rows, n_out, nt)
+        if sparse:
+            return _loss_sparse(kind, <const float *>pred, <const int64_t *>y,
+                                <const float *>w, <float *>grad, &self.row_loss[0],
+                                self.rows, n_out, nt)
+        if self.dbl:
+            return _loss_dense(kind, param, <const double *>pred, <const double *>y,
+                               <const double *>w, <double *>grad, &self.row_loss[0],
+                               self.rows, n_out, nt)
+        return _loss_dense(kind, param, <const float *>pred, <const float *>y,
+                           <const float *>w, <float *>grad, &self.row_loss[0], self.rows,
+                           n_out, nt)
 
     def backward(self, x, grad, bint grad_is_dz, int n_threads):
         """Backpropagate `grad` (d loss / d output, or / d logits when `grad_is_dz`) from

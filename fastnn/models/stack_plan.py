@@ -10,6 +10,7 @@ compiled or its training set-up changes (`forget_plans`).
 import numpy
 
 from fastnn.backend import get_backend
+from fastnn.backend.reference import CCE, SOFTMAX_CCE
 from fastnn.layers.dense import Dense
 from fastnn.layers.dropout import Dropout
 
@@ -31,6 +32,24 @@ def plan_for(model, rows):
         plans.pop(next(iter(plans)))
     plans[rows] = plan
     return plan
+
+
+def whole_steps(model, data):
+    """Whether fit may run each step of `model` on the training arrays `data` = (x, y,
+    sample weights or None) as one call of StackPlan.train_step: the model has plans,
+    and the arrays are laid out as that call reads them."""
+    if not _eligible(model):
+        return False
+    x, y, w = data
+    dtype = model._dtype()
+
+    def rows_of(a, ndim, kind):
+        return (type(a) is numpy.ndarray and a.ndim == ndim and a.dtype == kind
+                and a.flags.c_contiguous)
+
+    targets = (rows_of(y, 1, numpy.int64) and model._loss_kind in (CCE, SOFTMAX_CCE)
+               or rows_of(y, 2, dtype))
+    return rows_of(x, 2, dtype) and targets and (w is None or rows_of(w, 1, dtype))
 
 
 def _eligible(model):

@@ -118,6 +118,24 @@ class TrainingMixin:
         self.optimizer.apply(self._params, self._grads, n_threads=n_threads)
         return loss, out
 
+    def _whole_step(self, data, idx, group, n_threads):
+        """A training step as one compiled call (StackPlan.train_step: gather, forward,
+        loss, backward and the update of every parameter through the optimizer's
+        ParamGroup `group`), returning (loss, output, batch targets, batch weights); or
+        None where the model has no plan for this batch size."""
+        plan = stack_plan.plan_for(self, len(idx))
+        if plan is None:
+            return None
+        dropouts = self._dropout_layers
+        steps = tuple([d.step for d in dropouts])
+        for d in dropouts:
+            d.step += 1
+        xb, yb, wb = data
+        loss = plan.train_step(xb, yb, wb, idx, self._loss_kind, self.loss._param(),
+                               self._fused, steps, group,
+                               self.optimizer.group_update_args(), n_threads)
+        return loss, plan.output, plan.batch_y, None if wb is None else plan.batch_w
+
     def _backward(self, grad, workspace, is_dz=None, to_input=False):
         """Backpropagate `grad` (d loss / d output, or d loss / d logits when fused);
         parameter gradients land in each layer's gradient buffers. With `to_input`, returns
@@ -224,6 +242,10 @@ class TrainingMixin:
         fit_seed = _random.next_seed()
         self.stop_training = False
         cbs.on_train_begin()
+        batch_hooks = cbs.wants_train_batch_hooks()
+        # the compiled update of every parameter, when each step can be one call
+        group = (self.optimizer.param_group(self._params, self._grads)
+                 if stack_plan.whole_steps(self, data) else None)
         logs = {}
         for epoch in range(initial_epoch, epochs):
             for metric in self.compiled_metrics:
@@ -231,7 +253,7 @@ class TrainingMixin:
             cbs.on_epoch_begin(epoch)
             order = (fit_data.epoch_order(fit_seed, epoch, len(x)) if shuffle
                      else numpy.arange(len(x)))
-            logs = self._train_epoch(data, order, batch_size, cbs)
+            logs = self._train_epoch(data, order, batch_size, cbs, batch_hooks, group)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cbs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -241,24 +263,31 @@ class TrainingMixin:
         cbs.on_train_end(logs)
         return history
 
-    def _train_epoch(self, data, order, batch_size, cbs):
+    def _train_epoch(self, data, order, batch_size, cbs, batch_hooks, group):
+        """One epoch of steps over the samples in `order`; `batch_hooks`: whether to call
+        the callbacks' batch hooks; `group`: the optimizer's ParamGroup when each step
+        can be one compiled call (_whole_step), else None."""
         backend = get_backend()
         xb, yb, wb = data
         workspace = self._train_workspace
         order = backend.asarray(order.astype(numpy.int64))
         loss_total, count = 0.0, 0
-        batch_hooks = cbs.wants_train_batch_hooks()
         choice = self._thread_choice
         for step in range(-(-len(order) // batch_size)):
             if batch_hooks:
                 cbs.on_train_batch_begin(step)
             idx = order[step * batch_size:(step + 1) * batch_size]
-            bx = backend.take_rows(xb, idx, out=workspace.buffer(
-                self, "x", (len(idx),) + xb.shape[1:], xb.dtype))
-            by = self._take_labels(yb, idx, workspace)
-            bw = None if wb is None else wb[idx]
+            n_threads = choice.threads()
             start = time.perf_counter()
-            loss, out = self._train_step(bx, by, bw, workspace, choice.threads())
+            done = None if group is None else self._whole_step(data, idx, group, n_threads)
+            if done is not None:
+                loss, out, by, bw = done
+            else:
+                bx = backend.take_rows(xb, idx, out=workspace.buffer(
+                    self, "x", (len(idx),) + xb.shape[1:], xb.dtype))
+                by = self._take_labels(yb, idx, workspace)
+                bw = None if wb is None else wb[idx]
+                loss, out = self._train_step(bx, by, bw, workspace, n_threads)
             choice.record(time.perf_counter() - start)
             loss_total += loss * len(idx)
             count += len(idx)
