@@ -45,9 +45,13 @@ def numeric_array(data, name):
         raise ValueError(f"`{name}` must hold at least one sample; got shape {arr.shape}")
     # a sum of finite numbers is finite unless it overflows: only then look element-wise
     if kind == "f" and not numpy.isfinite(arr.sum()) and not numpy.isfinite(arr).all():
-        bad = int((~numpy.isfinite(arr)).sum())
-        raise ValueError(f"`{name}` must be finite; got {bad} NaN or infinite values")
+        raise not_finite(name, int((~numpy.isfinite(arr)).sum()))
     return arr
+
+
+def not_finite(name, count):
+    """The ValueError for an array `name` holding `count` NaN or infinite values."""
+    return ValueError(f"`{name}` must be finite; got {count} NaN or infinite values")
 
 
 def features(x, input_shape, dtype, name="x"):

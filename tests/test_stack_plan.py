@@ -214,3 +214,15 @@ def test_train_step_rejects_arrays_it_cannot_read():
         step(y=np.zeros(8, np.int64))
     with pytest.raises(ValueError, match="sample_weight"):
         step(w=np.ones(8, np.float64))
+
+
+@pytest.mark.parametrize("rows", [1, 1500])
+def test_predict_names_nan_and_infinity_in_any_chunk(rows):
+    fastnn.utils.set_random_seed(0)
+    model = models.Sequential([D(4, "relu", input_shape=(3,)), D(2)])
+    x = np.ones((rows, 3), np.float32)
+    x[-1, 0], x[0, 2] = np.nan, np.inf
+    with pytest.raises(ValueError, match="`x` must be finite; got 2 NaN or infinite"):
+        model.predict(x, verbose=0)
+    x[-1, 0] = x[0, 2] = 0.0
+    assert np.isfinite(model.predict(x, verbose=0)).all()

@@ -13,6 +13,7 @@ cimport numpy as cnp
 
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
+from libc.math cimport isfinite
 from libc.string cimport memcpy
 from cython.parallel cimport prange
 
@@ -155,6 +156,18 @@ cdef void _dropout_backward(bint dbl, Layer *L, const void *g, const void *saved
     for c in prange(n_chunks, schedule="static", num_threads=nt):
         _dropout_backward_part(dbl, L, g, saved, act, param, c * CHUNK,
                                min(CHUNK, n - c * CHUNK))
+
+
+cdef int64_t _count_nonfinite(bint dbl, const void *x, int64_t n) noexcept nogil:
+    """How many of the n values at x are NaN or infinite."""
+    cdef int64_t i, bad = 0
+    if dbl:
+        for i in range(n):
+            bad += not isfinite((<const double *>x)[i])
+    else:
+        for i in range(n):
+            bad += not isfinite((<const float *>x)[i])
+    return bad
 
 
 cdef inline void *_saved(Layer *L) noexcept nogil:
@@ -302,22 +315,27 @@ cdef class StackPlan:
                 j += 1
             inp = L.y
 
-    def infer(self, x, out, int n_threads):
+    def infer(self, x, out, int n_threads, bint count_nonfinite=False):
         """Inference: run the (dropout-free) stack on `x`, the last layer writing into
-        `out`, a C-contiguous (rows, n_out) array of the plan's dtype."""
+        `out`, a C-contiguous (rows, n_out) array of the plan's dtype. Returns how many
+        NaN or infinite values `x` holds if `count_nonfinite` (then `out` is garbage
+        when that is not 0), else 0."""
         cdef const void *px = self._buffer_of(x)
         cdef void *po = <void *>self._buffer_of(out)
         cdef Layer *last = &self.layers[self.n_layers - 1]
         cdef void *saved_y = last.y
+        cdef int64_t bad = 0, n = self.rows * self.layers[0].n_in
         if out.shape[1] != last.n_out:
             raise ValueError(f"`out` must have {last.n_out} columns; got {out.shape[1]}")
         last.y = po
         try:
             with nogil:
+                if count_nonfinite:
+                    bad = _count_nonfinite(self.dbl, px, n)
                 self._forward(px, NULL, n_threads)
         finally:
             last.y = saved_y
-        return out
+        return bad
 
     def train_step(self, x, y, sample_weight, const int64_t[::1] indices, int loss_kind,
                    double loss_param, bint fused, tuple dropout_steps, ParamGroup group,

@@ -92,7 +92,10 @@ class InferenceMixin:
     # ------------------------------------------------------------------ predict
     def _thread_local(self):
         """This model's per-thread state: predicting threads never share buffers."""
-        return self.__dict__.setdefault("_per_thread", threading.local())
+        local = self.__dict__.get("_per_thread")
+        if local is None:
+            local = self.__dict__.setdefault("_per_thread", threading.local())
+        return local
 
     def _predict_workspace(self):
         local = self._thread_local()
@@ -114,10 +117,11 @@ class InferenceMixin:
         """
         if batch_size is not None:
             _validation.positive_int(batch_size, "batch_size")
-        verbose = fit_data.check_verbose(verbose)
-        x = self._prepare_x(x)
+        if verbose != 0 or callbacks:
+            verbose = fit_data.check_verbose(verbose)
         if not verbose and not callbacks:
-            return self._predict_quiet(x)
+            return self._predict_quiet(self._prepare_x(x, finite=False), finite=False)
+        x = self._prepare_x(x)
         backend = get_backend()
         workspace = self._predict_workspace()
         result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
@@ -135,23 +139,33 @@ class InferenceMixin:
         cbs.on_predict_end()
         return result
 
-    def _predict_quiet(self, x):
+    def _predict_quiet(self, x, finite=True):
         """predict without progress or callbacks: on the cpu backend each chunk of rows is
         one compiled call (fastnn.models.stack_plan.inference_plan) writing straight into
-        the result, with buffers kept per thread, so nothing else is allocated."""
+        the result, with buffers kept per thread, so nothing else is allocated. With
+        finite=False, x has not been checked for NaN and infinity yet: done here."""
         local = self._thread_local()
-        plans = local.__dict__.setdefault("plans", {})
+        try:
+            plans = local.plans
+        except AttributeError:
+            plans = local.plans = {}
         result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
         n_threads = get_num_threads()
         for start in range(0, len(x), PREDICT_CHUNK):
-            chunk = x[start:start + PREDICT_CHUNK]
+            chunk = x[start:start + PREDICT_CHUNK] if len(x) > PREDICT_CHUNK else x
             plan = stack_plan.inference_plan(self, len(chunk), plans)
             if plan is None:
+                if not finite:
+                    _validation.numeric_array(x, "x")   # raises for NaN or infinity
+                    finite = True
                 backend = get_backend()
                 out = self._forward(backend.asarray(chunk), False, self._predict_workspace())
                 result[start:start + len(out)] = backend.to_numpy(out)
-            else:
-                plan.infer(chunk, result[start:start + len(chunk)], n_threads)
+                continue
+            bad = plan.infer(chunk, result[start:start + len(chunk)], n_threads, not finite)
+            if bad:
+                raise _validation.not_finite("x", bad + int(
+                    (~numpy.isfinite(x[start + len(chunk):])).sum()))
         return result
 
     def __call__(self, x, training=False):

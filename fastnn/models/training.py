@@ -27,16 +27,19 @@ class TrainingMixin:
     # ------------------------------------------------------------------ data
     def _dtype(self):
         for layer in self._layers:
-            if layer.weights:
-                return layer.weights[0].dtype
+            if layer._params:
+                return layer._params[0].dtype
         from fastnn.config import floatx
         return numpy.dtype(floatx())
 
-    def _prepare_x(self, x, name="x"):
+    def _prepare_x(self, x, name="x", finite=True):
+        """`x` checked and as the model's dtype, C-contiguous (building the model on
+        first use). With finite=False, the common case skips the NaN/infinity check: the
+        caller checks (the compiled inference counts them while it reads x)."""
         if (type(x) is numpy.ndarray and self.built and x.ndim == 2 and x.shape[0]
                 and x.shape[1] == self.input_shape[1] and x.flags.c_contiguous
-                and x.dtype == self._dtype() and numpy.isfinite(x.sum())):
-            return x  # the common case, checked in a few microseconds (predict)
+                and x.dtype == self._dtype() and (not finite or numpy.isfinite(x.sum()))):
+            return x  # the common case, checked in a microsecond or two (predict)
         shape = self.input_shape[1:] if self.built else (
             self._layers[0].input_shape if self._layers else None)
         arr = _validation.features(x, shape, numpy.float64 if not self.built else self._dtype(),
