@@ -391,7 +391,7 @@ cdef class StackPlan:
         cdef double epsilon = update[4], wd_lr = update[5]
         cdef double loss
         with nogil:
-            fnn_take_rows(px, width * item, idx, rows, bx)
+            _gather_rows(px, width * item, idx, rows, bx, _threads(rows * width, n_threads))
             fnn_take_rows(py, y_bytes, idx, rows, by)
             if pw != NULL:
                 fnn_take_rows(pw, item, idx, rows, bw)
