@@ -126,6 +126,22 @@ def test_thread_choice_keeps_the_faster_count():
     assert ThreadChoice(1).threads() == 1
 
 
+def test_thread_choice_is_tried_again_later():
+    from fastnn.models.thread_choice import RECHECK_STEPS, ThreadChoice
+    choice = ThreadChoice(2)
+    for _ in range(200):             # the second core is slow at first: one thread wins
+        n = choice.threads()
+        choice.record(0.002 if n == 2 else 0.001)
+    assert choice.chosen == 1
+    counts = []
+    for _ in range(RECHECK_STEPS + 100):   # then it is fast: the next trial picks two
+        n = choice.threads()
+        counts.append(n)
+        choice.record(0.0005 if n == 2 else 0.001)
+    assert choice.chosen == 2 and counts[-1] == 2
+    assert 2 not in counts[:RECHECK_STEPS - 200]     # the choice holds until the recheck
+
+
 def test_training_gives_the_same_weights_at_any_thread_count():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((600, 40)), rng.integers(0, 3, 600)
