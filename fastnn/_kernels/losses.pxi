@@ -103,19 +103,23 @@ cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, 
                              double scale) noexcept nogil:
     """Cross-entropy of softmax(z) against y, from the logits: stable for any z."""
     cdef Py_ssize_t j
-    cdef double m = z[0], s = 0.0, lse, total = 0.0, ysum = 0.0
+    cdef double m = z[0], s = 0.0, e, f, lse, total = 0.0, ysum = 0.0
     for j in range(1, n):
         if z[j] > m:
             m = z[j]
     for j in range(n):
-        s += exp(z[j] - m)
+        e = exp(z[j] - m)
+        s += e
+        if g != NULL:
+            g[j] = <floating>e      # kept for the gradient: one exp per element
     lse = m + log(s)
     for j in range(n):
         total += y[j] * (lse - z[j])
         ysum += y[j]
     if g != NULL:
+        f = scale * ysum / s
         for j in range(n):
-            g[j] = <floating>(scale * (exp(z[j] - lse) * ysum - y[j]))
+            g[j] = <floating>(f * g[j] - scale * y[j])
     return total
 
 
@@ -177,18 +181,22 @@ cdef double _row_sparse(int kind, const floating *p, int64_t label, floating *g,
                         double scale) noexcept nogil:
     """Cross-entropy against an integer label, from probabilities or logits."""
     cdef Py_ssize_t j
-    cdef double m, s = 0.0, lse, q
+    cdef double m, s = 0.0, e, f, lse, q
     if kind == SOFTMAX_CCE:
         m = p[0]
         for j in range(1, n):
             if p[j] > m:
                 m = p[j]
         for j in range(n):
-            s += exp(p[j] - m)
+            e = exp(p[j] - m)
+            s += e
+            if g != NULL:
+                g[j] = <floating>e      # kept for the gradient: one exp per element
         lse = m + log(s)
         if g != NULL:
+            f = scale / s
             for j in range(n):
-                g[j] = <floating>(scale * exp(p[j] - lse))
+                g[j] = <floating>(f * g[j])
             g[label] = <floating>(g[label] - scale)
         return lse - p[label]
     for j in range(n):
