@@ -98,7 +98,8 @@ class BuildExt(build_ext):
         if kind == "msvc":
             base = ["/O2", "/fp:precise"]
         else:
-            base = ["-O3", "-fno-math-errno", "-fno-strict-aliasing",
+            # -fno-trapping-math: float selects become vector blends (src_c/vmath_f32.h)
+            base = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing",
                     "-Wno-unused-function", "-Wno-unreachable-code",
                     # only PyInit_* is exported: no fnn_* symbol can clash in a host process
                     "-fvisibility=hidden"]

@@ -13,10 +13,10 @@
 
 static inline REAL FN(sigmoid_of)(REAL z)
 {
-    /* never exponentiates a positive number, so it cannot overflow */
-    if (z >= 0) return (REAL)1 / ((REAL)1 + EXP(-z));
-    REAL e = EXP(z);
-    return e / ((REAL)1 + e);
+    /* e^-|z| <= 1 cannot overflow; both sides computed, then selected (vectorisable) */
+    REAL e = EXP(z >= 0 ? -z : z);
+    REAL r = (REAL)1 / ((REAL)1 + e);
+    return z >= 0 ? r : e * r;
 }
 
 static void FN(act_forward)(int act, double param, REAL *restrict x,
@@ -247,10 +247,12 @@ static void FN(softmax_rows)(REAL *x, int64_t n_rows, int64_t n_cols, int64_t ld
             for (int64_t j = 0; j < n_cols; j++)
                 row[j] -= shift;
         } else {
-            for (int64_t j = 0; j < n_cols; j++) {
+            /* the exps and their sum in separate loops: the first vectorises, a float
+             * reduction would not (its order is fixed) */
+            for (int64_t j = 0; j < n_cols; j++)
                 row[j] = EXP(row[j] - top);
+            for (int64_t j = 0; j < n_cols; j++)
                 total += row[j];
-            }
             REAL scale = (REAL)(1.0 / total);
             for (int64_t j = 0; j < n_cols; j++)
                 row[j] *= scale;

@@ -9,13 +9,16 @@
 
 #include "philox_impl.h"
 
+#include "vmath_f32.h"
+
+/* float: the vectorisable functions of vmath_f32.h (log1p has none: softplus only) */
 #define REAL float
 #define FN(name) ISA_FN(s_##name)
-#define EXP expf
-#define EXPM1 expm1f
+#define EXP vm_expf
+#define EXPM1 vm_expm1f
 #define LOG1P log1pf
-#define TANH tanhf
-#define ERF erff
+#define TANH vm_tanhf
+#define ERF vm_erff
 #define SQRT sqrtf
 #include "eltwise_impl.h"
 

@@ -4,6 +4,8 @@ Each ISA has its own build of the activation, dropout, reduction and optimizer k
 (src_c/eltwise_<isa>.c); the cpu backend tests cover the ISA chosen at start-up, these
 cover the others, as an older CPU would run them.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,32 @@ def test_set_isa_switches_the_kernels(kernel_isa):
 def test_set_isa_rejects_unknown_names():
     with pytest.raises(ValueError, match="name"):
         kernels.set_isa("sse9")
+
+
+def _exact_activation(name, x):
+    """float64 values of an activation, from NumPy and math.erf."""
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-x))
+    if name == "silu":
+        return x / (1 + np.exp(-x))
+    if name == "elu":
+        return np.where(x > 0, x, np.expm1(x))
+    erf = np.vectorize(math.erf)
+    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+
+
+@pytest.mark.parametrize("name, atol", [("tanh", 0), ("sigmoid", 0), ("silu", 0), ("elu", 0),
+                                        ("gelu", 6e-7)])
+def test_float_transcendentals_within_a_few_ulp(kernel_isa, cpu, name, atol):
+    # the vectorised exp/expm1/tanh/erf of src_c/vmath_f32.h, over the whole useful range
+    # and down to tiny arguments, against float64; gelu's 1 + erf keeps an absolute error
+    x = np.concatenate([np.linspace(-30, 30, 60001), np.geomspace(1e-8, 1, 500),
+                        -np.geomspace(1e-8, 1, 500), [0.0]]).astype(np.float32)
+    got = cpu.activation_forward(x.reshape(1, -1), activations.get(name)).ravel()
+    exact = _exact_activation(name, x.astype(np.float64))
+    np.testing.assert_allclose(got, exact, rtol=5e-7, atol=atol)   # rtol: ~4 ulp
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)

@@ -4,8 +4,11 @@ from cython.parallel cimport prange
 from libc.math cimport exp, log
 from libc.stdint cimport int64_t
 
+from libc.string cimport memcpy
+
 from fastnn._kernels.capi cimport (fnn_s_act_forward, fnn_d_act_forward,
-                                   fnn_s_act_backward, fnn_d_act_backward)
+                                   fnn_s_act_backward, fnn_d_act_backward,
+                                   fnn_s_softmax_rows, fnn_d_softmax_rows)
 
 
 
@@ -47,35 +50,20 @@ def activation_backward(int act, double param, const floating[:, ::1] grad,
         _act_backward_row(act, param, &grad[i, 0], &saved[i, 0], &out[i, 0], n_cols)
 
 
-cdef void _softmax_row(const floating *x, floating *y, Py_ssize_t n, bint log_out) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef floating m = x[0]
-    cdef double total = 0.0, log_total
-    for j in range(1, n):
-        if x[j] > m:
-            m = x[j]
-    if log_out:
-        for j in range(n):
-            total += exp(x[j] - m)
-        log_total = log(total)
-        for j in range(n):
-            y[j] = <floating>(x[j] - m - log_total)
-    else:
-        for j in range(n):
-            y[j] = <floating>exp(x[j] - m)
-            total += y[j]
-        for j in range(n):
-            y[j] = <floating>(y[j] / total)
-
-
 def softmax_forward(const floating[:, ::1] x, floating[:, ::1] out, bint log_out,
                     int n_threads):
-    """out := softmax(x) (or log_softmax) along the last axis; stable for any logit."""
+    """out := softmax(x) (or log_softmax) along the last axis; stable for any logit. The
+    per-ISA kernel of src_c/ (vectorised exp), row by row, on a copy of x in out."""
     cdef Py_ssize_t i, n_rows = x.shape[0], n_cols = x.shape[1]
     if n_cols == 0:
         return
     for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
-        _softmax_row(&x[i, 0], &out[i, 0], n_cols, log_out)
+        if &out[i, 0] != &x[i, 0]:
+            memcpy(&out[i, 0], &x[i, 0], n_cols * sizeof(floating))
+        if floating is float:
+            fnn_s_softmax_rows(&out[i, 0], 1, n_cols, n_cols, log_out)
+        else:
+            fnn_d_softmax_rows(&out[i, 0], 1, n_cols, n_cols, log_out)
 
 
 cdef void _softmax_backward_row(const floating *g, const floating *y, floating *out,
