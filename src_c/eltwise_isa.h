@@ -11,12 +11,13 @@
 
 #include "vmath_f32.h"
 
-/* float: the vectorisable functions of vmath_f32.h (log1p has none: softplus only) */
+/* float: the vectorisable functions of vmath_f32.h (LOG1P's argument is in [0, 1]: it is
+ * only softplus's log1p(e^-|z|)) */
 #define REAL float
 #define FN(name) ISA_FN(s_##name)
 #define EXP vm_expf
 #define EXPM1 vm_expm1f
-#define LOG1P log1pf
+#define LOG1P vm_log1p01f
 #define TANH vm_tanhf
 #define ERF vm_erff
 #define SQRT sqrtf

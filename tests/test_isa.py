@@ -52,14 +52,16 @@ def _exact_activation(name, x):
         return x / (1 + np.exp(-x))
     if name == "elu":
         return np.where(x > 0, x, np.expm1(x))
+    if name == "softplus":
+        return np.logaddexp(x, 0)
     erf = np.vectorize(math.erf)
     return 0.5 * x * (1 + erf(x / math.sqrt(2)))
 
 
 @pytest.mark.parametrize("name, atol", [("tanh", 0), ("sigmoid", 0), ("silu", 0), ("elu", 0),
-                                        ("gelu", 6e-7)])
+                                        ("softplus", 0), ("gelu", 6e-7)])
 def test_float_transcendentals_within_a_few_ulp(kernel_isa, cpu, name, atol):
-    # the vectorised exp/expm1/tanh/erf of src_c/vmath_f32.h, over the whole useful range
+    # the vectorised exp/expm1/tanh/erf/log1p of src_c/vmath_f32.h, over the whole useful range
     # and down to tiny arguments, against float64; gelu's 1 + erf keeps an absolute error
     x = np.concatenate([np.linspace(-30, 30, 60001), np.geomspace(1e-8, 1, 500),
                         -np.geomspace(1e-8, 1, 500), [0.0]]).astype(np.float32)
