@@ -8,9 +8,9 @@
  * selects of a float comparison as branches on AVX2 and SSE2.
  *
  * Accuracy against float64 over [-30, 30] and down to 1e-8 (tests/test_isa.py): tanh
- * within 1.2 ulp, sigmoid 2.5, elu 1.6, silu 3, softplus 3.3; erf within 1.5e-7 absolute (Abramowitz &
- * Stegun 7.1.26), so gelu within 5e-7 absolute. The exp and tanh polynomials are Cephes'
- * (expf, tanhf). float64 keeps libm. */
+ * within 1.2 ulp, sigmoid 2.5, elu 1.6, silu 3, softplus 3.3; erf within 1.5e-7
+ * absolute (Abramowitz & Stegun 7.1.26), so gelu within 5e-7 absolute. The exp and tanh
+ * polynomials are Cephes' (expf, tanhf). float64 keeps libm. */
 #ifndef FASTNN_VMATH_F32_H
 #define FASTNN_VMATH_F32_H
 
