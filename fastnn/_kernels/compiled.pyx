@@ -10,6 +10,7 @@ linked once, and so that one run-time ISA choice (src_c/isa.c) serves every fami
     optimizers.pxi   optimizer updates, per parameter or all at once (ParamGroup)
     dropout.pxi      dropout from the Philox generator
     reduce.pxi       bias gradients and the batch gather
+    step_layers.pxi  the layers of a StackPlan and the passes over them
     step.pxi         a Dense/Dropout stack forward or backward in one call (StackPlan)
     threads.pxi      OpenMP facts of the build
     isa.pxi          the run-time instruction-set choice
@@ -32,4 +33,5 @@ include "losses.pxi"
 include "optimizers.pxi"
 include "dropout.pxi"
 include "reduce.pxi"
+include "step_layers.pxi"
 include "step.pxi"
