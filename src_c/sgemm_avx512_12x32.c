@@ -1,7 +1,8 @@
 /* float micro-kernel, AVX-512, 12 x 32 tile (row-major view of BLIS's skx 32x12):
  * per k step 2 vector loads of B, 12 broadcasts of A, 24 FMAs into 24 zmm accumulators.
  * The accumulators are named variables: GCC spills an accumulator array every k step.
- * Edge tiles use masked loads and stores, so they run the same code as full tiles. */
+ * Edge tiles use masked loads and stores; tiles of at most 8 or 4 rows run a shorter
+ * body (same arithmetic per element, so the bits do not depend on where a tile ends). */
 #include <immintrin.h>
 
 #include "gemm_internal.h"
@@ -41,28 +42,63 @@ static inline void store_row(float *c, __m512 x0, __m512 x1, __mmask16 m0, __mma
     _mm512_mask_storeu_ps(c + 16, m1, x1);
 }
 
+/* The k loop and the write-out for the first ROWS rows of the 12-row panel: a tile
+ * with at most 8 or 4 rows (the last of m = 32, 128, ...) runs a shorter body instead
+ * of computing 12 rows and storing fewer. */
+#define KERNEL_BODY(ROWS_DECL, ROWS_FMA, ROWS_STORE)                                      \
+    ROWS_DECL                                                                             \
+    for (int64_t p = 0; p < k; p++) {                                                     \
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                      \
+        ROWS_FMA                                                                          \
+        a += 12;                                                                          \
+        b += rs_b;                                                                        \
+    }                                                                                     \
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);             \
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF                                           \
+                 : nr > 16  ? (__mmask16)((1u << (nr - 16)) - 1) : (__mmask16)0;           \
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                          \
+    __m512 bb0 = _mm512_setzero_ps(), bb1 = _mm512_setzero_ps();                           \
+    if (bias) {                                                                           \
+        bb0 = _mm512_maskz_loadu_ps(m0, bias);                                            \
+        bb1 = _mm512_maskz_loadu_ps(m1, bias + 16);                                       \
+    }                                                                                     \
+    ROWS_STORE
+
+#define DECL4 ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3)
+#define FMA4 ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3)
+#define STORE4 ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3)
+#define DECL8 DECL4 ROW_DECL(4) ROW_DECL(5) ROW_DECL(6) ROW_DECL(7)
+#define FMA8 FMA4 ROW_FMA(4) ROW_FMA(5) ROW_FMA(6) ROW_FMA(7)
+#define STORE8 STORE4 ROW_STORE(4) ROW_STORE(5) ROW_STORE(6) ROW_STORE(7)
+#define DECL12 DECL8 ROW_DECL(8) ROW_DECL(9) ROW_DECL(10) ROW_DECL(11)
+#define FMA12 FMA8 ROW_FMA(8) ROW_FMA(9) ROW_FMA(10) ROW_FMA(11)
+#define STORE12 STORE8 ROW_STORE(8) ROW_STORE(9) ROW_STORE(10) ROW_STORE(11)
+
+static void rows_4(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
+                   int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
+                   int relu)
+{
+    KERNEL_BODY(DECL4, FMA4, STORE4)
+}
+
+static void rows_8(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
+                   int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
+                   int relu)
+{
+    KERNEL_BODY(DECL8, FMA8, STORE8)
+}
+
 void fnn_sgemm_avx512_12x32(int64_t k, const float *a, const float *b, int64_t rs_b,
                             float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
                             const float *bias, int relu)
 {
-    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5)
-    ROW_DECL(6) ROW_DECL(7) ROW_DECL(8) ROW_DECL(9) ROW_DECL(10) ROW_DECL(11)
-    for (int64_t p = 0; p < k; p++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
-        ROW_FMA(6) ROW_FMA(7) ROW_FMA(8) ROW_FMA(9) ROW_FMA(10) ROW_FMA(11)
-        a += 12;
-        b += rs_b;
+    if (mr <= 4) {
+        rows_4(k, a, b, rs_b, c, ldc, alpha, beta, mr, nr, bias, relu);
+        return;
     }
-    __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
-                 : nr > 16  ? (__mmask16)((1u << (nr - 16)) - 1) : (__mmask16)0;
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    __m512 bb0 = _mm512_setzero_ps(), bb1 = _mm512_setzero_ps();
-    if (bias) {
-        bb0 = _mm512_maskz_loadu_ps(m0, bias);
-        bb1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+    if (mr <= 8) {
+        rows_8(k, a, b, rs_b, c, ldc, alpha, beta, mr, nr, bias, relu);
+        return;
     }
-    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
-    ROW_STORE(6) ROW_STORE(7) ROW_STORE(8) ROW_STORE(9) ROW_STORE(10) ROW_STORE(11)
+    KERNEL_BODY(DECL12, FMA12, STORE12)
 }
