@@ -2,7 +2,8 @@
  * per k step 2 vector loads of B, 6 broadcasts of A, 12 FMAs into 12 ymm accumulators
  * (named: an accumulator array made GCC spill every k step, 41 % of peak instead of 99 %).
  * Edge tiles are written through a small tile on the stack by the same vector code, so
- * every element is computed the same way wherever it lies. */
+ * every element is computed the same way wherever it lies; tiles of at most 2 or 4 rows
+ * run a shorter body. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -42,38 +43,76 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, __m256 v
     _mm256_storeu_ps(c + 8, x1);
 }
 
+/* The k loop and the write-out of the first ROWS rows of the 6-row panel: a tile of at
+ * most 2 or 4 rows (the last of m = 32, 64, 128, ...) runs a shorter body instead of
+ * computing 6 rows and storing fewer; each element gets the same arithmetic. */
+#define KERNEL_BODY(ROWS_DECL, ROWS_FMA, ROWS_STORE)                                      \
+    ROWS_DECL                                                                             \
+    for (int64_t p = 0; p < k; p++) {                                                     \
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);                       \
+        ROWS_FMA                                                                          \
+        a += MR;                                                                          \
+        b += rs_b;                                                                        \
+    }                                                                                     \
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                          \
+    int use_beta = beta != 0.0f;                                                          \
+    float tile[MR * NR], tbias[NR];                                                       \
+    float *ct = c;                                                                        \
+    int64_t ldt = ldc;                                                                    \
+    const float *bt = bias;                                                               \
+    int edge = mr < MR || nr < NR;                                                        \
+    if (edge) {                                                                           \
+        ct = tile;                                                                        \
+        ldt = NR;                                                                         \
+        if (use_beta)                                                                     \
+            for (int i = 0; i < mr; i++)                                                  \
+                memcpy(tile + i * NR, c + i * ldc, (size_t)nr * sizeof(float));            \
+        if (bias) {                                                                       \
+            memset(tbias, 0, sizeof(tbias));                                              \
+            memcpy(tbias, bias, (size_t)nr * sizeof(float));                              \
+            bt = tbias;                                                                   \
+        }                                                                                 \
+    }                                                                                     \
+    ROWS_STORE                                                                            \
+    if (edge)                                                                             \
+        for (int i = 0; i < mr; i++)                                                      \
+            memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
+
+#define DECL2 ROW_DECL(0) ROW_DECL(1)
+#define FMA2 ROW_FMA(0) ROW_FMA(1)
+#define STORE2 ROW_STORE(0) ROW_STORE(1)
+#define DECL4 DECL2 ROW_DECL(2) ROW_DECL(3)
+#define FMA4 FMA2 ROW_FMA(2) ROW_FMA(3)
+#define STORE4 STORE2 ROW_STORE(2) ROW_STORE(3)
+#define DECL6 DECL4 ROW_DECL(4) ROW_DECL(5)
+#define FMA6 FMA4 ROW_FMA(4) ROW_FMA(5)
+#define STORE6 STORE4 ROW_STORE(4) ROW_STORE(5)
+
+static void rows_2(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
+                   int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
+                   int relu)
+{
+    KERNEL_BODY(DECL2, FMA2, STORE2)
+}
+
+static void rows_4(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
+                   int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
+                   int relu)
+{
+    KERNEL_BODY(DECL4, FMA4, STORE4)
+}
+
 void fnn_sgemm_avx2_6x16(int64_t k, const float *a, const float *b, int64_t rs_b,
                          float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
                          const float *bias, int relu)
 {
-    ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5)
-    for (int64_t p = 0; p < k; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
-        a += MR;
-        b += rs_b;
+    if (mr <= 2) {
+        rows_2(k, a, b, rs_b, c, ldc, alpha, beta, mr, nr, bias, relu);
+        return;
     }
-    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    int use_beta = beta != 0.0f;
-    float tile[MR * NR], tbias[NR];
-    float *ct = c;
-    int64_t ldt = ldc;
-    const float *bt = bias;
-    int edge = mr < MR || nr < NR;
-    if (edge) {
-        ct = tile;
-        ldt = NR;
-        if (use_beta)
-            for (int i = 0; i < mr; i++)
-                memcpy(tile + i * NR, c + i * ldc, (size_t)nr * sizeof(float));
-        if (bias) {
-            memset(tbias, 0, sizeof(tbias));
-            memcpy(tbias, bias, (size_t)nr * sizeof(float));
-            bt = tbias;
-        }
+    if (mr <= 4) {
+        rows_4(k, a, b, rs_b, c, ldc, alpha, beta, mr, nr, bias, relu);
+        return;
     }
-    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
-    if (edge)
-        for (int i = 0; i < mr; i++)
-            memcpy(c + i * ldc, tile + i * NR, (size_t)nr * sizeof(float));
+    KERNEL_BODY(DECL6, FMA6, STORE6)
 }
