@@ -59,106 +59,90 @@ static inline void transpose8(__m512d r[8])
     }
 }
 
-void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
-                       int panel, float *dst)
-{
-    if (sx == 1) {
-        /* k rows of the source are contiguous: read each once, in order, and deal its
-         * values out to the panels (reading panel by panel strides over the rows and
-         * misses L1 on every load) */
-        int64_t n_panels = (w + panel - 1) / panel;
-        for (int64_t p = 0; p < kc; p++) {
-            const float *row = src + p * sp;
-            for (int64_t q = 0; q < n_panels; q++) {
-                int64_t x0 = q * panel, wn = w - x0 < panel ? w - x0 : panel;
-                float *d = dst + q * panel * kc + p * panel;
-                for (int g = 0; g < panel; g += 16) {
-                    const float *sg = row + x0 + g;
-                    __m512 v = x0 + g + 16 <= w ? _mm512_loadu_ps(sg)
-                                                : _mm512_maskz_loadu_ps(mask16(wn - g), sg);
-                    if (p == kc - 1 && panel - g < 16) /* the next panel is already written */
-                        _mm512_mask_storeu_ps(d + g, mask16(panel - g), v);
-                    else
-                        _mm512_storeu_ps(d + g, v);
-                }
-            }
-        }
-        return;
+/* The pack loop, written once for both dtypes: T the element type, VEC its vector, VL
+ * the lanes, MASK(n) the mask of the first n lanes, LOAD / LOADZ (masked, zeroing) / STORE
+ * / STOREM (masked) / ZERO the vector operations, TRANSPOSE the VL x VL transpose. */
+#define DEFINE_PACK_AVX512(NAME)                                                          \
+    void NAME(int64_t w, int64_t kc, const T *src, int64_t sx, int64_t sp, int panel,     \
+              T *dst)                                                                     \
+    {                                                                                     \
+        if (sx == 1) {                                                                    \
+            /* k rows of the source are contiguous: read each once, in order, and deal   \
+             * its values out to the panels (reading panel by panel strides over the     \
+             * rows and misses L1 on every load) */                                       \
+            int64_t n_panels = (w + panel - 1) / panel;                                   \
+            for (int64_t p = 0; p < kc; p++) {                                            \
+                const T *row = src + p * sp;                                              \
+                for (int64_t q = 0; q < n_panels; q++) {                                  \
+                    int64_t x0 = q * panel, wn = w - x0 < panel ? w - x0 : panel;         \
+                    T *d = dst + q * panel * kc + p * panel;                              \
+                    for (int g = 0; g < panel; g += VL) {                                 \
+                        const T *sg = row + x0 + g;                                       \
+                        VEC v = x0 + g + VL <= w ? LOAD(sg) : LOADZ(MASK(wn - g), sg);    \
+                        if (p == kc - 1 && panel - g < VL) /* next panel already written */ \
+                            STOREM(d + g, MASK(panel - g), v);                            \
+                        else                                                              \
+                            STORE(d + g, v);                                              \
+                    }                                                                     \
+                }                                                                         \
+            }                                                                             \
+            return;                                                                       \
+        }                                                                                 \
+        for (int64_t x0 = 0; x0 < w; x0 += panel, dst += (int64_t)panel * kc) {           \
+            int64_t wn = w - x0 < panel ? w - x0 : panel;                                 \
+            const T *s = src + x0 * sx;                                                   \
+            if (sp != 1) {                                                                \
+                for (int64_t p = 0; p < kc; p++)                                          \
+                    for (int x = 0; x < panel; x++)                                       \
+                        dst[p * panel + x] = x < wn ? s[x * sx + p * sp] : (T)0;          \
+                continue;                                                                 \
+            }                                                                             \
+            for (int g = 0; g < panel; g += VL) {                                         \
+                int64_t rows = wn - g;                                                    \
+                for (int64_t p0 = 0; p0 < kc; p0 += VL) {                                 \
+                    VEC r[VL];                                                            \
+                    for (int i = 0; i < VL; i++)                                          \
+                        r[i] = i < rows ? LOADZ(MASK(kc - p0), s + (g + i) * sx + p0)     \
+                                        : ZERO();                                         \
+                    TRANSPOSE(r);                                                         \
+                    int64_t kn = kc - p0 < VL ? kc - p0 : VL;                             \
+                    for (int q = 0; q < kn; q++)                                          \
+                        STORE(dst + (p0 + q) * panel + g, r[q]);                          \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
     }
-    for (int64_t x0 = 0; x0 < w; x0 += panel, dst += (int64_t)panel * kc) {
-        int64_t wn = w - x0 < panel ? w - x0 : panel;
-        const float *s = src + x0 * sx;
-        if (sp != 1) {
-            for (int64_t p = 0; p < kc; p++)
-                for (int x = 0; x < panel; x++)
-                    dst[p * panel + x] = x < wn ? s[x * sx + p * sp] : 0.0f;
-            continue;
-        }
-        for (int g = 0; g < panel; g += 16) {
-            int64_t rows = wn - g;
-            for (int64_t p0 = 0; p0 < kc; p0 += 16) {
-                __mmask16 km = mask16(kc - p0);
-                __m512 r[16];
-                for (int i = 0; i < 16; i++)
-                    r[i] = i < rows ? _mm512_maskz_loadu_ps(km, s + (g + i) * sx + p0)
-                                    : _mm512_setzero_ps();
-                transpose16(r);
-                int64_t kn = kc - p0 < 16 ? kc - p0 : 16;
-                for (int q = 0; q < kn; q++)
-                    _mm512_storeu_ps(dst + (p0 + q) * panel + g, r[q]);
-            }
-        }
-    }
-}
 
-void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
-                       int panel, double *dst)
-{
-    if (sx == 1) {
-        /* k rows of the source are contiguous: read each once, in order, and deal its
-         * values out to the panels (reading panel by panel strides over the rows and
-         * misses L1 on every load) */
-        int64_t n_panels = (w + panel - 1) / panel;
-        for (int64_t p = 0; p < kc; p++) {
-            const double *row = src + p * sp;
-            for (int64_t q = 0; q < n_panels; q++) {
-                int64_t x0 = q * panel, wn = w - x0 < panel ? w - x0 : panel;
-                double *d = dst + q * panel * kc + p * panel;
-                for (int g = 0; g < panel; g += 8) {
-                    const double *sg = row + x0 + g;
-                    __m512d v = x0 + g + 8 <= w ? _mm512_loadu_pd(sg)
-                                                : _mm512_maskz_loadu_pd(mask8(wn - g), sg);
-                    if (p == kc - 1 && panel - g < 8) /* the next panel is already written */
-                        _mm512_mask_storeu_pd(d + g, mask8(panel - g), v);
-                    else
-                        _mm512_storeu_pd(d + g, v);
-                }
-            }
-        }
-        return;
-    }
-    for (int64_t x0 = 0; x0 < w; x0 += panel, dst += (int64_t)panel * kc) {
-        int64_t wn = w - x0 < panel ? w - x0 : panel;
-        const double *s = src + x0 * sx;
-        if (sp != 1) {
-            for (int64_t p = 0; p < kc; p++)
-                for (int x = 0; x < panel; x++)
-                    dst[p * panel + x] = x < wn ? s[x * sx + p * sp] : 0.0;
-            continue;
-        }
-        for (int g = 0; g < panel; g += 8) {
-            int64_t rows = wn - g;
-            for (int64_t p0 = 0; p0 < kc; p0 += 8) {
-                __mmask8 km = mask8(kc - p0);
-                __m512d r[8];
-                for (int i = 0; i < 8; i++)
-                    r[i] = i < rows ? _mm512_maskz_loadu_pd(km, s + (g + i) * sx + p0)
-                                    : _mm512_setzero_pd();
-                transpose8(r);
-                int64_t kn = kc - p0 < 8 ? kc - p0 : 8;
-                for (int q = 0; q < kn; q++)
-                    _mm512_storeu_pd(dst + (p0 + q) * panel + g, r[q]);
-            }
-        }
-    }
-}
+#define T float
+#define VEC __m512
+#define VL 16
+#define MASK mask16
+#define LOAD _mm512_loadu_ps
+#define LOADZ _mm512_maskz_loadu_ps
+#define STORE _mm512_storeu_ps
+#define STOREM _mm512_mask_storeu_ps
+#define ZERO _mm512_setzero_ps
+#define TRANSPOSE transpose16
+DEFINE_PACK_AVX512(fnn_s_pack_avx512)
+#undef T
+#undef VEC
+#undef VL
+#undef MASK
+#undef LOAD
+#undef LOADZ
+#undef STORE
+#undef STOREM
+#undef ZERO
+#undef TRANSPOSE
+
+#define T double
+#define VEC __m512d
+#define VL 8
+#define MASK mask8
+#define LOAD _mm512_loadu_pd
+#define LOADZ _mm512_maskz_loadu_pd
+#define STORE _mm512_storeu_pd
+#define STOREM _mm512_mask_storeu_pd
+#define ZERO _mm512_setzero_pd
+#define TRANSPOSE transpose8
+DEFINE_PACK_AVX512(fnn_d_pack_avx512)
