@@ -179,7 +179,8 @@ static void FN(dropout_forward)(const REAL *restrict x, REAL *restrict out,
 }
 
 /* out := grad * keep * scale, and with a fused activation (act >= 0) also * act'(saved):
- * the backward of Dense(act) -> Dropout in one pass. out may alias grad. */
+ * the backward of Dense(act) -> Dropout in one call, whose second loop reads the chunk
+ * the first one just wrote, from cache. out may alias grad. */
 static void FN(dropout_backward)(const REAL *grad, const uint8_t *restrict keep,
                                  const REAL *saved, int act, double param, double scale,
                                  REAL *out, int64_t n)

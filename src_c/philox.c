@@ -2,11 +2,7 @@
  * A counter-based generator: each output is a pure function of (counter, key), so a
  * dropout mask is the same whatever the thread count, the ISA or the backend. */
 #include "fastnn.h"
-
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
+#include "philox_constants.h"
 
 static inline void philox_round(uint32_t c[4], const uint32_t k[2])
 {

@@ -5,6 +5,8 @@
  * the four output words of each lane are then interleaved into mask bytes by
  * unpack + saturating pack, which within each 128-bit lane leaves them in element order. */
 
+#include "philox_constants.h"
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 #define PHILOX_LANES 16
@@ -73,7 +75,7 @@ static inline void ISA_FN(philox_lanes)(uint64_t first_block, uint32_t key0, uin
     pvec c0 = PV_ADD(PV_SET1((uint32_t)first_block), PV_LANES);
     pvec c1 = PV_SET1((uint32_t)(first_block >> 32));
     pvec c2 = PV_SET1(layer), c3 = PV_SET1(step);
-    const pvec m0 = PV_SET1(0xD2511F53u), m1 = PV_SET1(0xCD9E8D57u);
+    const pvec m0 = PV_SET1(PHILOX_M0), m1 = PV_SET1(PHILOX_M1);
     uint32_t k0 = key0, k1 = key1;
     for (int r = 0; r < 10; r++) {
         pvec hi0, lo0, hi1, lo1;
@@ -83,8 +85,8 @@ static inline void ISA_FN(philox_lanes)(uint64_t first_block, uint32_t key0, uin
         c2 = PV_XOR(PV_XOR(hi0, c3), PV_SET1(k1));
         c1 = lo1;
         c3 = lo0;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
     }
     const pvec t = PV_SET1(threshold);
     pvec d0 = PV_DROPPED(c0, t), d1 = PV_DROPPED(c1, t);

@@ -46,7 +46,7 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, __m256 v
 /* The k loop and the write-out of the first ROWS rows of the 6-row panel: a tile of at
  * most 2 or 4 rows (the last of m = 32, 64, 128, ...) runs a shorter body instead of
  * computing 6 rows and storing fewer; each element gets the same arithmetic. */
-#define KERNEL_BODY(ROWS_DECL, ROWS_FMA, ROWS_STORE)                                      \
+#define KERNEL_BODY(ROWS, ROWS_DECL, ROWS_FMA, ROWS_STORE)                                \
     ROWS_DECL                                                                             \
     for (int64_t p = 0; p < k; p++) {                                                     \
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);                       \
@@ -60,7 +60,7 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, __m256 v
     float *ct = c;                                                                        \
     int64_t ldt = ldc;                                                                    \
     const float *bt = bias;                                                               \
-    int edge = mr < MR || nr < NR;                                                        \
+    int edge = mr < ROWS || nr < NR;                                                      \
     if (edge) {                                                                           \
         ct = tile;                                                                        \
         ldt = NR;                                                                         \
@@ -92,14 +92,14 @@ static void rows_2(int64_t k, const float *a, const float *b, int64_t rs_b, floa
                    int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
                    int relu)
 {
-    KERNEL_BODY(DECL2, FMA2, STORE2)
+    KERNEL_BODY(2, DECL2, FMA2, STORE2)
 }
 
 static void rows_4(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
                    int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
                    int relu)
 {
-    KERNEL_BODY(DECL4, FMA4, STORE4)
+    KERNEL_BODY(4, DECL4, FMA4, STORE4)
 }
 
 void fnn_sgemm_avx2_6x16(int64_t k, const float *a, const float *b, int64_t rs_b,
@@ -114,5 +114,5 @@ void fnn_sgemm_avx2_6x16(int64_t k, const float *a, const float *b, int64_t rs_b
         rows_4(k, a, b, rs_b, c, ldc, alpha, beta, mr, nr, bias, relu);
         return;
     }
-    KERNEL_BODY(DECL6, FMA6, STORE6)
+    KERNEL_BODY(6, DECL6, FMA6, STORE6)
 }

@@ -220,7 +220,7 @@ def test_long_kernels_let_other_threads_run(make_call):
 
 
 # Calls from Python-holding code to a kernel that only takes nanoseconds or is a test aid.
-GIL_ALLOWED = re.compile(r"isa|openmp|omp_|kernel_info")
+GIL_ALLOWED = re.compile(r"isa|openmp|omp_|kernel_info|_threshold")
 GIL_ALLOWED_DEFS = set()  # (file, def) pairs allowed to call kernels holding the GIL
 
 

@@ -10,7 +10,8 @@ from fastnn._kernels.capi cimport (fnn_dropout_keep, fnn_dropout_keep_fast,
 
 
 
-cdef uint32_t _threshold(double rate):
+cdef inline uint32_t _threshold(double rate) noexcept nogil:
+    """The Philox output below which an element is dropped."""
     return <uint32_t>min(rate * 4294967296.0, 4294967295.0)
 
 

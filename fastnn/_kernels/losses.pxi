@@ -99,11 +99,12 @@ cdef double _row_kld(const floating *p, const floating *y, floating *g, Py_ssize
     return total
 
 
-cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, Py_ssize_t n,
-                             double scale) noexcept nogil:
-    """Cross-entropy of softmax(z) against y, from the logits: stable for any z."""
+cdef double _log_sum_exp(const floating *z, floating *g, Py_ssize_t n,
+                         double *sum_exp) noexcept nogil:
+    """log(sum(exp(z))), stable for any z. With g, g[j] := exp(z[j] - max z), kept for the
+    gradient so that each element is exponentiated once; *sum_exp := their sum."""
     cdef Py_ssize_t j
-    cdef double m = z[0], s = 0.0, e, f, lse, total = 0.0, ysum = 0.0
+    cdef double m = z[0], s = 0.0, e
     for j in range(1, n):
         if z[j] > m:
             m = z[j]
@@ -111,8 +112,16 @@ cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, 
         e = exp(z[j] - m)
         s += e
         if g != NULL:
-            g[j] = <floating>e      # kept for the gradient: one exp per element
-    lse = m + log(s)
+            g[j] = <floating>e
+    sum_exp[0] = s
+    return m + log(s)
+
+
+cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, Py_ssize_t n,
+                             double scale) noexcept nogil:
+    """Cross-entropy of softmax(z) against y, from the logits: stable for any z."""
+    cdef Py_ssize_t j
+    cdef double s, f, lse = _log_sum_exp(z, g, n, &s), total = 0.0, ysum = 0.0
     for j in range(n):
         total += y[j] * (lse - z[j])
         ysum += y[j]
@@ -181,18 +190,9 @@ cdef double _row_sparse(int kind, const floating *p, int64_t label, floating *g,
                         double scale) noexcept nogil:
     """Cross-entropy against an integer label, from probabilities or logits."""
     cdef Py_ssize_t j
-    cdef double m, s = 0.0, e, f, lse, q
+    cdef double s = 0.0, f, lse, q
     if kind == SOFTMAX_CCE:
-        m = p[0]
-        for j in range(1, n):
-            if p[j] > m:
-                m = p[j]
-        for j in range(n):
-            e = exp(p[j] - m)
-            s += e
-            if g != NULL:
-                g[j] = <floating>e      # kept for the gradient: one exp per element
-        lse = m + log(s)
+        lse = _log_sum_exp(p, g, n, &s)
         if g != NULL:
             f = scale / s
             for j in range(n):
@@ -248,5 +248,4 @@ def loss_grad_sparse(int kind, const floating[:, ::1] pred, const int64_t[::1] l
                             &sample_weight[0] if sample_weight is not None else NULL,
                             &grad[0, 0] if grad is not None else NULL, &row_loss[0],
                             pred.shape[0], pred.shape[1], n_threads)
-    return loss
     return loss

@@ -19,6 +19,17 @@ from fastnn._kernels.capi cimport (fnn_epilogue, fnn_s_col_sums, fnn_d_col_sums,
                                    fnn_s_softmax_rows, fnn_d_softmax_rows, fnn_take_rows)
 
 
+cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
+    """steps[j] := the Philox step of dropout layer j (at most 64, the plan's array)."""
+    cdef int j = 0
+    if len(dropout_steps) > 64:
+        raise ValueError("at most 64 dropout layers per plan")
+    for s in dropout_steps:
+        steps[j] = <uint32_t>(s & 0xFFFFFFFF)
+        j += 1
+    return 0
+
+
 cdef class StackPlan:
     """The forward and backward passes of one Dense/Dropout stack at one batch size.
 
@@ -91,15 +102,10 @@ cdef class StackPlan:
     def forward(self, x, tuple dropout_steps, int n_threads):
         """Run every layer on the batch `x` in training mode; dropout layer j uses Philox
         step dropout_steps[j]. Returns the last layer's output buffer (for a softmax
-        output kept as logits, `logits` holds the result and the output is not filled)."""
+        output kept as logits for a fused loss, `logits` holds them as well)."""
         cdef const void *px = self._buffer_of(x)
         cdef uint32_t steps[64]
-        cdef int j = 0, i
-        if len(dropout_steps) > 64:
-            raise ValueError("at most 64 dropout layers per plan")
-        for s in dropout_steps:
-            steps[j] = <uint32_t>(s & 0xFFFFFFFF)
-            j += 1
+        _dropout_steps(dropout_steps, steps)
         with nogil:
             self._forward(px, steps, n_threads)
         return self.output
@@ -192,7 +198,6 @@ cdef class StackPlan:
         cdef int64_t rows = self.rows, width = self.layers[0].n_in
         cdef int item = 8 if self.dbl else 4
         cdef uint32_t steps[64]
-        cdef int j = 0
         cdef bint sparse
         if indices.shape[0] != rows:
             raise ValueError(f"`indices` must hold {rows} rows; got {indices.shape[0]}")
@@ -207,13 +212,9 @@ cdef class StackPlan:
             self._check_rows_source(y, "y", last.n_out)
         if sample_weight is not None:
             self._check_rows_source(sample_weight.reshape(-1, 1), "sample_weight", 1)
-        if len(dropout_steps) > 64:
-            raise ValueError("at most 64 dropout layers per plan")
         if len(update) != 6:
             raise ValueError("`update` must be ParamGroup.update's six values")
-        for s in dropout_steps:
-            steps[j] = <uint32_t>(s & 0xFFFFFFFF)
-            j += 1
+        _dropout_steps(dropout_steps, steps)
         self._batch_buffers(x, y, sample_weight)
         cdef const int64_t *idx = &indices[0]
         cdef const char *px = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)

@@ -100,7 +100,7 @@ cdef void _act_backward(bint dbl, int act, double param, const void *g, const vo
 
 cdef void _dropout_forward_part(bint dbl, Layer *L, const void *x, uint32_t step,
                                 int64_t lo, int64_t n) noexcept nogil:
-    cdef uint32_t threshold = <uint32_t>min(L.rate * 4294967296.0, 4294967295.0)
+    cdef uint32_t threshold = _threshold(L.rate)    # dropout.pxi
     cdef double scale = 1.0 / (1.0 - L.rate)
     if dbl:
         fnn_d_dropout_forward(<const double *>x + lo, <double *>L.y + lo, L.mask + lo, lo, n,
