@@ -1,5 +1,6 @@
 """Callbacks on real runs: hooks, early stopping, checkpoints, LR control, CSV, NaN."""
 import csv
+import io
 
 import numpy as np
 import pytest
@@ -221,6 +222,11 @@ def test_terminate_on_nan_stops_mid_epoch():
         fit(make_model(), [Poison(), TerminateOnNaN(raise_error=True)], epochs=1)
 
 
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
 def test_fit_skips_batch_hooks_only_when_no_callback_has_one():
     from fastnn.callbacks import CallbackList, History, ProgbarLogger
 
@@ -233,6 +239,7 @@ def test_fit_skips_batch_hooks_only_when_no_callback_has_one():
 
     assert not wants(History())
     assert wants(History(), OnBatch())
-    assert wants(ProgbarLogger(1))
+    assert wants(ProgbarLogger(1, stream=_Terminal()))
+    assert not wants(ProgbarLogger(2, stream=_Terminal()))   # one line per epoch
     assert wants(LambdaCallback(on_train_batch_begin=lambda b, logs: None))
     assert not wants(LambdaCallback(on_epoch_end=lambda e, logs: None))

@@ -51,8 +51,21 @@ class Callback:
     def on_train_batch_end(self, batch, logs=None):
         self.on_batch_end(batch, logs=logs)
 
+    def wants_batch_hooks(self):
+        """Whether this callback acts on training batches; fit skips the two hook calls
+        per step when none does. By default: whether a batch hook is overridden."""
+        cls = type(self)
+        if cls.__getattribute__ is not object.__getattribute__ or hasattr(cls, "__getattr__"):
+            return True  # hooks looked up dynamically: assume it wants them all
+        return any(getattr(cls, name) is not getattr(Callback, name) or name in self.__dict__
+                   for name in _BATCH_HOOKS)
+
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
+                "on_batch_end")
 
 
 class CallbackList:
@@ -70,17 +83,7 @@ class CallbackList:
     def wants_train_batch_hooks(self):
         """Whether some callback acts on training batches: when none does, fit skips the
         two calls per step (microseconds that matter on small models)."""
-        names = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin",
-                 "on_batch_end")
-        for cb in self.callbacks:
-            cls = type(cb)
-            if cls.__getattribute__ is not object.__getattribute__ or hasattr(cls,
-                                                                            "__getattr__"):
-                return True  # hooks looked up dynamically: assume it wants them all
-            if any(getattr(cls, name) is not getattr(Callback, name)
-                   or name in getattr(cb, "__dict__", {}) for name in names):
-                return True
-        return False
+        return any(cb.wants_batch_hooks() for cb in self.callbacks)
 
     def __getattr__(self, hook):
         if not hook.startswith("on_"):

@@ -76,6 +76,10 @@ class ProgbarLogger(Callback):
         isatty = getattr(self.stream, "isatty", None)
         return self.verbose == 1 and bool(isatty and isatty())
 
+    def wants_batch_hooks(self):
+        # only a live bar redraws during an epoch; the one-line form writes at its end
+        return self._live()
+
     def _write(self, text):
         self.stream.write(text)
         self.stream.flush()
