@@ -83,7 +83,22 @@ class Optimizer:
         backend = get_backend()
         self._slots = [{name: self._init_slot(name, backend, p) for name in
                         self._active_slots()} for p in params]
+        self._slot_ids = tuple(map(id, params))
         self._group = None
+
+    def _slots_fit(self, params):
+        """Whether the slots were built for these parameters, or for ones of their shapes
+        (a model changed by add/pop gets new slots, not ones of another shape)."""
+        if self._slots is None or len(self._slots) != len(params):
+            return False
+        ids = tuple(map(id, params))
+        if ids == self._slot_ids:
+            return True
+        if any(s.shape != p.shape for slots, p in zip(self._slots, params)
+               for s in slots.values()):
+            return False
+        self._slot_ids = ids
+        return True
 
     def _active_slots(self):
         return self.slot_names
@@ -118,7 +133,7 @@ class Optimizer:
         """The compiled update of all these parameters at once (a ParamGroup, cached),
         for the cpu backend's training step; None where this optimizer, its options or
         the backend have none (then call `apply`). Builds the slots if needed."""
-        if self._slots is None or len(self._slots) != len(params):
+        if not self._slots_fit(params):
             self.build(params)
         return self._param_group(get_backend(), params, grads)
 

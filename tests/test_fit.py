@@ -283,3 +283,27 @@ def test_set_random_seed_repeats_a_whole_fit_at_any_thread_count():
     fastnn.utils.set_random_seed(8)
     other = make_model(seed=8, dropout=0.3)
     assert not np.array_equal(other.get_weights()[0], weights_1[0])
+
+
+def test_training_after_pop_and_add_updates_the_new_layer():
+    fastnn.utils.set_random_seed(0)
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
+    model.compile("adam", "mse")
+    x = np.ones((8, 3), np.float32)
+    model.train_on_batch(x, np.ones((8, 2)))
+    removed = model.pop()
+    model.add(Dense(5, name="new_head"))     # a head of another shape, not compiled again
+    removed_before = [w.copy() for w in removed.get_weights()]
+    head_before = [w.copy() for w in model.layers[-1].get_weights()]
+    model.train_on_batch(x, np.ones((8, 5)))
+    for b, a in zip(head_before, model.layers[-1].get_weights()):
+        assert not np.array_equal(a, b)
+    for b, a in zip(removed_before, removed.get_weights()):
+        np.testing.assert_array_equal(a, b)     # the removed layer is left alone
+
+
+def test_param_group_rejects_slots_of_another_size():
+    compiled = pytest.importorskip("fastnn._kernels.compiled")
+    p, g = np.zeros(6, np.float32), np.zeros(6, np.float32)
+    with pytest.raises(ValueError, match="size"):
+        compiled.ParamGroup([p], [g], [np.zeros(4, np.float32)], [np.zeros(6, np.float32)])

@@ -200,6 +200,10 @@ cdef class ParamGroup:
         for a in self._keep:
             if a.dtype != dtype or not a.flags.c_contiguous:
                 raise ValueError("ParamGroup arrays must be C-contiguous, of one dtype")
+        for group in arrays[1:]:
+            if len(group) != len(params) or any(a.size != p.size for a, p in zip(group, params)):
+                raise ValueError("each ParamGroup gradient and slot must match its "
+                                 "parameter's size")
         self.dbl = dtype == np.float64
         for p in params:
             count += (p.size + CHUNK - 1) // CHUNK

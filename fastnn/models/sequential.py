@@ -60,6 +60,7 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
                              f"layer names must be unique")
         self._layers.append(layer)
         self.built = False
+        self._training_ready = False   # parameters and plans are set up again
         # as in Keras, a model whose input shape is known builds each layer as it comes
         if self._layers[0].input_shape is not None:
             self.build((None,) + self._layers[0].input_shape)
@@ -70,6 +71,7 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
             raise ValueError("`pop` needs a model with at least one layer; this one is empty")
         layer = self._layers.pop()
         self.built = all(l.built for l in self._layers) and bool(self._layers)
+        self._training_ready = False   # parameters and plans are set up again
         return layer
 
     def get_layer(self, name=None, index=None):
