@@ -78,11 +78,15 @@ def _check_count(n):
 
 def _set_omp_threads(n):
     """Set this thread's OpenMP limit to n, so that it does not cap the new setting."""
-    try:
-        from fastnn._kernels.compiled import omp_set_max_threads
-    except ImportError:
-        return
-    omp_set_max_threads(n)
+    setter = _state.get("omp_set_max_threads")
+    if setter is None:   # looked up once: a training step may switch counts every step
+        try:
+            from fastnn._kernels.compiled import omp_set_max_threads as setter
+        except ImportError:  # the reference backend alone: no OpenMP to set
+            def setter(n):
+                pass
+        _state["omp_set_max_threads"] = setter
+    setter(n)
 
 
 @contextlib.contextmanager
