@@ -107,19 +107,22 @@ class TrainingMixin:
     def _planned_step(self, plan, x, y, w, workspace, n_threads):
         """_train_step for a plain Dense/Dropout stack: forward and backward are one
         compiled call each (fastnn.models.stack_plan), on `n_threads` threads."""
-        dropouts = self._dropout_layers
-        if dropouts:
-            out = plan.forward(x, tuple([d.step for d in dropouts]), n_threads)
-            for d in dropouts:
-                d.step += 1
-        else:
-            out = plan.forward(x, (), n_threads)
+        out = plan.forward(x, self._next_dropout_steps(), n_threads)
         pred = plan.logits if self._fused else out
         grad = plan.loss_grad   # the plan's own buffer, shaped as pred
         loss = get_backend().loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
         plan.backward(x, grad, self._fused, n_threads)
         self.optimizer.apply(self._params, self._grads, n_threads=n_threads)
         return loss, out
+
+    def _next_dropout_steps(self):
+        """The Philox step of each Dropout layer for this training step, then advanced (a
+        plan runs the layers' masks itself)."""
+        dropouts = self._dropout_layers
+        steps = tuple([d.step for d in dropouts])
+        for d in dropouts:
+            d.step += 1
+        return steps
 
     def _whole_step(self, data, idx, group, n_threads):
         """A training step as one compiled call (StackPlan.train_step: gather, forward,
@@ -129,13 +132,9 @@ class TrainingMixin:
         plan = stack_plan.plan_for(self, len(idx))
         if plan is None:
             return None
-        dropouts = self._dropout_layers
-        steps = tuple([d.step for d in dropouts])
-        for d in dropouts:
-            d.step += 1
         xb, yb, wb = data
         loss = plan.train_step(xb, yb, wb, idx, self._loss_kind, self.loss._param(),
-                               self._fused, steps, group,
+                               self._fused, self._next_dropout_steps(), group,
                                self.optimizer.group_update_args(), n_threads)
         return loss, plan.output, plan.batch_y, None if wb is None else plan.batch_w
 
@@ -144,13 +143,15 @@ class TrainingMixin:
         parameter gradients land in each layer's gradient buffers. With `to_input`, returns
         d loss / d x and leaves the parameter gradients alone."""
         is_dz = self._fused if is_dz is None else is_dz
+        first_trainable = next((j for j, l in enumerate(self._layers)
+                                if l.trainable and l._params), len(self._layers))
         for i in range(len(self._layers) - 1, -1, -1):
             layer = self._layers[i]
             fuse = None
             if i > 0 and layer.fuses_input_grad:
                 fuse = self._layers[i - 1].fusable_activation()
             # the input gradient of the first layers is skipped when nothing needs it
-            need = to_input or any(l.trainable and l.weights for l in self._layers[:i])
+            need = to_input or i > first_trainable
             grad = layer.backward(grad, workspace, grad_is_dz=is_dz, need_input_grad=need,
                                   fuse=fuse if i > 0 else None, param_grads=not to_input)
             if not need:
