@@ -230,6 +230,11 @@ def test_train_step_rejects_arrays_it_cannot_read():
         step(y=np.zeros(8, np.int64))
     with pytest.raises(ValueError, match="sample_weight"):
         step(w=np.ones(8, np.float64))
+    with pytest.raises(ValueError, match="`y` must have as many rows"):   # rows past its end
+        step(y=np.ones((5, 2), np.float32))
+    with pytest.raises(ValueError, match="`sample_weight` must have as many rows"):
+        step(w=np.ones(5, np.float32))
+    assert np.isfinite(step(w=np.ones(8, np.float32)))
 
 
 @pytest.mark.parametrize("rows", [1, 1500])

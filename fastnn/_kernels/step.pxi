@@ -48,6 +48,7 @@ cdef class StackPlan:
     cdef readonly object output, logits, loss_grad
     # train_step's gathered batch (made on its first call) and per-row losses
     cdef readonly object batch_x, batch_y, batch_w
+    cdef object _x_src, _y_src, _w_src   # the arrays last checked by _bind_sources
     cdef double[::1] row_loss
     cdef void *grad_data     # loss_grad's data
 
@@ -201,21 +202,14 @@ cdef class StackPlan:
         cdef bint sparse
         if indices.shape[0] != rows:
             raise ValueError(f"`indices` must hold {rows} rows; got {indices.shape[0]}")
-        self._check_rows_source(x, "x", width)
+        if not (x is self._x_src and y is self._y_src and sample_weight is self._w_src):
+            self._bind_sources(x, y, sample_weight)   # once per fit: the same arrays
         sparse = y.ndim == 1
-        if sparse:
-            if y.dtype != np.int64 or not y.flags.c_contiguous or len(y) != len(x):
-                raise ValueError("integer `y` must be a C-contiguous int64 array as long as x")
-            if loss_kind != CCE and loss_kind != SOFTMAX_CCE:
-                raise ValueError("integer labels need a cross-entropy loss")
-        else:
-            self._check_rows_source(y, "y", last.n_out)
-        if sample_weight is not None:
-            self._check_rows_source(sample_weight.reshape(-1, 1), "sample_weight", 1)
+        if sparse and loss_kind != CCE and loss_kind != SOFTMAX_CCE:
+            raise ValueError("integer labels need a cross-entropy loss")
         if len(update) != 6:
             raise ValueError("`update` must be ParamGroup.update's six values")
         _dropout_steps(dropout_steps, steps)
-        self._batch_buffers(x, y, sample_weight)
         cdef const int64_t *idx = &indices[0]
         cdef const char *px = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)
         cdef const char *py = <const char *>cnp.PyArray_DATA(<cnp.ndarray>y)
@@ -251,8 +245,30 @@ cdef class StackPlan:
                              "plan's dtype")
         return 0
 
+    cdef int _bind_sources(self, x, y, sample_weight) except -1:
+        """Check the arrays train_step gathers from, make the batch buffers for them, and
+        remember them: a fit passes the same three arrays at every step."""
+        cdef Layer *last = &self.layers[self.n_layers - 1]
+        self._x_src = self._y_src = self._w_src = None
+        self._check_rows_source(x, "x", self.layers[0].n_in)
+        if y.ndim == 1:
+            if y.dtype != np.int64 or not y.flags.c_contiguous:
+                raise ValueError("integer `y` must be a C-contiguous int64 array")
+        else:
+            self._check_rows_source(y, "y", last.n_out)
+        if len(y) != len(x):
+            raise ValueError(f"`y` must have as many rows as x ({len(x)}); got {len(y)}")
+        if sample_weight is not None:
+            self._check_rows_source(sample_weight.reshape(-1, 1), "sample_weight", 1)
+            if len(sample_weight) != len(x):
+                raise ValueError(f"`sample_weight` must have as many rows as x ({len(x)}); "
+                                 f"got {len(sample_weight)}")
+        self._batch_buffers(x, y, sample_weight)
+        self._x_src, self._y_src, self._w_src = x, y, sample_weight
+        return 0
+
     cdef int _batch_buffers(self, x, y, sample_weight) except -1:
-        """batch_x, batch_y and batch_w, made or remade to suit this call's arrays."""
+        """batch_x, batch_y and batch_w, made or remade to suit these arrays."""
         cdef int64_t rows = self.rows
         if self.batch_x is None:
             self.batch_x = np.empty((rows, x.shape[1]), x.dtype)
