@@ -1,6 +1,6 @@
 """evaluate / predict for Sequential: inference in chunks of rows, per-thread buffers.
 
-On the cpu backend a quiet predict of a Dense/Dropout stack runs each chunk of rows as
+On the cpu backend predict of a Dense/Dropout stack runs each chunk of rows as
 one compiled call writing straight into the result (fastnn.models.stack_plan); other
 models go layer by layer. Each thread has its own buffers, so threads can predict with
 one model at the same time.
@@ -120,29 +120,22 @@ class InferenceMixin:
         if verbose != 0 or callbacks:
             verbose = fit_data.check_verbose(verbose)
         if not verbose and not callbacks:
-            return self._predict_quiet(self._prepare_x(x, finite=False), finite=False)
+            return self._predict_rows(self._prepare_x(x, finite=False), finite=False)
         x = self._prepare_x(x)
-        backend = get_backend()
-        workspace = self._predict_workspace()
-        result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
-        steps = math.ceil(len(x) / PREDICT_CHUNK)
         cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
                            list(callbacks or []), self,
-                           {"epochs": 1, "steps": steps, "verbose": verbose})
+                           {"epochs": 1, "steps": math.ceil(len(x) / PREDICT_CHUNK),
+                            "verbose": verbose})
         cbs.on_predict_begin()
-        for step, start in enumerate(range(0, len(x), PREDICT_CHUNK)):
-            cbs.on_predict_batch_begin(step)
-            out = self._forward(backend.asarray(x[start:start + PREDICT_CHUNK]), False,
-                                workspace)
-            result[start:start + len(out)] = backend.to_numpy(out)
-            cbs.on_predict_batch_end(step, {"outputs": result[start:start + len(out)]})
+        result = self._predict_rows(x, callbacks=cbs)
         cbs.on_predict_end()
         return result
 
-    def _predict_quiet(self, x, finite=True):
-        """predict without progress or callbacks: on the cpu backend each chunk of rows is
-        one compiled call (fastnn.models.stack_plan.inference_plan) writing straight into
-        the result, with buffers kept per thread, so nothing else is allocated. With
+    def _predict_rows(self, x, finite=True, callbacks=None):
+        """The outputs for x in chunks of PREDICT_CHUNK rows, each given to `callbacks`'
+        predict batch hooks when there are any. On the cpu backend each chunk is one
+        compiled call (fastnn.models.stack_plan.inference_plan) writing straight into the
+        result, with buffers kept per thread, so nothing else is allocated. With
         finite=False, x has not been checked for NaN and infinity yet: done here."""
         local = self._thread_local()
         try:
@@ -151,21 +144,26 @@ class InferenceMixin:
             plans = local.plans = {}
         result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
         n_threads = get_num_threads()
-        for start in range(0, len(x), PREDICT_CHUNK):
+        for step, start in enumerate(range(0, len(x), PREDICT_CHUNK)):
+            if callbacks is not None:
+                callbacks.on_predict_batch_begin(step)
             chunk = x[start:start + PREDICT_CHUNK] if len(x) > PREDICT_CHUNK else x
+            out = result[start:start + len(chunk)]
             plan = stack_plan.inference_plan(self, len(chunk), plans)
             if plan is None:
                 if not finite:
                     _validation.numeric_array(x, "x")   # raises for NaN or infinity
                     finite = True
                 backend = get_backend()
-                out = self._forward(backend.asarray(chunk), False, self._predict_workspace())
-                result[start:start + len(out)] = backend.to_numpy(out)
-                continue
-            bad = plan.infer(chunk, result[start:start + len(chunk)], n_threads, not finite)
-            if bad:
-                raise _validation.not_finite("x", bad + int(
-                    (~numpy.isfinite(x[start + len(chunk):])).sum()))
+                out[...] = backend.to_numpy(self._forward(backend.asarray(chunk), False,
+                                                          self._predict_workspace()))
+            else:
+                bad = plan.infer(chunk, out, n_threads, not finite)
+                if bad:
+                    raise _validation.not_finite("x", bad + int(
+                        (~numpy.isfinite(x[start + len(chunk):])).sum()))
+            if callbacks is not None:
+                callbacks.on_predict_batch_end(step, {"outputs": out})
         return result
 
     def __call__(self, x, training=False):
@@ -173,13 +171,13 @@ class InferenceMixin:
         `training=True`, dropout is applied as in a training step."""
         x = self._prepare_x(x)
         if not training:
-            return self._predict_quiet(x)
+            return self._predict_rows(x)
         backend = get_backend()
         return backend.to_numpy(self._forward(backend.asarray(x), True, Workspace())).copy()
 
     def predict_on_batch(self, x):
         """The outputs for one batch, silently (a NumPy array)."""
-        return self._predict_quiet(self._prepare_x(x))
+        return self._predict_rows(self._prepare_x(x))
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss (and metrics) of one batch, silently, as `evaluate` returns them."""
