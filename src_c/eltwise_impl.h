@@ -142,6 +142,7 @@ static void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m,
                      REAL *restrict v, int64_t n, REAL alpha, REAL c1, REAL c2, REAL eps,
                      REAL wd)
 {
+    unsigned mode = fnn_flush_subnormals_begin(); /* decaying slots: fpmode.h */
     for (int64_t i = 0; i < n; i++) {
         REAL mi = m[i] + (g[i] - m[i]) * c1;
         REAL vi = v[i] + (g[i] * g[i] - v[i]) * c2;
@@ -149,17 +150,20 @@ static void FN(adam)(REAL *restrict p, const REAL *restrict g, REAL *restrict m,
         v[i] = vi;
         p[i] = (p[i] - p[i] * wd) - alpha * mi / (SQRT(vi) + eps);
     }
+    fnn_flush_subnormals_end(mode);
 }
 
 /* Keras RMSprop: v := rho v + (1 - rho) g^2; p := p - p wd - lr g / sqrt(v + eps) */
 static void FN(rmsprop)(REAL *restrict p, const REAL *restrict g, REAL *restrict velocity,
                         int64_t n, REAL lr, REAL rho, REAL eps, REAL wd)
 {
+    unsigned mode = fnn_flush_subnormals_begin();
     for (int64_t i = 0; i < n; i++) {
         REAL vi = rho * velocity[i] + ((REAL)1 - rho) * g[i] * g[i];
         velocity[i] = vi;
         p[i] = (p[i] - p[i] * wd) - lr * g[i] / SQRT(vi + eps);
     }
+    fnn_flush_subnormals_end(mode);
 }
 
 /* ------------------------------------------------------------------ dropout, sums */

@@ -7,6 +7,8 @@
 
 #include "eltwise_kernels.h"
 
+#include "fpmode.h"
+
 #include "philox_impl.h"
 
 #include "vmath_f32.h"

@@ -246,3 +246,23 @@ def test_optimizer_updates(backend, reference, dtype, name, shape):
     assert_close(p, p_ref, dtype)
     for s, s_ref in zip(slots, slots_ref):
         assert_close(s, s_ref, dtype)
+
+
+@pytest.mark.parametrize("dtype_", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(set(OPTIMIZER_CALLS) - {"sgd", "adagrad"}))
+def test_optimizer_slots_flush_subnormals(name, dtype_):
+    """A slot decaying under a zero gradient leaves the subnormal range as 0 (subnormal
+    arithmetic is many times slower), and the caller's floating-point mode is restored."""
+    tiny = np.finfo(dtype_).tiny
+    p, p_ref = np.ones(100, dtype_), np.ones(100, dtype_)
+    slots = [np.full(100, tiny / 4, dtype_) for _ in range(3)]
+    slots_ref = [s.copy() for s in slots]
+    assert (slots[0] != 0).all()
+    OPTIMIZER_CALLS[name](CpuBackend(), p, np.zeros(100, dtype_), slots)
+    OPTIMIZER_CALLS[name](ReferenceBackend(), p_ref, np.zeros(100, dtype_), slots_ref)
+    decaying = [s for s, s_ref in zip(slots, slots_ref) if (s_ref != tiny / 4).any()]
+    assert decaying
+    for s in decaying:
+        assert ((s == 0) | (np.abs(s) >= tiny)).all(), "a subnormal slot value survived"
+    assert_close(p, p_ref, dtype_)
+    assert dtype_(tiny) / dtype_(4) != 0, "the kernel left subnormals flushed"

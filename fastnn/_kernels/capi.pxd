@@ -82,3 +82,8 @@ cdef extern from "fastnn.h" nogil:
                         float *out)
     void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                         double *out)
+
+
+cdef extern from "fpmode.h" nogil:
+    unsigned fnn_flush_subnormals_begin()
+    void fnn_flush_subnormals_end(unsigned saved)

@@ -6,7 +6,7 @@ step in Python (fastnn/optimizers.py) and passed in. `wd_lr` is the decoupled we
 decay times the learning rate: param -= param * wd_lr, applied first, as Keras does.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.math cimport sqrt, sqrtf, fabs
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
@@ -14,7 +14,8 @@ from libc.stdlib cimport calloc, free
 import numpy as np
 cimport numpy as cnp
 
-from fastnn._kernels.capi cimport fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop
+from fastnn._kernels.capi cimport (fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop,
+                                   fnn_flush_subnormals_begin, fnn_flush_subnormals_end)
 
 
 
@@ -31,17 +32,21 @@ def sgd(floating[::1] p, const floating[::1] g, floating[::1] velocity, double l
     cdef Py_ssize_t i, n = p.shape[0]
     cdef double v
     cdef bint has_v = velocity is not None
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = <floating>(p[i] - p[i] * wd_lr)
-        if has_v:
-            v = momentum * velocity[i] - lr * g[i]
-            velocity[i] = <floating>v
-            if nesterov:
-                p[i] = <floating>(p[i] + momentum * v - lr * g[i])
+    cdef unsigned mode
+    with nogil, parallel(num_threads=n_threads):
+        mode = fnn_flush_subnormals_begin()   # decaying slots: src_c/fpmode.h
+        for i in prange(n, schedule="static"):
+            p[i] = <floating>(p[i] - p[i] * wd_lr)
+            if has_v:
+                v = momentum * velocity[i] - lr * g[i]
+                velocity[i] = <floating>v
+                if nesterov:
+                    p[i] = <floating>(p[i] + momentum * v - lr * g[i])
+                else:
+                    p[i] = <floating>(p[i] + v)
             else:
-                p[i] = <floating>(p[i] + v)
-        else:
-            p[i] = <floating>(p[i] - lr * g[i])
+                p[i] = <floating>(p[i] - lr * g[i])
+        fnn_flush_subnormals_end(mode)
 
 
 def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
@@ -67,17 +72,21 @@ def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] 
                 fnn_d_adam(&p[lo], &g[lo], &m[lo], &v[lo], min(CHUNK, n - lo), a, c1, c2,
                            eps, wd)
         return
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = p[i] - p[i] * wd
-        mi = m[i] + (g[i] - m[i]) * c1
-        vi = v[i] + (g[i] * g[i] - v[i]) * c2
-        m[i] = mi
-        v[i] = vi
-        if ams:
-            if v_max[i] > vi:
-                vi = v_max[i]
-            v_max[i] = vi
-        p[i] = p[i] - a * mi / (_sqrt(vi) + eps)
+    cdef unsigned mode
+    with nogil, parallel(num_threads=n_threads):
+        mode = fnn_flush_subnormals_begin()
+        for i in prange(n, schedule="static"):
+            p[i] = p[i] - p[i] * wd
+            mi = m[i] + (g[i] - m[i]) * c1
+            vi = v[i] + (g[i] * g[i] - v[i]) * c2
+            m[i] = mi
+            v[i] = vi
+            if ams:
+                if v_max[i] > vi:
+                    vi = v_max[i]
+                v_max[i] = vi
+            p[i] = p[i] - a * mi / (_sqrt(vi) + eps)
+        fnn_flush_subnormals_end(mode)
 
 
 def rmsprop(floating[::1] p, const floating[::1] g, floating[::1] velocity,
@@ -99,20 +108,24 @@ def rmsprop(floating[::1] p, const floating[::1] g, floating[::1] velocity,
                 fnn_d_rmsprop(&p[lo], &g[lo], &velocity[lo], min(CHUNK, n - lo), lr_, r,
                               eps, wd)
         return
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = p[i] - p[i] * wd
-        vi = r * velocity[i] + c * g[i] * g[i]
-        velocity[i] = vi
-        denom = vi
-        if centered:
-            ai = r * average_grad[i] + c * g[i]
-            average_grad[i] = ai
-            denom = vi - ai * ai
-        inc = lr_ * g[i] / _sqrt(denom + eps)
-        if has_mom:
-            inc = mom * momentum_buf[i] + inc
-            momentum_buf[i] = inc
-        p[i] = p[i] - inc
+    cdef unsigned mode
+    with nogil, parallel(num_threads=n_threads):
+        mode = fnn_flush_subnormals_begin()
+        for i in prange(n, schedule="static"):
+            p[i] = p[i] - p[i] * wd
+            vi = r * velocity[i] + c * g[i] * g[i]
+            velocity[i] = vi
+            denom = vi
+            if centered:
+                ai = r * average_grad[i] + c * g[i]
+                average_grad[i] = ai
+                denom = vi - ai * ai
+            inc = lr_ * g[i] / _sqrt(denom + eps)
+            if has_mom:
+                inc = mom * momentum_buf[i] + inc
+                momentum_buf[i] = inc
+            p[i] = p[i] - inc
+        fnn_flush_subnormals_end(mode)
 
 
 def adagrad(floating[::1] p, const floating[::1] g, floating[::1] accumulator, double lr,
@@ -133,15 +146,19 @@ def adamax(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1
     """m += (g - m)(1 - b1); u := max(b2 u, |g|); p -= alpha m / (u + eps), alpha = lr / (1 - b1^t)."""
     cdef Py_ssize_t i, n = p.shape[0]
     cdef double mi, ui
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = <floating>(p[i] - p[i] * wd_lr)
-        mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
-        ui = beta_2 * u[i]
-        if fabs(g[i]) > ui:
-            ui = fabs(g[i])
-        m[i] = <floating>mi
-        u[i] = <floating>ui
-        p[i] = <floating>(p[i] - alpha * mi / (ui + epsilon))
+    cdef unsigned mode
+    with nogil, parallel(num_threads=n_threads):
+        mode = fnn_flush_subnormals_begin()
+        for i in prange(n, schedule="static"):
+            p[i] = <floating>(p[i] - p[i] * wd_lr)
+            mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
+            ui = beta_2 * u[i]
+            if fabs(g[i]) > ui:
+                ui = fabs(g[i])
+            m[i] = <floating>mi
+            u[i] = <floating>ui
+            p[i] = <floating>(p[i] - alpha * mi / (ui + epsilon))
+        fnn_flush_subnormals_end(mode)
 
 
 def nadam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
@@ -150,13 +167,17 @@ def nadam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
     """Adam with Nesterov momentum: p -= lr (c_m m + c_g g) / (sqrt(c_v v) + eps)."""
     cdef Py_ssize_t i, n = p.shape[0]
     cdef double mi, vi
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = <floating>(p[i] - p[i] * wd_lr)
-        mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
-        vi = v[i] + (g[i] * g[i] - v[i]) * (1.0 - beta_2)
-        m[i] = <floating>mi
-        v[i] = <floating>vi
-        p[i] = <floating>(p[i] - lr * (c_m * mi + c_g * g[i]) / (sqrt(c_v * vi) + epsilon))
+    cdef unsigned mode
+    with nogil, parallel(num_threads=n_threads):
+        mode = fnn_flush_subnormals_begin()
+        for i in prange(n, schedule="static"):
+            p[i] = <floating>(p[i] - p[i] * wd_lr)
+            mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
+            vi = v[i] + (g[i] * g[i] - v[i]) * (1.0 - beta_2)
+            m[i] = <floating>mi
+            v[i] = <floating>vi
+            p[i] = <floating>(p[i] - lr * (c_m * mi + c_g * g[i]) / (sqrt(c_v * vi) + epsilon))
+        fnn_flush_subnormals_end(mode)
 
 
 # ---------------------------------------------------------------- all parameters at once
