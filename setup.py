@@ -73,8 +73,8 @@ def c_sources(component):
     """C files of one component (file names start with the component's name)."""
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / SRC_C).glob(f"{component}*.c"))
     if component == "gemm":
-        # micro-kernels: sgemm_<isa>_<MR>x<NR>.c, dgemm_..., pack_<isa>.c
-        for pattern in ("sgemm_*.c", "dgemm_*.c"):
+        # micro-kernels: sgemm_<isa>_<MR>x<NR>.c, dgemm_..., pack_<isa>.c; sgemv_<isa>.c
+        for pattern in ("sgemm_*.c", "dgemm_*.c", "sgemv_*.c"):
             files += sorted(str(p.relative_to(ROOT)) for p in (ROOT / SRC_C).glob(pattern))
     x86 = target_is_x86()
     keep = []

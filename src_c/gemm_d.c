@@ -5,5 +5,4 @@
 #define FNAME fnn_dgemm
 #define ACT_FWD fnn_d_act_forward
 #define ACT_BWD fnn_d_act_backward
-#define FEW_ROWS fnn_d_gemm_few_rows
 #include "gemm_driver.h"

@@ -3,7 +3,6 @@
  *   T         the element type              KT      the kernel-table type
  *   KGET()    the table of the ISA in use   FNAME   the public entry point
  *   ACT_FWD   / ACT_BWD: the row epilogues of src_c/eltwise.c
- *   FEW_ROWS  the row-by-row product for a handful of rows (src_c/eltwise.c)
  *
  * Structure (BLIS's five loops in the row-major mapping, see gemm_internal.h):
  *   for i0 (MC rows of A, packed A~ shared by every column block)
@@ -33,8 +32,8 @@
 #ifndef FNN_GEMM_PAR_MIN_WORK
 #define FNN_GEMM_PAR_MIN_WORK 3.0e5
 #endif
-/* Up to this many rows of a plain A B, C is accumulated row by row (FEW_ROWS) instead of
- * in register tiles of MR rows that would be mostly padding. */
+/* Up to this many rows of a plain A B, C is accumulated row by row (the table's few_rows)
+ * instead of in register tiles of MR rows that would be mostly padding. */
 #ifndef FNN_GEMM_FEW_ROWS
 #define FNN_GEMM_FEW_ROWS 2
 #endif
@@ -242,12 +241,12 @@ void FNAME(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
         scale_only(m, n, beta, c, ldc, &e);
         return;
     }
+    const KT *kt = KGET();
     if (!ta && !tb && m <= FNN_GEMM_FEW_ROWS && alpha == 1 && beta == 0) {
-        FEW_ROWS(m, n, k, a, lda, b, ldb, c, ldc);
+        kt->few_rows(m, n, k, a, lda, b, ldb, c, ldc);
         epi_rows(&e, c, ldc, 0, 0, m, n);
         return;
     }
-    const KT *kt = KGET();
     int by_rows;
     int nt = thread_plan(kt, tb, m, n, k, n_threads, &by_rows);
 #ifdef _OPENMP

@@ -34,14 +34,30 @@ typedef void (*fnn_s_pack_t)(int64_t w, int64_t kc, const float *src, int64_t sx
 typedef void (*fnn_d_pack_t)(int64_t w, int64_t kc, const double *src, int64_t sx,
                              int64_t sp, int panel, double *dst);
 
+/* C := A B (no transposes, no alpha/beta) for m below a register tile's rows: the
+ * product of a single-sample predict, where a tile would be mostly padding. */
+typedef void (*fnn_s_rows_t)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                             const float *b, int64_t ldb, float *c, int64_t ldc);
+typedef void (*fnn_d_rows_t)(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                             const double *b, int64_t ldb, double *c, int64_t ldc);
+
+/* Force-inlined helpers whose constant arguments unroll their loops. */
+#if defined(_MSC_VER)
+#define FNN_FORCE_INLINE static __forceinline
+#else
+#define FNN_FORCE_INLINE static inline __attribute__((always_inline))
+#endif
+
 /* One ISA's kernels and blocking for one dtype. MC rows of A are packed per block
  * (A~, L3), KC is the k-block, NC columns of B per packed block (B~, L2).
- * small_m: at most this many rows, a row-major B is read in place (no B~). */
+ * small_m: at most this many rows, a row-major B is read in place (no B~).
+ * few_rows: the product for m <= FNN_GEMM_FEW_ROWS (src_c/gemm_driver.h). */
 typedef struct {
     int mr, nr;
     int64_t mc, kc, nc, small_m;
     fnn_s_ukr_t ukr;
     fnn_s_pack_t pack;
+    fnn_s_rows_t few_rows;
 } fnn_s_kernels;
 
 typedef struct {
@@ -49,9 +65,11 @@ typedef struct {
     int64_t mc, kc, nc, small_m;
     fnn_d_ukr_t ukr;
     fnn_d_pack_t pack;
+    fnn_d_rows_t few_rows;
 } fnn_d_kernels;
 
-/* C := A B (no transposes) for m < a micro-tile's rows (src_c/eltwise*.c). */
+/* C := A B (no transposes) for a few rows, as loops the compiler vectorises for each ISA
+ * (src_c/eltwise*.c); the few_rows of ISAs without a hand-written one. */
 void fnn_s_gemm_few_rows(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                          const float *b, int64_t ldb, float *c, int64_t ldc);
 void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
@@ -104,6 +122,10 @@ void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int6
                        int panel, float *dst);
 void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
                        int panel, double *dst);
+void fnn_sgemv_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, float *c, int64_t ldc);
+void fnn_sgemv_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float *c, int64_t ldc);
 #endif
 
 #endif /* FASTNN_GEMM_INTERNAL_H */

@@ -5,5 +5,4 @@
 #define FNAME fnn_sgemm
 #define ACT_FWD fnn_s_act_forward
 #define ACT_BWD fnn_s_act_backward
-#define FEW_ROWS fnn_s_gemm_few_rows
 #include "gemm_driver.h"

@@ -92,6 +92,23 @@ def test_register_tile_edges(kernel_isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_few_rows(kernel_isa, dtype):
+    """One or two rows of a plain A B (a single-sample predict) take the row kernels:
+    every column-block width they branch on, k from 1 to 784, and nothing written past
+    the end of C (its last block is masked)."""
+    rng = np.random.default_rng(11)
+    for m in (1, 2):
+        for n in (1, 7, 8, 9, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200, 257):
+            for k in (1, 5, 784):
+                a, b = operands(rng, m, n, k, False, False, dtype)
+                buf = np.full(m * n + 32, -7.0, dtype)
+                out = buf[:m * n].reshape(m, n)
+                _gemm.gemm(a, b, out, False, False, 1.0, 0.0, 1)
+                check(out, a, b, False, False)
+                assert (buf[m * n:] == -7).all(), (m, n, k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_cache_block_edges(kernel_isa, dtype):
     """Sizes around the MC / KC / NC blocks (k-blocks are re-balanced, so two of them)."""
     info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]

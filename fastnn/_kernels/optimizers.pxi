@@ -32,7 +32,7 @@ def sgd(floating[::1] p, const floating[::1] g, floating[::1] velocity, double l
     cdef Py_ssize_t i, n = p.shape[0]
     cdef double v
     cdef bint has_v = velocity is not None
-    cdef unsigned mode
+    cdef unsigned mode = 0
     with nogil, parallel(num_threads=n_threads):
         mode = fnn_flush_subnormals_begin()   # decaying slots: src_c/fpmode.h
         for i in prange(n, schedule="static"):
@@ -72,7 +72,7 @@ def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] 
                 fnn_d_adam(&p[lo], &g[lo], &m[lo], &v[lo], min(CHUNK, n - lo), a, c1, c2,
                            eps, wd)
         return
-    cdef unsigned mode
+    cdef unsigned mode = 0
     with nogil, parallel(num_threads=n_threads):
         mode = fnn_flush_subnormals_begin()
         for i in prange(n, schedule="static"):
@@ -108,7 +108,7 @@ def rmsprop(floating[::1] p, const floating[::1] g, floating[::1] velocity,
                 fnn_d_rmsprop(&p[lo], &g[lo], &velocity[lo], min(CHUNK, n - lo), lr_, r,
                               eps, wd)
         return
-    cdef unsigned mode
+    cdef unsigned mode = 0
     with nogil, parallel(num_threads=n_threads):
         mode = fnn_flush_subnormals_begin()
         for i in prange(n, schedule="static"):
@@ -146,7 +146,7 @@ def adamax(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1
     """m += (g - m)(1 - b1); u := max(b2 u, |g|); p -= alpha m / (u + eps), alpha = lr / (1 - b1^t)."""
     cdef Py_ssize_t i, n = p.shape[0]
     cdef double mi, ui
-    cdef unsigned mode
+    cdef unsigned mode = 0
     with nogil, parallel(num_threads=n_threads):
         mode = fnn_flush_subnormals_begin()
         for i in prange(n, schedule="static"):
@@ -167,7 +167,7 @@ def nadam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1]
     """Adam with Nesterov momentum: p -= lr (c_m m + c_g g) / (sqrt(c_v v) + eps)."""
     cdef Py_ssize_t i, n = p.shape[0]
     cdef double mi, vi
-    cdef unsigned mode
+    cdef unsigned mode = 0
     with nogil, parallel(num_threads=n_threads):
         mode = fnn_flush_subnormals_begin()
         for i in prange(n, schedule="static"):
