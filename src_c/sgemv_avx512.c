@@ -3,8 +3,8 @@
  * The register-tile micro-kernel would compute 4 rows to keep 1, and a plain C loop keeps
  * the output row in memory, so every k step reloads and stores it (7.7 us for 1 x 784 x
  * 128). Here the output is held in up to 2 x 8 zmm accumulators over the whole k loop,
- * and each k step streams one row of B (one pass over B in all): 3.5-4 us, the time to
- * read B's 400 KB from L2. Column blocks of at most 128; the last is masked, so neither
+ * and each k step streams one row of B (one pass over B in all): 4.2 us, about the time
+ * to read B's 400 KB from L2. Column blocks of at most 128; the last is masked, so neither
  * B nor C is read or written past its end. Each element is summed over k in order, as in
  * the micro-kernels. */
 #include <immintrin.h>
