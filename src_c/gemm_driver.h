@@ -32,11 +32,6 @@
 #ifndef FNN_GEMM_PAR_MIN_WORK
 #define FNN_GEMM_PAR_MIN_WORK 3.0e5
 #endif
-/* Up to this many rows of a plain A B, C is accumulated row by row (the table's few_rows)
- * instead of in register tiles of MR rows that would be mostly padding. */
-#ifndef FNN_GEMM_FEW_ROWS
-#define FNN_GEMM_FEW_ROWS 2
-#endif
 /* Relative cost of packing one element against one multiply-add, for the thread plan. */
 #define PACK_COST 8.0
 #define PACK_SLACK 64
@@ -206,6 +201,44 @@ static void gemm_run(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t
         gemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e);
 }
 
+/* The row kernel (kt->few_rows) and the epilogue on columns [j0, j1) of C. */
+static void few_rows_cols(const KT *kt, int64_t m, int64_t k, const T *a, int64_t lda,
+                          const T *b, int64_t ldb, T *c, int64_t ldc, const epi_t *e,
+                          int64_t j0, int64_t j1)
+{
+    kt->few_rows(m, j1 - j0, k, a, lda, b + j0, ldb, c + j0, ldc);
+    epi_rows(e, c + j0, ldc, 0, j0, m, j1 - j0);
+}
+
+/* C := A B (+ epilogue) for m <= FNN_GEMM_FEW_ROWS. The row kernel streams B once and is
+ * bound by the rate B arrives from L2, so from FNN_GEMV_PAR_MIN_WORK on the threads take
+ * column strips of B (cut on whole cache lines): each core then streams only its strip
+ * from its own L2. Every element is still one sum over k in order, so the bits do not
+ * depend on the thread count. */
+static void few_rows_run(const KT *kt, int64_t m, int64_t n, int64_t k, const T *a,
+                         int64_t lda, const T *b, int64_t ldb, T *c, int64_t ldc,
+                         const epi_t *e, int n_threads)
+{
+    const int64_t unit = 64 / (int64_t)sizeof(T);
+    int64_t strips = ceil_div(n, unit);
+    int nt = n_threads < strips ? n_threads : (int)strips;
+#ifdef _OPENMP
+    if (nt > 1 && (double)m * n * k >= FNN_GEMV_PAR_MIN_WORK) {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), team = omp_get_num_threads();
+            int64_t per = ceil_div(strips, team) * unit;
+            int64_t j0 = t * per, j1 = min64(n, j0 + per);
+            if (j0 < j1)
+                few_rows_cols(kt, m, k, a, lda, b, ldb, c, ldc, e, j0, j1);
+        }
+        return;
+    }
+#endif
+    (void)nt;
+    few_rows_cols(kt, m, k, a, lda, b, ldb, c, ldc, e, 0, n);
+}
+
 /* How many threads, and whether they split rows (1) or columns (0) of C: the split
  * with the smaller estimated time per thread, counting padded tiles and the packing
  * each thread repeats (every thread packs all of B for a row split, all of A for a
@@ -243,8 +276,7 @@ void FNAME(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
     }
     const KT *kt = KGET();
     if (!ta && !tb && m <= FNN_GEMM_FEW_ROWS && alpha == 1 && beta == 0) {
-        kt->few_rows(m, n, k, a, lda, b, ldb, c, ldc);
-        epi_rows(&e, c, ldc, 0, 0, m, n);
+        few_rows_run(kt, m, n, k, a, lda, b, ldb, c, ldc, &e, n_threads);
         return;
     }
     int by_rows;

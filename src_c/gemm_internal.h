@@ -48,6 +48,20 @@ typedef void (*fnn_d_rows_t)(int64_t m, int64_t n, int64_t k, const double *a, i
 #define FNN_FORCE_INLINE static inline __attribute__((always_inline))
 #endif
 
+/* Up to this many rows of a plain A B, C is accumulated row by row (the table's few_rows)
+ * instead of in register tiles of MR rows that would be mostly padding. */
+#ifndef FNN_GEMM_FEW_ROWS
+#define FNN_GEMM_FEW_ROWS 2
+#endif
+/* From this many multiply-adds (m*n*k) the row kernel splits the columns of C over the
+ * threads (src_c/gemm_driver.h, few_rows_run). Measured on 2 Zen 4 cores, one row, each
+ * call 0-2 ms after the last: 1 x 784 x 512 takes 28 us on one thread and 15-16 on two
+ * (after a 2 ms pause 94 against 57); 1 x 784 x 128 gains 0.2-0.8 us back to back and
+ * loses 5 after a pause, when the second thread has to be woken. */
+#ifndef FNN_GEMV_PAR_MIN_WORK
+#define FNN_GEMV_PAR_MIN_WORK 2.0e5
+#endif
+
 /* One ISA's kernels and blocking for one dtype. MC rows of A are packed per block
  * (A~, L3), KC is the k-block, NC columns of B per packed block (B~, L2).
  * small_m: at most this many rows, a row-major B is read in place (no B~).

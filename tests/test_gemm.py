@@ -205,6 +205,34 @@ def test_bit_identical_across_threads(kernel_isa, dtype):
             assert f1.tobytes() == f2.tobytes()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_few_rows_split_across_threads(kernel_isa, dtype):
+    """One or two rows wide enough for the row kernel to split the columns over threads:
+    right, the same bits as on one thread, with the fused epilogue on each strip, and
+    nothing written past the end of C."""
+    rng = np.random.default_rng(12)
+    for m, n, k in [(1, 784, 512), (2, 1000, 333), (1, 37 * 16 + 5, 400), (2, 17, 9000)]:
+        a, b = operands(rng, m, n, k, False, False, dtype)
+        outs = []
+        for n_threads in (1, 2):
+            buf = np.full(m * n + 32, -7.0, dtype)
+            out = buf[:m * n].reshape(m, n)
+            _gemm.gemm(a, b, out, False, False, 1.0, 0.0, n_threads)
+            check(out, a, b, False, False)
+            assert (buf[m * n:] == -7).all(), (m, n, k)
+            outs.append(out.tobytes())
+        assert outs[0] == outs[1], (m, n, k)
+        bias = rng.standard_normal(n).astype(dtype)
+        for act in (ACT_RELU, ACT_SIGMOID):
+            f1 = _gemm.dense_forward(a, b, bias, act, 0.0, np.empty((m, n), dtype), 1)
+            f2 = _gemm.dense_forward(a, b, bias, act, 0.0, np.empty((m, n), dtype), 2)
+            assert f1.tobytes() == f2.tobytes(), (m, n, k, act)
+            ref = (a.astype(np.float64) @ b + bias)
+            ref = np.maximum(ref, 0) if act == ACT_RELU else sigmoid(ref)
+            assert np.allclose(f2, ref, rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-4 if dtype == np.float32 else 1e-10)
+
+
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 

@@ -30,6 +30,26 @@ cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
     return 0
 
 
+cdef extern from "gemm_internal.h":
+    enum: FNN_GEMM_FEW_ROWS
+    double FNN_GEMV_PAR_MIN_WORK
+
+
+cdef bint _single_thread(Layer *layers, int n_layers, int64_t rows) noexcept:
+    """Whether the forward pass of these layers on `rows` rows runs on one thread at any
+    thread count: every product goes to the row kernel below its parallel threshold
+    (src_c/gemm_internal.h) and every element-wise pass is below PARALLEL_MIN."""
+    if rows > FNN_GEMM_FEW_ROWS:
+        return False
+    for i in range(n_layers):
+        if rows * layers[i].n_out >= PARALLEL_MIN:
+            return False
+        if (layers[i].kind == DENSE and
+                <double>rows * layers[i].n_in * layers[i].n_out >= FNN_GEMV_PAR_MIN_WORK):
+            return False
+    return True
+
+
 cdef class StackPlan:
     """The forward and backward passes of one Dense/Dropout stack at one batch size.
 
@@ -46,6 +66,9 @@ cdef class StackPlan:
     cdef bint dbl
     cdef list _keep          # the arrays the pointers point into
     cdef readonly object output, logits, loss_grad
+    # whether every kernel of a forward pass stays on one thread whatever the thread
+    # count, so that a caller need not look the count up (a single-sample predict)
+    cdef readonly bint single_thread
     # train_step's gathered batch (made on its first call) and per-row losses
     cdef readonly object batch_x, batch_y, batch_w
     cdef object _x_src, _y_src, _w_src   # the arrays last checked by _bind_sources
@@ -80,6 +103,7 @@ cdef class StackPlan:
                 L.rate, L.seed = spec["rate"], spec["seed"]
                 L.layer_index = spec["layer_index"]
                 L.mask = <uint8_t *><void *>self._buffer(spec.get("mask"))
+        self.single_thread = _single_thread(self.layers, self.n_layers, rows)
         last = layers[len(layers) - 1]
         self.output = last["y"]
         self.logits = last.get("z")

@@ -148,8 +148,8 @@ class InferenceMixin:
             plan = stack_plan.inference_plan(self, len(x), plans)
             if plan is not None:
                 out = numpy.empty((len(x), plan.output.shape[1]), x.dtype)
-                # a single row stays on one thread in every kernel: no need to ask
-                bad = plan.infer(x, out, get_num_threads() if len(x) > 1 else 1, not finite)
+                n_threads = 1 if plan.single_thread else get_num_threads()
+                bad = plan.infer(x, out, n_threads, not finite)
                 if bad:
                     raise _validation.not_finite("x", bad)
                 return out
