@@ -12,42 +12,72 @@ from fastnn._kernels.capi cimport (fnn_s_act_forward, fnn_d_act_forward,
 
 
 
-cdef inline void _act_forward_row(int act, double param, floating *x, const floating *bias,
-                                  int64_t n) noexcept nogil:
-    if floating is float:
-        fnn_s_act_forward(act, param, x, bias, n)
+# Each element-wise pass below runs as one call where it stays on one thread (a parallel
+# region costs more than a small pass), else in CHUNK-sized chunks spread over threads;
+# the kernels are element-independent, so both give the same bits. The StackPlan
+# (step.pxi) calls them on its buffers, the functions below on arrays.
+
+cdef void _act_forward_part(bint dbl, int act, double param, void *x, int64_t lo,
+                            int64_t n) noexcept nogil:
+    if dbl:
+        fnn_d_act_forward(act, param, <double *>x + lo, NULL, n)
     else:
-        fnn_d_act_forward(act, param, x, bias, n)
+        fnn_s_act_forward(act, param, <float *>x + lo, NULL, n)
 
 
-cdef inline void _act_backward_row(int act, double param, const floating *g,
-                                   const floating *s, floating *out, int64_t n) noexcept nogil:
-    if floating is float:
-        fnn_s_act_backward(act, param, g, s, out, n)
+cdef void _act_forward(bint dbl, int act, double param, void *x, int64_t n,
+                       int nt) noexcept nogil:
+    """x := act(x) over n elements."""
+    cdef int64_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if _threads(n, nt) == 1:
+        _act_forward_part(dbl, act, param, x, 0, n)
+        return
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        _act_forward_part(dbl, act, param, x, c * CHUNK, min(CHUNK, n - c * CHUNK))
+
+
+cdef void _act_backward_part(bint dbl, int act, double param, const void *g, const void *s,
+                             void *out, int64_t lo, int64_t n) noexcept nogil:
+    if dbl:
+        fnn_d_act_backward(act, param, <const double *>g + lo, <const double *>s + lo,
+                           <double *>out + lo, n)
     else:
-        fnn_d_act_backward(act, param, g, s, out, n)
+        fnn_s_act_backward(act, param, <const float *>g + lo, <const float *>s + lo,
+                           <float *>out + lo, n)
+
+
+cdef void _act_backward(bint dbl, int act, double param, const void *g, const void *s,
+                        void *out, int64_t n, int nt) noexcept nogil:
+    """out := g * act'(s) over n elements (out may be g)."""
+    cdef int64_t c, n_chunks = (n + CHUNK - 1) // CHUNK
+    if _threads(n, nt) == 1:
+        _act_backward_part(dbl, act, param, g, s, out, 0, n)
+        return
+    for c in prange(n_chunks, schedule="static", num_threads=nt):
+        _act_backward_part(dbl, act, param, g, s, out, c * CHUNK, min(CHUNK, n - c * CHUNK))
 
 
 def activation_forward(const floating[:, ::1] x, int act, double param,
                        floating[:, ::1] out, int n_threads):
-    """out := act(x), row by row (out may be x)."""
-    cdef Py_ssize_t i, n_rows = x.shape[0], n_cols = x.shape[1]
-    if n_rows == 0 or n_cols == 0:
+    """out := act(x) (out may be x)."""
+    cdef int64_t n = x.shape[0] * x.shape[1]
+    if n == 0:
         return
     if &out[0, 0] != &x[0, 0]:
         out[...] = x
-    for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
-        _act_forward_row(act, param, &out[i, 0], NULL, n_cols)
+    with nogil:
+        _act_forward(floating is double, act, param, &out[0, 0], n, n_threads)
 
 
 def activation_backward(int act, double param, const floating[:, ::1] grad,
                         const floating[:, ::1] saved, floating[:, ::1] out, int n_threads):
     """out := grad * act'(saved), saved being z or y as fnn_act_backward_needs_z says."""
-    cdef Py_ssize_t i, n_rows = grad.shape[0], n_cols = grad.shape[1]
-    if n_rows == 0 or n_cols == 0:
+    cdef int64_t n = grad.shape[0] * grad.shape[1]
+    if n == 0:
         return
-    for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
-        _act_backward_row(act, param, &grad[i, 0], &saved[i, 0], &out[i, 0], n_cols)
+    with nogil:
+        _act_backward(floating is double, act, param, &grad[0, 0], &saved[0, 0], &out[0, 0],
+                      n, n_threads)
 
 
 def softmax_forward(const floating[:, ::1] x, floating[:, ::1] out, bint log_out,

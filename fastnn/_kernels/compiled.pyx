@@ -25,6 +25,12 @@ cdef int64_t CHUNK = 8192
 # benchmarks/bench_threads.py.
 cdef int64_t PARALLEL_MIN = 1 << 15
 
+
+cdef inline int _threads(int64_t n, int nt) noexcept nogil:
+    """The threads for an element-wise pass over n elements."""
+    return nt if n >= PARALLEL_MIN else 1
+
+
 include "isa.pxi"
 include "threads.pxi"
 include "gemm.pxi"

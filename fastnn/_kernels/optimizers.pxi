@@ -23,7 +23,8 @@ from fastnn._kernels.capi cimport (fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_
 cdef inline floating _sqrt(floating x) noexcept nogil:
     if floating is float:
         return sqrtf(x)
-    return sqrt(x)
+    else:
+        return sqrt(x)
 
 
 def sgd(floating[::1] p, const floating[::1] g, floating[::1] velocity, double lr,
@@ -143,7 +144,8 @@ def adagrad(floating[::1] p, const floating[::1] g, floating[::1] accumulator, d
 def adamax(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] u,
            double alpha, double beta_1, double beta_2, double epsilon, double wd_lr,
            int n_threads):
-    """m += (g - m)(1 - b1); u := max(b2 u, |g|); p -= alpha m / (u + eps), alpha = lr / (1 - b1^t)."""
+    """m += (g - m)(1 - b1); u := max(b2 u, |g|); p -= alpha m / (u + eps), with
+    alpha = lr / (1 - b1^t)."""
     cdef Py_ssize_t i, n = p.shape[0]
     cdef double mi, ui
     cdef unsigned mode = 0

@@ -178,7 +178,8 @@ cdef class StackPlan:
                         fnn_s_softmax_rows(<float *>L.y, self.rows, L.n_out, L.n_out,
                                            L.softmax == 2)
             elif L.rate > 0:
-                _dropout_forward(self.dbl, L, inp, n, steps[j], nt)
+                _dropout_forward(self.dbl, inp, L.y, L.mask, n, L.rate, L.seed, L.layer_index,
+                                 steps[j], nt)
                 j += 1
             else:
                 memcpy(L.y, inp, n * (8 if self.dbl else 4))
@@ -384,9 +385,10 @@ cdef class StackPlan:
                     return
                 if L.rate > 0:
                     if _fusable(P) and P.act != 0:
-                        _dropout_backward(self.dbl, L, g, _saved(P), P.act, P.param, n, nt)
+                        _dropout_backward(self.dbl, g, L.mask, L.rate, _saved(P), P.act, P.param,
+                                          L.dx, n, nt)
                     else:
-                        _dropout_backward(self.dbl, L, g, NULL, -1, 0.0, n, nt)
+                        _dropout_backward(self.dbl, g, L.mask, L.rate, NULL, -1, 0.0, L.dx, n, nt)
                 elif _fusable(P) and P.act != 0:
                     _act_backward(self.dbl, P.act, P.param, g, _saved(P), L.dx, n, nt)
                 else:
