@@ -10,21 +10,21 @@
 
 /* Blocking: MC rows of A~ (L3), KC, NC columns of B~ (L2, KC*NC*size ~ 0.5-0.75 MiB). */
 static const fnn_s_kernels s_tables[FNN_N_ISA] = {
-    {4, 8, 1024, 256, 512, 16, fnn_sgemm_generic_4x8, fnn_s_pack_generic,
+    {4, 8, 1024, 256, 512, 16, 16, fnn_sgemm_generic_4x8, fnn_s_pack_generic,
      fnn_s_gemm_few_rows},
 #ifdef FNN_GEMM_X86
-    {6, 16, 1536, 384, 384, 64, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2, fnn_sgemv_avx2},
-    {12, 32, 1536, 384, 384, 64, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
+    {6, 16, 1536, 384, 384, 64, 64, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2, fnn_sgemv_avx2},
+    {12, 32, 1536, 384, 384, 64, 256, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
      fnn_sgemv_avx512},
 #endif
 };
 
 static const fnn_d_kernels d_tables[FNN_N_ISA] = {
-    {4, 4, 512, 256, 256, 16, fnn_dgemm_generic_4x4, fnn_d_pack_generic,
+    {4, 4, 512, 256, 256, 16, 16, fnn_dgemm_generic_4x4, fnn_d_pack_generic,
      fnn_d_gemm_few_rows},
 #ifdef FNN_GEMM_X86
-    {6, 8, 1020, 256, 240, 64, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2, fnn_d_gemm_few_rows},
-    {8, 24, 1024, 256, 240, 64, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512,
+    {6, 8, 1020, 256, 240, 64, 64, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2, fnn_d_gemm_few_rows},
+    {8, 24, 1024, 256, 240, 64, 64, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512,
      fnn_d_gemm_few_rows},
 #endif
 };
@@ -32,15 +32,15 @@ static const fnn_d_kernels d_tables[FNN_N_ISA] = {
 const fnn_s_kernels *fnn_s_kernels_get(void) { return &s_tables[fnn_isa_index()]; }
 const fnn_d_kernels *fnn_d_kernels_get(void) { return &d_tables[fnn_isa_index()]; }
 
-void fnn_gemm_kernel_info(int double_precision, int64_t info[6])
+void fnn_gemm_kernel_info(int double_precision, int64_t info[7])
 {
     if (double_precision) {
         const fnn_d_kernels *t = fnn_d_kernels_get();
-        int64_t v[6] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m};
+        int64_t v[7] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m, t->narrow_m};
         memcpy(info, v, sizeof(v));
     } else {
         const fnn_s_kernels *t = fnn_s_kernels_get();
-        int64_t v[6] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m};
+        int64_t v[7] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m, t->narrow_m};
         memcpy(info, v, sizeof(v));
     }
 }

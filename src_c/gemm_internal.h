@@ -64,11 +64,13 @@ typedef void (*fnn_d_rows_t)(int64_t m, int64_t n, int64_t k, const double *a, i
 
 /* One ISA's kernels and blocking for one dtype. MC rows of A are packed per block
  * (A~, L3), KC is the k-block, NC columns of B per packed block (B~, L2).
- * small_m: at most this many rows, a row-major B is read in place (no B~).
+ * small_m: at most this many rows, a row-major B is read in place (no B~);
+ * narrow_m: up to this many rows it is still read in place when its rows are at most
+ *   FNN_NARROW_B_BYTES apart (src_c/gemm_driver.h, b_in_place).
  * few_rows: the product for m <= FNN_GEMM_FEW_ROWS (src_c/gemm_driver.h). */
 typedef struct {
     int mr, nr;
-    int64_t mc, kc, nc, small_m;
+    int64_t mc, kc, nc, small_m, narrow_m;
     fnn_s_ukr_t ukr;
     fnn_s_pack_t pack;
     fnn_s_rows_t few_rows;
@@ -76,7 +78,7 @@ typedef struct {
 
 typedef struct {
     int mr, nr;
-    int64_t mc, kc, nc, small_m;
+    int64_t mc, kc, nc, small_m, narrow_m;
     fnn_d_ukr_t ukr;
     fnn_d_pack_t pack;
     fnn_d_rows_t few_rows;
@@ -93,8 +95,9 @@ void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64
 const fnn_s_kernels *fnn_s_kernels_get(void);
 const fnn_d_kernels *fnn_d_kernels_get(void);
 
-/* Blocking of the ISA in use, for introspection: info = {MR, NR, MC, KC, NC, small_m}. */
-void fnn_gemm_kernel_info(int double_precision, int64_t info[6]);
+/* Blocking of the ISA in use, for introspection:
+ * info = {MR, NR, MC, KC, NC, small_m, narrow_m}. */
+void fnn_gemm_kernel_info(int double_precision, int64_t info[7]);
 
 /* A 64-byte aligned scratch buffer of at least `bytes`, private to the calling thread
  * and kept for its next call (slot 0: A~, 1: B~, 2: B edge strip). */

@@ -109,6 +109,26 @@ def test_few_rows(kernel_isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_b_in_place_edges(kernel_isa, dtype):
+    """Row counts around the limits up to which B is read in place (small_m, narrow_m),
+    B's rows just under and over the 2 KiB spacing that narrow_m needs (B a column slice of
+    a wider array), partial register tiles: right, and the same bits on 1 and 2 threads."""
+    info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
+    rng = np.random.default_rng(13)
+    limit = 2048 // np.dtype(dtype).itemsize          # B's row spacing, in elements
+    for m in sorted({info["small_m"], info["small_m"] + 1, info["narrow_m"],
+                     info["narrow_m"] + 1}):
+        for ld in (limit, limit + 16):
+            n, k = info["NR"] * 3 + 5, 300
+            a = rng.standard_normal((m, k)).astype(dtype)
+            b = rng.standard_normal((k, ld)).astype(dtype)[:, :n]
+            one = run(a, b, False, False, dtype, n_threads=1)
+            check(one, a, b, False, False)
+            two = run(a, b, False, False, dtype, n_threads=2)
+            assert one.tobytes() == two.tobytes(), (m, ld)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_cache_block_edges(kernel_isa, dtype):
     """Sizes around the MC / KC / NC blocks (k-blocks are re-balanced, so two of them)."""
     info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]

@@ -12,7 +12,7 @@ from libc.stdint cimport int64_t
 from fastnn._kernels.capi cimport fnn_epilogue, fnn_sgemm, fnn_dgemm
 
 cdef extern from "gemm_internal.h" nogil:
-    void fnn_gemm_kernel_info(int double_precision, int64_t info[6])
+    void fnn_gemm_kernel_info(int double_precision, int64_t info[7])
 
 
 
@@ -129,11 +129,12 @@ def dense_backward_input(dz, w, saved, int act, double act_param, out, int n_thr
 
 
 def kernel_info():
-    """The kernels in use: {"isa", "float32": {MR, NR, MC, KC, NC, small_m}, "float64": ...}."""
-    cdef int64_t info[6]
+    """The kernels in use: {"isa", "float32": {MR, NR, MC, KC, NC, small_m, narrow_m},
+    "float64": ...}."""
+    cdef int64_t info[7]
     result = {"isa": isa_name()}
     for dp, key in ((0, "float32"), (1, "float64")):
         fnn_gemm_kernel_info(dp, info)
-        result[key] = dict(zip(("MR", "NR", "MC", "KC", "NC", "small_m"),
-                               [int(info[i]) for i in range(6)]))
+        result[key] = dict(zip(("MR", "NR", "MC", "KC", "NC", "small_m", "narrow_m"),
+                               [int(info[i]) for i in range(7)]))
     return result
