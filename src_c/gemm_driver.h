@@ -225,11 +225,11 @@ static void few_rows_cols(const KT *kt, int64_t m, int64_t k, const T *a, int64_
     epi_rows(e, c + j0, ldc, 0, j0, m, j1 - j0);
 }
 
-/* C := A B (+ epilogue) for m <= FNN_GEMM_FEW_ROWS. The row kernel streams B once and is
- * bound by the rate B arrives from L2, so from FNN_GEMV_PAR_MIN_WORK on the threads take
- * column strips of B (cut on whole cache lines): each core then streams only its strip
- * from its own L2. Every element is still one sum over k in order, so the bits do not
- * depend on the thread count. */
+/* C := A B (+ epilogue) for m <= FNN_GEMM_FEW_ROWS. The row kernel streams B once from
+ * L2 with one or two multiply-adds per element of B, so from FNN_GEMV_PAR_MIN_WORK on the
+ * threads take column strips of B (cut on whole cache lines) and each core streams and
+ * multiplies only its strip. Every element is still one sum over k in order, so the bits
+ * do not depend on the thread count. */
 static void few_rows_run(const KT *kt, int64_t m, int64_t n, int64_t k, const T *a,
                          int64_t lda, const T *b, int64_t ldb, T *c, int64_t ldc,
                          const epi_t *e, int n_threads)
