@@ -103,6 +103,16 @@ void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
     table()->d_col_sums(x, n_rows, n_cols, ld, out);
 }
 
+int64_t fnn_s_count_nonfinite(const float *x, int64_t n)
+{
+    return table()->s_count_nonfinite(x, n);
+}
+
+int64_t fnn_d_count_nonfinite(const double *x, int64_t n)
+{
+    return table()->d_count_nonfinite(x, n);
+}
+
 void fnn_s_softmax_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out)
 {
     table()->s_softmax_rows(x, n_rows, n_cols, ld, log_out);

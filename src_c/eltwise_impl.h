@@ -212,6 +212,23 @@ static void FN(col_sums)(const REAL *restrict x, int64_t n_rows, int64_t n_cols,
     }
 }
 
+/* How many of the n values at x are NaN or infinite. x - x is 0 for a finite x and NaN
+ * otherwise, a test the vectoriser turns into a subtract and a compare per vector, where
+ * isfinite() stays scalar; counted in blocks, so the counter stays 32-bit lanes for
+ * float. */
+static int64_t FN(count_nonfinite)(const REAL *restrict x, int64_t n)
+{
+    int64_t total = 0;
+    for (int64_t lo = 0; lo < n; lo += 4096) {
+        int64_t hi = n - lo < 4096 ? n : lo + 4096;
+        int bad = 0;
+        for (int64_t i = lo; i < hi; i++)
+            bad += !(x[i] - x[i] == 0);
+        total += bad;
+    }
+    return total;
+}
+
 /* C (m x n, ldc) := A (m x k, lda) B (k x n, ldb), all row-major, for the few rows of a
  * GEMV-like product (predict on one sample), where a register tile of MR rows would be
  * mostly padding. Each row of C is accumulated in place (it stays in L1) while the rows

@@ -167,6 +167,10 @@ void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, i
 void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices, int64_t n,
                    void *dst);
 
+/* How many of the n values at x are NaN or infinite (predict's input check). */
+int64_t fnn_s_count_nonfinite(const float *x, int64_t n);
+int64_t fnn_d_count_nonfinite(const double *x, int64_t n);
+
 /* out[j] := sum_i x[i * ld + j] for j < n_cols, rows added in order. */
 void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *out);
 void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,

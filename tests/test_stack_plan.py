@@ -237,6 +237,25 @@ def test_train_step_rejects_arrays_it_cannot_read():
     assert np.isfinite(step(w=np.ones(8, np.float32)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predict_counts_every_nonfinite_value(kernel_isa, dtype):
+    """The input check counts NaN and both infinities exactly, on every ISA and in both
+    dtypes, at the edges of its 4096-element blocks; the largest finite value, a
+    subnormal and -0 are finite."""
+    fastnn.config.set_floatx(np.dtype(dtype).name)   # restored by conftest
+    model = models.Sequential([D(3, "relu", input_shape=(1000,))])
+    assert model.get_weights()[0].dtype == dtype
+    x = np.ones((5, 1000), dtype)
+    info = np.finfo(dtype)
+    flat = x.reshape(-1)
+    flat[[1, 2, 3]] = info.max, info.smallest_subnormal, -0.0
+    flat[[0, 4095, 4096, 4999]] = np.nan, np.inf, -np.inf, np.nan
+    with pytest.raises(ValueError, match="`x` must be finite; got 4 NaN or infinite"):
+        model.predict(x, verbose=0)
+    flat[[0, 4095, 4096, 4999]] = 0.0
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
 @pytest.mark.parametrize("rows", [1, 1500])
 def test_predict_names_nan_and_infinity_in_any_chunk(rows):
     fastnn.utils.set_random_seed(0)

@@ -82,6 +82,8 @@ cdef extern from "fastnn.h" nogil:
                         float *out)
     void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                         double *out)
+    int64_t fnn_s_count_nonfinite(const float *x, int64_t n)
+    int64_t fnn_d_count_nonfinite(const double *x, int64_t n)
 
 
 cdef extern from "fpmode.h" nogil:

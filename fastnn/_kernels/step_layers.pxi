@@ -1,10 +1,9 @@
 # The layers of a StackPlan (step.pxi) and the Dense GEMM with its fused epilogue; the
 # element-wise passes it runs are those of activations.pxi and dropout.pxi.
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.math cimport isfinite
-from cython.parallel cimport prange
 
-from fastnn._kernels.capi cimport fnn_epilogue, fnn_sgemm, fnn_dgemm
+from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_count_nonfinite,
+                                   fnn_d_count_nonfinite)
 
 
 cdef enum:
@@ -50,14 +49,9 @@ cdef inline void _gemm(bint dbl, int ta, int tb, int64_t m, int64_t n, int64_t k
 
 cdef int64_t _count_nonfinite(bint dbl, const void *x, int64_t n) noexcept nogil:
     """How many of the n values at x are NaN or infinite."""
-    cdef int64_t i, bad = 0
     if dbl:
-        for i in range(n):
-            bad += not isfinite((<const double *>x)[i])
-    else:
-        for i in range(n):
-            bad += not isfinite((<const float *>x)[i])
-    return bad
+        return fnn_d_count_nonfinite(<const double *>x, n)
+    return fnn_s_count_nonfinite(<const float *>x, n)
 
 
 cdef inline void *_saved(Layer *L) noexcept nogil:
