@@ -45,3 +45,9 @@ void fnn_gemm_kernel_info(int double_precision, int64_t info[7])
     }
 }
 
+
+int64_t fnn_gemm_row_strip(int double_precision, int64_t rows, int parts)
+{
+    int64_t mr = double_precision ? fnn_d_kernels_get()->mr : fnn_s_kernels_get()->mr;
+    return fnn_strip_len(rows, mr, parts < 1 ? 1 : parts);
+}

@@ -83,6 +83,24 @@ void fnn_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
                double beta, double *c, int64_t ldc, const fnn_epilogue *ep, int n_threads);
 
+/* C := epilogue(A[:, :h] B[:h, :] + A[:, h:] B[h:, :]) with h = fnn_gemm_row_strip(dbl,
+ * k, 2) (no transposes, alpha 1, beta 0): each half summed as a GEMM of its own, then
+ * the two added, so the bits depend on the shape, not on n_threads. On two threads each
+ * reads one half of B's rows: a training step's forward product, whose weights the
+ * update and the gradient product split by the same rows. h >= k: plain fnn_sgemm. */
+void fnn_sgemm_k_halves(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const float *b, int64_t ldb, float *c, int64_t ldc,
+                        const fnn_epilogue *ep, int n_threads);
+void fnn_dgemm_k_halves(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                        const double *b, int64_t ldb, double *c, int64_t ldc,
+                        const fnn_epilogue *ep, int n_threads);
+
+/* The rows of each strip when a GEMM splits `rows` rows of C over `parts` threads: cut on
+ * the register tile's rows of the ISA in use (double_precision selects the table). The
+ * optimizer update splits a weight's rows the same way, so each core updates the rows of
+ * the gradient it computed. */
+int64_t fnn_gemm_row_strip(int double_precision, int64_t rows, int parts);
+
 /* ------------------------------------------------------------------ */
 /* CPU-feature dispatch (src_c/isa.c)                                   */
 /* ------------------------------------------------------------------ */
@@ -102,6 +120,8 @@ int fnn_set_isa(const char *name);
 int fnn_openmp_enabled(void);
 /* omp_get_max_threads(), or 1 without OpenMP. */
 int fnn_omp_max_threads(void);
+/* The size of the calling thread's team (omp_get_num_threads()), or 1. */
+int fnn_omp_team_size(void);
 /* Release the OpenMP thread pool (before fork); 0 on success, -1 where unsupported. */
 int fnn_omp_pause(void);
 /* omp_set_num_threads(n) for the calling thread; nothing without OpenMP. */
@@ -166,6 +186,10 @@ void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, i
 /* dst row i := src row indices[i], rows of row_bytes bytes (the batch gather). */
 void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices, int64_t n,
                    void *dst);
+/* The same for bytes [offset, offset + part_bytes) of each row (the rest of dst's rows
+ * untouched): a thread's share of the gather when threads split the columns. */
+void fnn_take_row_parts(const void *src, int64_t row_bytes, int64_t offset,
+                        int64_t part_bytes, const int64_t *indices, int64_t n, void *dst);
 
 /* How many of the n values at x are NaN or infinite (predict's input check). */
 int64_t fnn_s_count_nonfinite(const float *x, int64_t n);

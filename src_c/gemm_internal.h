@@ -48,6 +48,20 @@ typedef void (*fnn_d_rows_t)(int64_t m, int64_t n, int64_t k, const double *a, i
 #define FNN_FORCE_INLINE static inline __attribute__((always_inline))
 #endif
 
+/* Below this many multiply-adds (m*n*k) a GEMM runs on one thread: waking a second
+ * thread and the redundant packing cost more than they save. Measured on 2 Zen 4 cores
+ * (float32, libgomp spinning): 2 threads lose at 64^3 (0.95x) and 32x128x64 (0.92x),
+ * win from ~48x96x96 (1.3x) and 64x128x64 (1.2x) on. */
+#ifndef FNN_GEMM_PAR_MIN_WORK
+#define FNN_GEMM_PAR_MIN_WORK 3.0e5
+#endif
+/* The length of each of `parts` strips of `len`, cut on multiples of `unit`: how the
+ * threads split C (src_c/gemm_driver.h), and fnn_gemm_row_strip. */
+static inline int64_t fnn_strip_len(int64_t len, int64_t unit, int parts)
+{
+    return ((len + unit - 1) / unit + parts - 1) / parts * unit;
+}
+
 /* Up to this many rows of a plain A B, C is accumulated row by row (the table's few_rows)
  * instead of in register tiles of MR rows that would be mostly padding. */
 #ifndef FNN_GEMM_FEW_ROWS
@@ -100,7 +114,8 @@ const fnn_d_kernels *fnn_d_kernels_get(void);
 void fnn_gemm_kernel_info(int double_precision, int64_t info[7]);
 
 /* A 64-byte aligned scratch buffer of at least `bytes`, private to the calling thread
- * and kept for its next call (slot 0: A~, 1: B~, 2: B edge strip). */
+ * and kept for its next call (slot 0: A~, 1: B~, 2: B edge strip,
+ * 3: the second k-half of fnn_sgemm_k_halves). */
 void *fnn_gemm_scratch(int slot, size_t bytes);
 
 /* Portable pack routines (src_c/gemm_pack.c). */

@@ -22,6 +22,15 @@ int fnn_omp_max_threads(void)
 #endif
 }
 
+int fnn_omp_team_size(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 int fnn_omp_pause(void)
 {
     /* Releases the OpenMP runtime's threads (OpenMP 5.0). Called before fork():

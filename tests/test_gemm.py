@@ -253,6 +253,47 @@ def test_few_rows_split_across_threads(kernel_isa, dtype):
                                atol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dense_forward_in_k_halves(kernel_isa, dtype):
+    """A training step's forward product, summed in two halves of k (so that each core
+    reads the rows of the weights it updates): exactly relu(x[:, :h] w[:h] +
+    (x[:, h:] w[h:] + b)) with each half an ordinary product, the same bits on 1, 2 and
+    3 threads, and k no longer than the cut handled as a plain product."""
+    rng = np.random.default_rng(13)
+    mr = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]["MR"]
+    shapes = [(3, 5, 7), (32, 784, 128), (13, 2 * mr + 1, 33), (40, 25, 1), (200, 64, 10),
+              (5, mr, 4), (128, 397, 65)]
+    for m, k, n in shapes:
+        x = rng.standard_normal((m, k)).astype(dtype)
+        w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(dtype)
+        b = rng.standard_normal(n).astype(dtype)
+        h = _gemm.row_strip(dtype, k, 2)
+        assert h % mr == 0 and h >= k / 2
+        for act, bias in [(ACT_RELU, b), (ACT_LINEAR, None), (ACT_SIGMOID, b)]:
+            outs = []
+            for n_threads in (1, 2, 3):
+                out = np.full((m, n), np.nan, dtype)
+                _gemm.dense_forward_k_halves(x, w, bias, act, 0.0, out, n_threads)
+                outs.append(out)
+            assert outs[0].tobytes() == outs[1].tobytes() == outs[2].tobytes(), (m, k, n)
+            if act == ACT_SIGMOID:
+                ref = sigmoid(x.astype(np.float64) @ w + b)
+                assert np.allclose(outs[0], ref, rtol=1e-4, atol=1e-5), (m, k, n)
+                continue
+            if h >= k:
+                first, second = _gemm.dense_forward(x, w, bias, ACT_LINEAR, 0.0,
+                                                    np.empty((m, n), dtype), 1), 0
+            else:
+                first = _gemm.dense_forward(x[:, :h], w[:h], None, ACT_LINEAR, 0.0,
+                                            np.empty((m, n), dtype), 1)
+                second = _gemm.dense_forward(x[:, h:], w[h:], bias, ACT_LINEAR, 0.0,
+                                             np.empty((m, n), dtype), 1)
+            want = first + second
+            if act == ACT_RELU:
+                want = np.maximum(want, 0)
+            assert outs[0].tobytes() == want.tobytes(), (m, k, n, act)
+
+
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 

@@ -158,6 +158,58 @@ def test_training_gives_the_same_weights_at_any_thread_count():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("n_in", [784, 301])
+def test_train_step_gathers_the_batch_in_column_halves(n_in):
+    """With a first layer big enough to split its product in k halves, each thread
+    gathers its half of every row's columns (for 301 columns the cut is not on a cache
+    line): the batch is still exactly x[indices]."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((500, n_in)).astype(np.float32)
+    y = rng.integers(0, 3, 500)
+    fastnn.utils.set_random_seed(2)
+    model = models.Sequential([D(256, "relu", input_shape=(n_in,)), D(3, "softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x[:128], y[:128], batch_size=128, epochs=1, verbose=0)
+    plan = stack_plan.plan_for(model, 128)
+    group = model.optimizer.param_group(model._params, model._grads)
+    update = model.optimizer.group_update_args()
+    for n_threads in (1, 2, 3):
+        idx = rng.permutation(500)[:128].astype(np.int64)
+        plan.train_step(x, y, None, idx, model._loss_kind, 0.0, model._fused, (), group,
+                        update, n_threads)
+        np.testing.assert_array_equal(plan.batch_x, x[idx])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_param_group_updates_each_row_once_on_any_team(dtype):
+    """On several threads the update cuts every parameter into row strips (as the GEMM
+    cuts the gradient's rows): each element is updated exactly once, with the same bits
+    as on one thread, for shapes whose rows do not divide evenly."""
+    from fastnn._kernels.compiled import GROUP_ADAM, ParamGroup
+    rng = np.random.default_rng(4)
+    shapes = [(784, 128), (128,), (37, 5), (1,), (3, 70000), (70001,)]
+    start = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    results = []
+    for n_threads in (1, 2, 3):
+        params = [p.copy() for p in start]
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        group = ParamGroup(params, grads, m, v)
+        for _ in range(2):
+            group.update(GROUP_ADAM, 0.01, 0.9, 0.999, 1e-7, 0.0, n_threads)
+        results.append(params)
+    for i, (p0, g) in enumerate(zip(start, grads)):   # two Adam steps, a constant gradient
+        m1, v1 = 0.1 * g, 0.001 * g * g
+        p1 = p0 - 0.01 * m1 / (np.sqrt(v1) + 1e-7)
+        m2, v2 = m1 + 0.1 * (g - m1), v1 + 0.001 * (g * g - v1)
+        want = p1 - 0.01 * m2 / (np.sqrt(v2) + 1e-7)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(results[0][i], want, rtol=tol, atol=tol)
+        for other in results[1:]:
+            assert other[i].tobytes() == results[0][i].tobytes(), shapes[i]
+
+
 def _weighted_fit(backend, loss, x, y, dtype, **fit_args):
     with fastnn.use_backend(backend):
         fastnn.config.set_floatx(dtype)

@@ -38,11 +38,20 @@ cdef extern from "fastnn.h" nogil:
                    double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
                    double beta, double *c, int64_t ldc, const fnn_epilogue *ep, int n_threads)
 
+    void fnn_sgemm_k_halves(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                            const float *b, int64_t ldb, float *c, int64_t ldc,
+                            const fnn_epilogue *ep, int n_threads)
+    void fnn_dgemm_k_halves(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                            const double *b, int64_t ldb, double *c, int64_t ldc,
+                            const fnn_epilogue *ep, int n_threads)
+    int64_t fnn_gemm_row_strip(int double_precision, int64_t rows, int parts)
+
     const char *fnn_isa_name()
     int fnn_isa_available(const char *name)
     int fnn_set_isa(const char *name)
 
     int fnn_openmp_enabled()
+    int fnn_omp_team_size()
     int fnn_omp_max_threads()
     int fnn_omp_pause()
     void fnn_omp_set_max_threads(int n)
@@ -78,6 +87,9 @@ cdef extern from "fastnn.h" nogil:
                             int log_out)
     void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices,
                        int64_t n, void *dst)
+    void fnn_take_row_parts(const void *src, int64_t row_bytes, int64_t offset,
+                            int64_t part_bytes, const int64_t *indices, int64_t n,
+                            void *dst)
     void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                         float *out)
     void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,

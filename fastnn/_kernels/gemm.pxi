@@ -9,7 +9,8 @@ import numpy as np
 from cython cimport floating
 from libc.stdint cimport int64_t
 
-from fastnn._kernels.capi cimport fnn_epilogue, fnn_sgemm, fnn_dgemm
+from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_sgemm_k_halves,
+                                   fnn_dgemm_k_halves, fnn_gemm_row_strip)
 
 cdef extern from "gemm_internal.h" nogil:
     void fnn_gemm_kernel_info(int double_precision, int64_t info[7])
@@ -65,9 +66,11 @@ cdef int _run(object a, object b, floating[:, ::1] out, bint trans_a, bint trans
 
 
 cdef int _forward(object x, object w, object b, int act, double act_param,
-                  floating[:, ::1] out, int n_threads) except -1:
+                  floating[:, ::1] out, int n_threads, bint k_halves=False) except -1:
     cdef fnn_epilogue ep
     cdef const floating[::1] bv
+    cdef const floating[:, ::1] xv
+    cdef const floating[:, ::1] wv
     ep.bias = NULL
     ep.act = act
     ep.act_param = act_param
@@ -77,7 +80,21 @@ cdef int _forward(object x, object w, object b, int act, double act_param,
         bv = np.ascontiguousarray(b)
         if bv.shape[0] > 0:
             ep.bias = &bv[0]
-    return _run[floating](x, w, out, False, False, 1.0, 0.0, &ep, n_threads)
+    if not k_halves:
+        return _run[floating](x, w, out, False, False, 1.0, 0.0, &ep, n_threads)
+    xv = np.ascontiguousarray(x)
+    wv = np.ascontiguousarray(w)
+    cdef int64_t m = out.shape[0], n = out.shape[1], k = xv.shape[1]
+    if m == 0 or n == 0:
+        return 0
+    with nogil:
+        if floating is float:
+            fnn_sgemm_k_halves(m, n, k, &xv[0, 0] if k else NULL, k,
+                               &wv[0, 0] if k else NULL, n, &out[0, 0], n, &ep, n_threads)
+        else:
+            fnn_dgemm_k_halves(m, n, k, &xv[0, 0] if k else NULL, k,
+                               &wv[0, 0] if k else NULL, n, &out[0, 0], n, &ep, n_threads)
+    return 0
 
 
 cdef int _backward_input(object dz, object w, object saved, int act, double act_param,
@@ -117,6 +134,27 @@ def dense_forward(x, w, b, int act, double act_param, out, int n_threads):
     else:
         _forward[double](x, w, b, act, act_param, out, n_threads)
     return out
+
+
+def dense_forward_k_halves(x, w, b, int act, double act_param, out, int n_threads):
+    """out := act(x[:, :h] @ w[:h] + (x[:, h:] @ w[h:] + b)), h = row_strip(k, 2): the
+    forward product of a training step (fnn_sgemm_k_halves), the same bits at any
+    thread count."""
+    if out.dtype == np.float32:
+        _forward[float](x, w, b, act, act_param, out, n_threads, True)
+    else:
+        _forward[double](x, w, b, act, act_param, out, n_threads, True)
+    return out
+
+
+def row_strip(dtype, int64_t rows, int parts):
+    """The rows of each of `parts` strips when a GEMM splits `rows` rows of its output
+    over threads (a multiple of the register tile's rows)."""
+    cdef bint dbl = np.dtype(dtype) == np.float64
+    cdef int64_t strip
+    with nogil:
+        strip = fnn_gemm_row_strip(dbl, rows, parts)
+    return strip
 
 
 def dense_backward_input(dz, w, saved, int act, double act_param, out, int n_threads):

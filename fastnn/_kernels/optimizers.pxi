@@ -6,7 +6,7 @@ step in Python (fastnn/optimizers.py) and passed in. `wd_lr` is the decoupled we
 decay times the learning rate: param -= param * wd_lr, applied first, as Keras does.
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport sqrt, sqrtf, fabs
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
@@ -15,7 +15,8 @@ import numpy as np
 cimport numpy as cnp
 
 from fastnn._kernels.capi cimport (fnn_s_adam, fnn_d_adam, fnn_s_rmsprop, fnn_d_rmsprop,
-                                   fnn_flush_subnormals_begin, fnn_flush_subnormals_end)
+                                   fnn_flush_subnormals_begin, fnn_flush_subnormals_end,
+                                   fnn_gemm_row_strip, fnn_omp_team_size)
 
 
 
@@ -203,15 +204,23 @@ cdef struct Chunk:
 
 
 cdef class ParamGroup:
-    """Every parameter of a model with its gradient and two optimizer slots, cut into
-    chunks of CHUNK elements so that one call updates them all, spread over threads.
+    """Every parameter of a model with its gradient and two optimizer slots, updated in
+    one call.
+
+    On one thread the update runs over chunks of CHUNK elements. On several, each
+    parameter's rows are cut into strips as the GEMM cuts the rows of the gradient
+    x^T dZ (fnn_gemm_row_strip, fnn_omp_team_size), so each core updates the rows it computed the gradient
+    of; a training step's forward product reads the same rows on the same core
+    (fnn_sgemm_k_halves), and no line of the weights moves between cores.
 
     Args:
         params, grads, slots0, slots1: lists of C-contiguous arrays of one dtype, the
             i-th of each list the same shape (slots1 may be None: RMSprop has one slot).
     """
-    cdef Chunk *chunks
-    cdef int64_t n_chunks, size
+    cdef Chunk *chunks       # all parameters in CHUNK pieces
+    cdef Chunk *whole        # one entry per parameter
+    cdef int64_t *rows       # each parameter's first dimension (1 for a scalar)
+    cdef int64_t n_chunks, n_params, size
     cdef bint dbl
     cdef list _keep
 
@@ -230,8 +239,11 @@ cdef class ParamGroup:
         self.dbl = dtype == np.float64
         for p in params:
             count += (p.size + CHUNK - 1) // CHUNK
+        self.n_params = len(params)
         self.chunks = <Chunk *>calloc(max(count, 1), sizeof(Chunk))
-        if self.chunks == NULL:
+        self.whole = <Chunk *>calloc(max(self.n_params, 1), sizeof(Chunk))
+        self.rows = <int64_t *>calloc(max(self.n_params, 1), sizeof(int64_t))
+        if self.chunks == NULL or self.whole == NULL or self.rows == NULL:
             raise MemoryError()
         self.n_chunks = count
         self.size = 0
@@ -239,17 +251,19 @@ cdef class ParamGroup:
         for i, p in enumerate(params):
             n = p.size
             self.size += n
+            self.rows[i] = p.shape[0] if p.ndim > 0 else 1
+            _set_chunk(&self.whole[i], p, grads[i], slots0[i],
+                       slots1[i] if slots1 is not None else None, 0, n, item)
             for lo in range(0, n, CHUNK):
-                self.chunks[c].n = min(CHUNK, n - lo)
-                self.chunks[c].p = _data(p) + lo * item
-                self.chunks[c].g = _data(grads[i]) + lo * item
-                self.chunks[c].s0 = _data(slots0[i]) + lo * item
-                if slots1 is not None:
-                    self.chunks[c].s1 = _data(slots1[i]) + lo * item
+                _set_chunk(&self.chunks[c], p, grads[i], slots0[i],
+                           slots1[i] if slots1 is not None else None, lo,
+                           min(CHUNK, n - lo), item)
                 c += 1
 
     def __dealloc__(self):
         free(self.chunks)
+        free(self.whole)
+        free(self.rows)
 
     def update(self, int rule, double lr, double decay_1, double decay_2, double epsilon,
                double wd_lr, int n_threads):
@@ -271,9 +285,43 @@ cdef class ParamGroup:
                 _update_chunk(&self.chunks[c], self.dbl, rule, lr, decay_1, decay_2,
                               epsilon, wd_lr)
             return
-        for c in prange(self.n_chunks, schedule="static", num_threads=n_threads):
-            _update_chunk(&self.chunks[c], self.dbl, rule, lr, decay_1, decay_2, epsilon,
-                          wd_lr)
+        with parallel(num_threads=n_threads):
+            self._update_strips(threadid(), fnn_omp_team_size(), rule, lr, decay_1, decay_2,
+                                epsilon, wd_lr)
+
+    cdef void _update_strips(self, int t, int team, int rule, double lr, double decay_1,
+                             double decay_2, double epsilon, double wd_lr) noexcept nogil:
+        """Thread t's row strip of every parameter, in CHUNK pieces."""
+        cdef int64_t i, per, r0, r1, cols, lo, hi
+        cdef Chunk piece
+        cdef Chunk *w
+        cdef int64_t item = 8 if self.dbl else 4
+        for i in range(self.n_params):
+            w = &self.whole[i]
+            cols = w.n // self.rows[i]
+            per = fnn_gemm_row_strip(self.dbl, self.rows[i], team)
+            r0 = min(t * per, self.rows[i])
+            r1 = min(r0 + per, self.rows[i])
+            lo = r0 * cols
+            hi = r1 * cols
+            while lo < hi:
+                piece.n = min(CHUNK, hi - lo)
+                piece.p = <char *>w.p + lo * item
+                piece.g = <const char *>w.g + lo * item
+                piece.s0 = <char *>w.s0 + lo * item
+                piece.s1 = <char *>w.s1 + lo * item if w.s1 != NULL else NULL
+                _update_chunk(&piece, self.dbl, rule, lr, decay_1, decay_2, epsilon, wd_lr)
+                lo += piece.n
+
+
+cdef int _set_chunk(Chunk *k, p, g, s0, s1, int64_t lo, int64_t n, int64_t item) except -1:
+    """k := elements [lo, lo + n) of parameter p, its gradient and slots."""
+    k.n = n
+    k.p = _data(p) + lo * item
+    k.g = _data(g) + lo * item
+    k.s0 = _data(s0) + lo * item
+    k.s1 = _data(s1) + lo * item if s1 is not None else NULL
+    return 0
 
 
 cdef void _update_chunk(Chunk *k, bint dbl, int rule, double lr, double decay_1,

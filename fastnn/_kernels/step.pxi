@@ -16,7 +16,8 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 
 from fastnn._kernels.capi cimport (fnn_epilogue, fnn_s_col_sums, fnn_d_col_sums,
-                                   fnn_s_softmax_rows, fnn_d_softmax_rows, fnn_take_rows)
+                                   fnn_s_softmax_rows, fnn_d_softmax_rows, fnn_take_rows,
+                                   fnn_gemm_row_strip)
 
 
 cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
@@ -33,6 +34,16 @@ cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
 cdef extern from "gemm_internal.h":
     enum: FNN_GEMM_FEW_ROWS
     double FNN_GEMV_PAR_MIN_WORK
+    double FNN_GEMM_PAR_MIN_WORK
+
+
+cdef bint _k_halves(Layer *L, int64_t rows) noexcept:
+    """Whether a trainable Dense layer's forward in a training step sums its product in
+    two halves of n_in (fnn_sgemm_k_halves): where the product may use several threads,
+    so that each core reads the rows of the weights its update writes. A shape-only
+    rule, so the bits of training do not depend on the thread count."""
+    return (L.kind == DENSE and L.trainable and L.gw != NULL and rows > FNN_GEMM_FEW_ROWS
+            and <double>rows * L.n_in * L.n_out >= FNN_GEMM_PAR_MIN_WORK)
 
 
 cdef bint _single_thread(Layer *layers, int n_layers, int64_t rows) noexcept:
@@ -97,6 +108,7 @@ cdef class StackPlan:
                 L.act, L.param = spec["act"], spec["param"]
                 L.softmax = spec.get("softmax", 0)
                 L.needs_z, L.trainable = spec["needs_z"], spec["trainable"]
+                L.k_halves = _k_halves(L, rows)
                 L.z = self._buffer(spec.get("z"))
                 L.dz = self._buffer(spec.get("dz"))
             else:
@@ -161,12 +173,12 @@ cdef class StackPlan:
                 ep.act_param = L.param
                 if L.z == NULL and L.act >= 0:
                     ep.act = L.act
-                    _gemm(self.dbl, 0, 0, self.rows, L.n_out, L.n_in, inp, L.n_in, L.w,
-                          L.n_out, L.y, &ep, nt)
+                    _forward_gemm(self.dbl, L.k_halves, self.rows, L.n_out, L.n_in, inp,
+                                  L.w, L.y, &ep, nt)
                 else:
                     ep.act = 0
-                    _gemm(self.dbl, 0, 0, self.rows, L.n_out, L.n_in, inp, L.n_in, L.w,
-                          L.n_out, L.z if L.z != NULL else L.y, &ep, nt)
+                    _forward_gemm(self.dbl, L.k_halves, self.rows, L.n_out, L.n_in, inp,
+                                  L.w, L.z if L.z != NULL else L.y, &ep, nt)
                     if L.z != NULL:
                         memcpy(L.y, L.z, n * (8 if self.dbl else 4))
                     if L.act >= 0:
@@ -250,7 +262,14 @@ cdef class StackPlan:
         cdef double epsilon = update[4], wd_lr = update[5]
         cdef double loss
         with nogil:
-            _gather_rows(px, width * item, idx, rows, bx, _threads(rows * width, n_threads))
+            if self.layers[0].k_halves:
+                # each core copies the columns of x that its half of the first product
+                # and of x^T dZ reads
+                _gather_row_halves(px, width * item,
+                                   fnn_gemm_row_strip(self.dbl, width, 2) * item, idx, rows,
+                                   bx, _threads(rows * width, n_threads))
+            else:
+                _gather_rows(px, width * item, idx, rows, bx, _threads(rows * width, n_threads))
             fnn_take_rows(py, y_bytes, idx, rows, by)
             if pw != NULL:
                 fnn_take_rows(pw, item, idx, rows, bw)

@@ -3,7 +3,8 @@
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_count_nonfinite,
-                                   fnn_d_count_nonfinite)
+                                   fnn_d_count_nonfinite, fnn_sgemm_k_halves,
+                                   fnn_dgemm_k_halves)
 
 
 cdef enum:
@@ -24,6 +25,7 @@ cdef struct Layer:
     double param
     int needs_z        # act' is computed from z rather than y
     int trainable
+    int k_halves       # training forward summed in two halves of n_in (fnn_sgemm_k_halves)
     void *z            # pre-activation (needs_z, or logits for a fused loss), or NULL
     void *dz           # d loss / d z, where no later layer applies this layer's act'
     # Dropout
@@ -45,6 +47,21 @@ cdef inline void _gemm(bint dbl, int ta, int tb, int64_t m, int64_t n, int64_t k
     else:
         fnn_sgemm(ta, tb, m, n, k, 1.0, <const float *>a, lda, <const float *>b, ldb,
                   0.0, <float *>c, n, ep, nt)
+
+
+cdef inline void _forward_gemm(bint dbl, bint k_halves, int64_t m, int64_t n, int64_t k,
+                               const void *a, const void *b, void *c, const fnn_epilogue *ep,
+                               int nt) noexcept nogil:
+    """c := epilogue(a b), a (m, k), b (k, n), c (m, n), all contiguous; summed in two
+    halves of k when k_halves (a trainable layer's forward in a training step)."""
+    if not k_halves:
+        _gemm(dbl, 0, 0, m, n, k, a, k, b, n, c, ep, nt)
+    elif dbl:
+        fnn_dgemm_k_halves(m, n, k, <const double *>a, k, <const double *>b, n,
+                           <double *>c, n, ep, nt)
+    else:
+        fnn_sgemm_k_halves(m, n, k, <const float *>a, k, <const float *>b, n, <float *>c, n,
+                           ep, nt)
 
 
 cdef int64_t _count_nonfinite(bint dbl, const void *x, int64_t n) noexcept nogil:
