@@ -161,22 +161,16 @@ static void prefetch_row(const char *row, int64_t row_bytes)
 #endif
 }
 
-void fnn_take_row_parts(const void *src, int64_t row_bytes, int64_t offset,
-                        int64_t part_bytes, const int64_t *indices, int64_t n, void *dst)
-{
-    const char *s = (const char *)src + offset;
-    char *d = (char *)dst + offset;
-    for (int64_t i = 0; i < n && i < TAKE_AHEAD; i++)
-        prefetch_row(s + indices[i] * row_bytes, part_bytes);
-    for (int64_t i = 0; i < n; i++) {
-        if (i + TAKE_AHEAD < n)
-            prefetch_row(s + indices[i + TAKE_AHEAD] * row_bytes, part_bytes);
-        memcpy(d + i * row_bytes, s + indices[i] * row_bytes, (size_t)part_bytes);
-    }
-}
-
 void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices, int64_t n,
                    void *dst)
 {
-    fnn_take_row_parts(src, row_bytes, 0, row_bytes, indices, n, dst);
+    const char *s = (const char *)src;
+    char *d = (char *)dst;
+    for (int64_t i = 0; i < n && i < TAKE_AHEAD; i++)
+        prefetch_row(s + indices[i] * row_bytes, row_bytes);
+    for (int64_t i = 0; i < n; i++) {
+        if (i + TAKE_AHEAD < n)
+            prefetch_row(s + indices[i + TAKE_AHEAD] * row_bytes, row_bytes);
+        memcpy(d + i * row_bytes, s + indices[i] * row_bytes, (size_t)row_bytes);
+    }
 }

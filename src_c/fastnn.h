@@ -186,10 +186,6 @@ void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, i
 /* dst row i := src row indices[i], rows of row_bytes bytes (the batch gather). */
 void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices, int64_t n,
                    void *dst);
-/* The same for bytes [offset, offset + part_bytes) of each row (the rest of dst's rows
- * untouched): a thread's share of the gather when threads split the columns. */
-void fnn_take_row_parts(const void *src, int64_t row_bytes, int64_t offset,
-                        int64_t part_bytes, const int64_t *indices, int64_t n, void *dst);
 
 /* How many of the n values at x are NaN or infinite (predict's input check). */
 int64_t fnn_s_count_nonfinite(const float *x, int64_t n);

@@ -87,9 +87,6 @@ cdef extern from "fastnn.h" nogil:
                             int log_out)
     void fnn_take_rows(const void *src, int64_t row_bytes, const int64_t *indices,
                        int64_t n, void *dst)
-    void fnn_take_row_parts(const void *src, int64_t row_bytes, int64_t offset,
-                            int64_t part_bytes, const int64_t *indices, int64_t n,
-                            void *dst)
     void fnn_s_col_sums(const float *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                         float *out)
     void fnn_d_col_sums(const double *x, int64_t n_rows, int64_t n_cols, int64_t ld,

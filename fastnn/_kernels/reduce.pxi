@@ -1,11 +1,10 @@
 """Reductions and gathers with a fixed summation order (the same bits at any thread count)."""
 from cython cimport floating
-from cython.parallel cimport parallel, prange, threadid
+from cython.parallel cimport prange
 
 from libc.stdint cimport int64_t
 
-from fastnn._kernels.capi cimport (fnn_s_col_sums, fnn_d_col_sums, fnn_take_rows,
-                                   fnn_take_row_parts, fnn_omp_team_size)
+from fastnn._kernels.capi cimport fnn_s_col_sums, fnn_d_col_sums, fnn_take_rows
 
 
 # Columns per parallel chunk of bias_grad: each chunk sums its columns over every row.
@@ -59,34 +58,3 @@ cdef void _gather_rows(const void *src, int64_t row_bytes, const int64_t *indice
             fnn_take_rows(<const char *>src, row_bytes, indices + lo, min(per, n - lo),
                           <char *>dst + lo * row_bytes)
 
-
-cdef void _gather_row_halves(const void *src, int64_t row_bytes, int64_t cut,
-                             const int64_t *indices, int64_t n, void *dst,
-                             int n_threads) noexcept nogil:
-    """As _gather_rows, but on several threads the first half of the team copies bytes
-    [0, cut) of every row and the second half the rest, each a block of rows: the
-    columns that each core's half of fnn_sgemm_k_halves reads."""
-    if n_threads <= 1 or cut <= 0 or cut >= row_bytes:
-        _gather_rows(src, row_bytes, indices, n, dst, n_threads)
-        return
-    with parallel(num_threads=n_threads):
-        _gather_half_part(src, row_bytes, cut, indices, n, dst, threadid(),
-                          fnn_omp_team_size())
-
-
-cdef void _gather_half_part(const void *src, int64_t row_bytes, int64_t cut,
-                            const int64_t *indices, int64_t n, void *dst, int t,
-                            int team) noexcept nogil:
-    """Thread t's share of _gather_row_halves."""
-    if team == 1:
-        fnn_take_rows(src, row_bytes, indices, n, dst)
-        return
-    cdef int first = team // 2
-    cdef bint second = t >= first
-    cdef int size = team - first if second else first
-    cdef int64_t per = (n + size - 1) // size
-    cdef int64_t lo = (t - first if second else t) * per
-    if lo < n:
-        fnn_take_row_parts(src, row_bytes, cut if second else 0,
-                           row_bytes - cut if second else cut, indices + lo,
-                           min(per, n - lo), <char *>dst + lo * row_bytes)

@@ -16,8 +16,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 
 from fastnn._kernels.capi cimport (fnn_epilogue, fnn_s_col_sums, fnn_d_col_sums,
-                                   fnn_s_softmax_rows, fnn_d_softmax_rows, fnn_take_rows,
-                                   fnn_gemm_row_strip)
+                                   fnn_s_softmax_rows, fnn_d_softmax_rows, fnn_take_rows)
 
 
 cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
@@ -262,14 +261,7 @@ cdef class StackPlan:
         cdef double epsilon = update[4], wd_lr = update[5]
         cdef double loss
         with nogil:
-            if self.layers[0].k_halves:
-                # each core copies the columns of x that its half of the first product
-                # and of x^T dZ reads
-                _gather_row_halves(px, width * item,
-                                   fnn_gemm_row_strip(self.dbl, width, 2) * item, idx, rows,
-                                   bx, _threads(rows * width, n_threads))
-            else:
-                _gather_rows(px, width * item, idx, rows, bx, _threads(rows * width, n_threads))
+            _gather_rows(px, width * item, idx, rows, bx, _threads(rows * width, n_threads))
             fnn_take_rows(py, y_bytes, idx, rows, by)
             if pw != NULL:
                 fnn_take_rows(pw, item, idx, rows, bw)
