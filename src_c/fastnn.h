@@ -83,9 +83,10 @@ void fnn_dgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
                double beta, double *c, int64_t ldc, const fnn_epilogue *ep, int n_threads);
 
-/* C := epilogue(A[:, :h] B[:h, :] + A[:, h:] B[h:, :]) with h = fnn_gemm_row_strip(dbl,
- * k, 2) (no transposes, alpha 1, beta 0): each half summed as a GEMM of its own, then
- * the two added, so the bits depend on the shape, not on n_threads. On two threads each
+/* C := act(A[:, :h] B[:h, :] + (A[:, h:] B[h:, :] + bias)) with h =
+ * fnn_gemm_row_strip(dbl, k, 2) (no transposes, alpha 1, beta 0, a forward epilogue or
+ * none): each half summed as a GEMM of its own, then the two added, so the bits depend
+ * on the shape, not on n_threads. On two threads each
  * reads one half of B's rows: a training step's forward product, whose weights the
  * update and the gradient product split by the same rows. h >= k: plain fnn_sgemm. */
 void fnn_sgemm_k_halves(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,

@@ -207,25 +207,23 @@ cdef class ParamGroup:
     """Every parameter of a model with its gradient and two optimizer slots, updated in
     one call.
 
-    On one thread the update runs over chunks of CHUNK elements. On several, each
-    parameter's rows are cut into strips as the GEMM cuts the rows of the gradient
-    x^T dZ (fnn_gemm_row_strip, fnn_omp_team_size), so each core updates the rows it computed the gradient
-    of; a training step's forward product reads the same rows on the same core
-    (fnn_sgemm_k_halves), and no line of the weights moves between cores.
+    Each thread takes a strip of every parameter's rows, cut as the GEMM cuts the rows
+    of the gradient x^T dZ (fnn_gemm_row_strip), and updates it in pieces of CHUNK
+    elements. So each core updates the rows whose gradient it computed, a training
+    step's forward product reads the same rows on the same core (fnn_sgemm_k_halves),
+    and no line of the weights moves between cores.
 
     Args:
         params, grads, slots0, slots1: lists of C-contiguous arrays of one dtype, the
             i-th of each list the same shape (slots1 may be None: RMSprop has one slot).
     """
-    cdef Chunk *chunks       # all parameters in CHUNK pieces
     cdef Chunk *whole        # one entry per parameter
-    cdef int64_t *rows       # each parameter's first dimension (1 for a scalar)
-    cdef int64_t n_chunks, n_params, size
+    cdef int64_t *rows       # each parameter's first dimension (at least 1)
+    cdef int64_t n_params, size
     cdef bint dbl
     cdef list _keep
 
     def __cinit__(self, list params, list grads, list slots0, list slots1=None):
-        cdef int64_t count = 0, lo, n, c = 0
         arrays = [params, grads, slots0] + ([slots1] if slots1 is not None else [])
         self._keep = [a for group in arrays for a in group]
         dtype = params[0].dtype if params else np.dtype(np.float32)
@@ -237,31 +235,19 @@ cdef class ParamGroup:
                 raise ValueError("each ParamGroup gradient and slot must match its "
                                  "parameter's size")
         self.dbl = dtype == np.float64
-        for p in params:
-            count += (p.size + CHUNK - 1) // CHUNK
         self.n_params = len(params)
-        self.chunks = <Chunk *>calloc(max(count, 1), sizeof(Chunk))
         self.whole = <Chunk *>calloc(max(self.n_params, 1), sizeof(Chunk))
         self.rows = <int64_t *>calloc(max(self.n_params, 1), sizeof(int64_t))
-        if self.chunks == NULL or self.whole == NULL or self.rows == NULL:
+        if self.whole == NULL or self.rows == NULL:
             raise MemoryError()
-        self.n_chunks = count
         self.size = 0
-        cdef int64_t item = dtype.itemsize
         for i, p in enumerate(params):
-            n = p.size
-            self.size += n
-            self.rows[i] = p.shape[0] if p.ndim > 0 else 1
+            self.size += p.size
+            self.rows[i] = max(p.shape[0], 1) if p.ndim > 0 else 1
             _set_chunk(&self.whole[i], p, grads[i], slots0[i],
-                       slots1[i] if slots1 is not None else None, 0, n, item)
-            for lo in range(0, n, CHUNK):
-                _set_chunk(&self.chunks[c], p, grads[i], slots0[i],
-                           slots1[i] if slots1 is not None else None, lo,
-                           min(CHUNK, n - lo), item)
-                c += 1
+                       slots1[i] if slots1 is not None else None, p.size)
 
     def __dealloc__(self):
-        free(self.chunks)
         free(self.whole)
         free(self.rows)
 
@@ -279,11 +265,8 @@ cdef class ParamGroup:
 
     cdef void _update(self, int rule, double lr, double decay_1, double decay_2,
                       double epsilon, double wd_lr, int n_threads) noexcept nogil:
-        cdef int64_t c
         if self.size < PARALLEL_MIN or n_threads == 1:   # no parallel region at all
-            for c in range(self.n_chunks):
-                _update_chunk(&self.chunks[c], self.dbl, rule, lr, decay_1, decay_2,
-                              epsilon, wd_lr)
+            self._update_strips(0, 1, rule, lr, decay_1, decay_2, epsilon, wd_lr)
             return
         with parallel(num_threads=n_threads):
             self._update_strips(threadid(), fnn_omp_team_size(), rule, lr, decay_1, decay_2,
@@ -314,13 +297,13 @@ cdef class ParamGroup:
                 lo += piece.n
 
 
-cdef int _set_chunk(Chunk *k, p, g, s0, s1, int64_t lo, int64_t n, int64_t item) except -1:
-    """k := elements [lo, lo + n) of parameter p, its gradient and slots."""
+cdef int _set_chunk(Chunk *k, p, g, s0, s1, int64_t n) except -1:
+    """k := the n elements of parameter p, its gradient and slots."""
     k.n = n
-    k.p = _data(p) + lo * item
-    k.g = _data(g) + lo * item
-    k.s0 = _data(s0) + lo * item
-    k.s1 = _data(s1) + lo * item if s1 is not None else NULL
+    k.p = _data(p)
+    k.g = _data(g)
+    k.s0 = _data(s0)
+    k.s1 = _data(s1) if s1 is not None else NULL
     return 0
 
 

@@ -57,4 +57,3 @@ cdef void _gather_rows(const void *src, int64_t row_bytes, const int64_t *indice
         if lo < n:
             fnn_take_rows(<const char *>src, row_bytes, indices + lo, min(per, n - lo),
                           <char *>dst + lo * row_bytes)
-
