@@ -115,7 +115,8 @@ void fnn_gemm_kernel_info(int double_precision, int64_t info[7]);
 
 /* A 64-byte aligned scratch buffer of at least `bytes`, private to the calling thread
  * and kept for its next call (slot 0: A~, 1: B~, 2: B edge strip,
- * 3: the second k-half of fnn_sgemm_k_halves). */
+ * 3: the second k-half of fnn_sgemm_k_halves, 4: the transposed product of a C with
+ * few columns). */
 void *fnn_gemm_scratch(int slot, size_t bytes);
 
 /* Portable pack routines (src_c/gemm_pack.c). */

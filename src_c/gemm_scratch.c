@@ -9,7 +9,7 @@
 
 #include "gemm_internal.h"
 
-#define N_SLOTS 4
+#define N_SLOTS 5
 #define ALIGN 64
 
 typedef struct {

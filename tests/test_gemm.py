@@ -254,6 +254,37 @@ def test_few_rows_split_across_threads(kernel_isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_few_columns_as_the_transposed_product(kernel_isa, dtype):
+    """A C with few columns (a classifier's last layer) may be computed as the transpose
+    of op(B)^T op(A)^T: right in every transpose case, bit for bit the first columns of
+    the same product made wide enough to be computed directly, the same bits on 1 and 2
+    threads, the fused epilogue applied, and nothing written past the end of C."""
+    rng = np.random.default_rng(14)
+    shapes = [(128, 10, 512), (37, 1, 50), (300, 12, 129), (1000, 3, 64), (13, 5, 900)]
+    for (m, n, k), (ta, tb) in zip(shapes, TRANS + [(False, False)]):
+        a, b = operands(rng, m, n, k, ta, tb, dtype)
+        more = rng.standard_normal((64 - n, k) if tb else (k, 64 - n)).astype(dtype)
+        wide_b = np.vstack([b, more]) if tb else np.hstack([b, more])
+        wide = run(a, wide_b, ta, tb, dtype, n_threads=1)
+        for n_threads in (1, 2):
+            buf = np.full(m * n + 32, -7.0, dtype)
+            out = buf[:m * n].reshape(m, n)
+            _gemm.gemm(a, b, out, ta, tb, 1.0, 0.0, n_threads)
+            check(out, a, b, ta, tb)
+            assert (buf[m * n:] == -7).all(), (m, n, k, ta, tb)
+            assert out.tobytes() == np.ascontiguousarray(wide[:, :n]).tobytes(), (m, n, k)
+        if ta or tb:
+            continue
+        bias = rng.standard_normal(64).astype(dtype)
+        for act in (ACT_LINEAR, ACT_RELU, ACT_SIGMOID):
+            want = _gemm.dense_forward(a, wide_b, bias, act, 0.0, np.empty((m, 64), dtype), 1)
+            for n_threads in (1, 2):
+                got = _gemm.dense_forward(a, b, bias[:n], act, 0.0, np.empty((m, n), dtype),
+                                          n_threads)
+                assert got.tobytes() == np.ascontiguousarray(want[:, :n]).tobytes(), (m, n, act)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_dense_forward_in_k_halves(kernel_isa, dtype):
     """A training step's forward product, summed in two halves of k (so that each core
     reads the rows of the weights it updates): exactly relu(x[:, :h] w[:h] +
