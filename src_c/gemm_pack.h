@@ -1,5 +1,6 @@
 /* The portable pack loop as a macro, instantiated with the baseline flags
- * (src_c/gemm_pack.c) and with the AVX2 flags (src_c/gemm_pack_avx2.c).
+ * (src_c/gemm_pack.c): the generic kernels' pack. The vectorised routines of
+ * src_c/gemm_pack_avx2.c and src_c/gemm_pack_avx512.c write the same panels.
  *
  * The four transpose cases reduce to two memory patterns: the panel direction is
  * contiguous (sx == 1: copy runs of `panel` values per k step) or the k direction is
