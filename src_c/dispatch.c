@@ -8,7 +8,10 @@
 #include "gemm_internal.h"
 #include "isa.h"
 
-/* Blocking: MC rows of A~ (L3), KC, NC columns of B~ (L2, KC*NC*size ~ 0.5-0.75 MiB). */
+/* Blocking: MC rows of A~ (L3), KC, NC columns of B~ (L2, KC*NC*size ~ 0.5-0.75 MiB).
+ * On Zen 3 (512 KiB of L2) the AVX2 float row ran the same within noise with KC x NC of
+ * 256-384 x 128-384 and with narrow_m 256 (interleaved A/B, 128 x 784 x 512, 96-256 rows
+ * and 1024^3, one thread), so one row serves the AVX2 CPUs of both cache sizes. */
 static const fnn_s_kernels s_tables[FNN_N_ISA] = {
     {4, 8, 1024, 256, 512, 16, 16, fnn_sgemm_generic_4x8, fnn_s_pack_generic,
      fnn_s_gemm_few_rows},
