@@ -44,11 +44,7 @@ void fnn_dgemm_avx2_6x8(int64_t k, const double *a, const double *b, int64_t rs_
                         double *c, int64_t ldc, double alpha, double beta, int mr, int nr,
                         const double *bias, int relu)
 {
-    /* the C tile into L1 while the k loop runs; it is read (beta) and written at the end */
-    for (int i = 0; i < mr; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-    }
+    fnn_prefetch_tile(c, ldc * (int64_t)sizeof(double), mr, NR * sizeof(double));
     ROW_DECL(0) ROW_DECL(1) ROW_DECL(2) ROW_DECL(3) ROW_DECL(4) ROW_DECL(5)
     FNN_UNROLL_K for (int64_t p = 0; p < k; p++) {
         __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);

@@ -144,6 +144,20 @@ void fnn_dgemm_generic_4x4(int64_t k, const double *a, const double *b, int64_t 
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define FNN_GEMM_X86 1
+#include <xmmintrin.h>
+
+/* A micro-kernel's tile of C (rows of row_bytes, ld_bytes apart) into L1 while its k loop
+ * runs, as BLIS's haswell kernels do: the tile is read (beta) and written at the end,
+ * usually from L2 or L3. */
+FNN_FORCE_INLINE void fnn_prefetch_tile(const void *c, int64_t ld_bytes, int rows,
+                                        int64_t row_bytes)
+{
+    for (int i = 0; i < rows; i++) {
+        const char *row = (const char *)c + i * ld_bytes;
+        _mm_prefetch(row, _MM_HINT_T0);
+        _mm_prefetch(row + row_bytes - 1, _MM_HINT_T0);
+    }
+}
 void fnn_sgemm_avx2_6x16(int64_t k, const float *a, const float *b, int64_t rs_b,
                          float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
                          const float *bias, int relu);

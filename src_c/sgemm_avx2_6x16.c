@@ -43,21 +43,11 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, __m256 v
     _mm256_storeu_ps(c + 8, x1);
 }
 
-/* The tile of C into L1 while the k loop runs (BLIS's haswell kernels do the same): it is
- * read (beta) and written at the end, usually from L2 or L3. */
-static inline void prefetch_c(const float *c, int64_t ldc, int mr)
-{
-    for (int i = 0; i < mr; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-    }
-}
-
 /* The k loop and the write-out of the first ROWS rows of the 6-row panel: a tile of at
  * most 2 or 4 rows (the last of m = 32, 64, 128, ...) runs a shorter body instead of
  * computing 6 rows and storing fewer; each element gets the same arithmetic. */
 #define KERNEL_BODY(ROWS, ROWS_DECL, ROWS_FMA, ROWS_STORE)                                \
-    prefetch_c(c, ldc, mr);                                                               \
+    fnn_prefetch_tile(c, ldc * (int64_t)sizeof(float), mr, NR * sizeof(float));           \
     ROWS_DECL                                                                             \
     FNN_UNROLL_K for (int64_t p = 0; p < k; p++) {                                        \
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);                       \
