@@ -11,23 +11,29 @@
 /* Blocking: MC rows of A~ (L3), KC, NC columns of B~ (L2, KC*NC*size ~ 0.5-0.75 MiB).
  * On Zen 3 (512 KiB of L2) the AVX2 float row ran the same within noise with KC x NC of
  * 256-384 x 128-384 and with narrow_m 256 (interleaved A/B, 128 x 784 x 512, 96-256 rows
- * and 1024^3, one thread), so one row serves the AVX2 CPUs of both cache sizes. */
+ * and 1024^3, one thread), so one row serves the AVX2 CPUs of both cache sizes.
+ * small_work (src_c/gemm_driver.h, small_product): measured on Zen 3 for AVX2 float,
+ * where the row kernel overtakes the packed ones below about 2e4 multiply-adds; the
+ * AVX-512 row kernel has the same structure. The double row kernel is the portable
+ * loop, slower than packing at every size (32 x 32 x 16: 0.42x), so 0. */
 static const fnn_s_kernels s_tables[FNN_N_ISA] = {
-    {4, 8, 1024, 256, 512, 16, 16, fnn_sgemm_generic_4x8, fnn_s_pack_generic,
+    {4, 8, 1024, 256, 512, 16, 16, 0, fnn_sgemm_generic_4x8, fnn_s_pack_generic,
      fnn_s_gemm_few_rows},
 #ifdef FNN_GEMM_X86
-    {6, 16, 1536, 384, 384, 64, 64, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2, fnn_sgemv_avx2},
-    {12, 32, 1536, 384, 384, 64, 256, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
+    {6, 16, 1536, 384, 384, 64, 64, 20000, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2,
+     fnn_sgemv_avx2},
+    {12, 32, 1536, 384, 384, 64, 256, 20000, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
      fnn_sgemv_avx512},
 #endif
 };
 
 static const fnn_d_kernels d_tables[FNN_N_ISA] = {
-    {4, 4, 512, 256, 256, 16, 16, fnn_dgemm_generic_4x4, fnn_d_pack_generic,
+    {4, 4, 512, 256, 256, 16, 16, 0, fnn_dgemm_generic_4x4, fnn_d_pack_generic,
      fnn_d_gemm_few_rows},
 #ifdef FNN_GEMM_X86
-    {6, 8, 1020, 256, 240, 64, 64, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2, fnn_d_gemm_few_rows},
-    {8, 24, 1024, 256, 240, 64, 64, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512,
+    {6, 8, 1020, 256, 240, 64, 64, 0, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2,
+     fnn_d_gemm_few_rows},
+    {8, 24, 1024, 256, 240, 64, 64, 0, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512,
      fnn_d_gemm_few_rows},
 #endif
 };
@@ -35,15 +41,17 @@ static const fnn_d_kernels d_tables[FNN_N_ISA] = {
 const fnn_s_kernels *fnn_s_kernels_get(void) { return &s_tables[fnn_isa_index()]; }
 const fnn_d_kernels *fnn_d_kernels_get(void) { return &d_tables[fnn_isa_index()]; }
 
-void fnn_gemm_kernel_info(int double_precision, int64_t info[7])
+void fnn_gemm_kernel_info(int double_precision, int64_t info[8])
 {
     if (double_precision) {
         const fnn_d_kernels *t = fnn_d_kernels_get();
-        int64_t v[7] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m, t->narrow_m};
+        int64_t v[8] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m, t->narrow_m,
+                        t->small_work};
         memcpy(info, v, sizeof(v));
     } else {
         const fnn_s_kernels *t = fnn_s_kernels_get();
-        int64_t v[7] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m, t->narrow_m};
+        int64_t v[8] = {t->mr, t->nr, t->mc, t->kc, t->nc, t->small_m, t->narrow_m,
+                        t->small_work};
         memcpy(info, v, sizeof(v));
     }
 }

@@ -123,16 +123,18 @@ void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, i
     table()->d_softmax_rows(x, n_rows, n_cols, ld, log_out);
 }
 
-void fnn_s_gemm_few_rows(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                         const float *b, int64_t ldb, float *c, int64_t ldc)
+void fnn_s_gemm_few_rows(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
+                         int64_t cs_a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                         const float *bias, int relu)
 {
-    table()->s_gemm_few_rows(m, n, k, a, lda, b, ldb, c, ldc);
+    table()->s_gemm_few_rows(m, n, k, a, rs_a, cs_a, b, ldb, c, ldc, bias, relu);
 }
 
-void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
-                         const double *b, int64_t ldb, double *c, int64_t ldc)
+void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64_t rs_a,
+                         int64_t cs_a, const double *b, int64_t ldb, double *c,
+                         int64_t ldc, const double *bias, int relu)
 {
-    table()->d_gemm_few_rows(m, n, k, a, lda, b, ldb, c, ldc);
+    table()->d_gemm_few_rows(m, n, k, a, rs_a, cs_a, b, ldb, c, ldc, bias, relu);
 }
 
 void fnn_dropout_keep_fast(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,

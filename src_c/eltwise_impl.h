@@ -229,25 +229,33 @@ static int64_t FN(count_nonfinite)(const REAL *restrict x, int64_t n)
     return total;
 }
 
-/* C (m x n, ldc) := A (m x k, lda) B (k x n, ldb), all row-major, for the few rows of a
- * GEMV-like product (predict on one sample), where a register tile of MR rows would be
- * mostly padding. Each row of C is accumulated in place (it stays in L1) while the rows
- * of B stream past in order, which the prefetchers follow; keeping column blocks of C
- * in registers instead measured 30 % slower (B then streams in strided halves). */
+/* C (m x n, ldc) := A B (+ bias) (relu), B row-major (k x n, ldb), element (i, p) of A at
+ * a[i*rs_a + p*cs_a]: the fnn_*_rows_t of ISAs without a hand-written one (the few rows
+ * of a single-sample predict, products too small to pack). Each row of C is accumulated
+ * in place (it stays in L1) while the rows of B stream past in order, which the
+ * prefetchers follow; keeping column blocks of C in registers instead measured 30 %
+ * slower (B then streams in strided halves). */
 static void FN(gemm_few_rows)(int64_t m, int64_t n, int64_t k, const REAL *restrict a,
-                              int64_t lda, const REAL *restrict b, int64_t ldb,
-                              REAL *restrict c, int64_t ldc)
+                              int64_t rs_a, int64_t cs_a, const REAL *restrict b,
+                              int64_t ldb, REAL *restrict c, int64_t ldc,
+                              const REAL *restrict bias, int relu)
 {
     for (int64_t i = 0; i < m; i++) {
         REAL *restrict row = c + i * ldc;
         for (int64_t j = 0; j < n; j++)
             row[j] = 0;
         for (int64_t p = 0; p < k; p++) {
-            const REAL aip = a[i * lda + p];
+            const REAL aip = a[i * rs_a + p * cs_a];
             const REAL *restrict brow = b + p * ldb;
             for (int64_t j = 0; j < n; j++)
                 row[j] += aip * brow[j];
         }
+        if (bias)
+            for (int64_t j = 0; j < n; j++)
+                row[j] += bias[j];
+        if (relu) /* NaN -> 0 as the activations do */
+            for (int64_t j = 0; j < n; j++)
+                row[j] = row[j] > 0 ? row[j] : (REAL)0;
     }
 }
 

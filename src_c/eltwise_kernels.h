@@ -43,10 +43,12 @@ typedef struct {
     void (*s_softmax_rows)(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);
     void (*d_softmax_rows)(double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                            int log_out);
-    void (*s_gemm_few_rows)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                            const float *b, int64_t ldb, float *c, int64_t ldc);
-    void (*d_gemm_few_rows)(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
-                            const double *b, int64_t ldb, double *c, int64_t ldc);
+    void (*s_gemm_few_rows)(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
+                            int64_t cs_a, const float *b, int64_t ldb, float *c,
+                            int64_t ldc, const float *bias, int relu);
+    void (*d_gemm_few_rows)(int64_t m, int64_t n, int64_t k, const double *a,
+                            int64_t rs_a, int64_t cs_a, const double *b, int64_t ldb,
+                            double *c, int64_t ldc, const double *bias, int relu);
     void (*dropout_keep)(uint64_t seed, uint32_t layer, uint32_t step, uint32_t threshold,
                          int64_t start, int64_t n, uint8_t *keep);
 } fnn_eltwise_table;

@@ -65,6 +65,22 @@ static void epi_init(epi_t *e, const fnn_epilogue *ep)
 static void epi_rows(const epi_t *e, T *c, int64_t ldc, int64_t i, int64_t j, int64_t mr,
                      int64_t nr)
 {
+    /* Rows that follow each other in memory (C's, and saved's) as one call: a short row's
+     * call costs more than its arithmetic. A bias is then added first, by the same single
+     * rounding as in the call (src_c/eltwise_impl.h adds it in a pass of its own). */
+    epi_t whole;
+    if (mr > 1 && ldc == nr &&
+        (e->mode == EPI_BACKWARD ? e->ld_saved == nr : e->bias == NULL || nr < 64)) {
+        if (e->mode != EPI_BACKWARD && e->mode != EPI_NONE && e->bias != NULL)
+            for (int64_t r = 0; r < mr; r++)
+                for (int64_t jj = 0; jj < nr; jj++)
+                    c[r * nr + jj] += e->bias[j + jj];
+        whole = *e;
+        whole.bias = NULL;
+        e = &whole;
+        nr *= mr;
+        mr = 1;
+    }
     for (int64_t r = 0; r < mr; r++) {
         T *row = c + r * ldc;
         if (e->mode == EPI_BACKWARD) {
@@ -209,13 +225,17 @@ static void gemm_run(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t
         gemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e);
 }
 
-/* The row kernel (kt->few_rows) and the epilogue on columns [j0, j1) of C. */
-static void few_rows_cols(const KT *kt, int64_t m, int64_t k, const T *a, int64_t lda,
-                          const T *b, int64_t ldb, T *c, int64_t ldc, const epi_t *e,
-                          int64_t j0, int64_t j1)
+/* The row kernel (kt->few_rows) and the epilogue on columns [j0, j1) of C: bias and relu
+ * as the kernel stores, the other activations after it. */
+static void few_rows_cols(const KT *kt, int64_t m, int64_t k, const T *a, int64_t rs_a,
+                          int64_t cs_a, const T *b, int64_t ldb, T *c, int64_t ldc,
+                          const epi_t *e, int64_t j0, int64_t j1)
 {
-    kt->few_rows(m, j1 - j0, k, a, lda, b + j0, ldb, c + j0, ldc);
-    epi_rows(e, c + j0, ldc, 0, j0, m, j1 - j0);
+    const int inl = e->mode == EPI_INLINE;
+    kt->few_rows(m, j1 - j0, k, a, rs_a, cs_a, b + j0, ldb, c + j0, ldc,
+                 inl && e->bias ? e->bias + j0 : NULL, inl && e->act == FNN_ACT_RELU);
+    if (e->mode >= EPI_FORWARD)
+        epi_rows(e, c + j0, ldc, 0, j0, m, j1 - j0);
 }
 
 /* C := A B (+ epilogue) for m <= FNN_GEMM_FEW_ROWS. The row kernel streams B once from
@@ -238,13 +258,90 @@ static void few_rows_run(const KT *kt, int64_t m, int64_t n, int64_t k, const T 
             int64_t per = ceil_div(strips, team) * unit;
             int64_t j0 = t * per, j1 = min64(n, j0 + per);
             if (j0 < j1)
-                few_rows_cols(kt, m, k, a, lda, b, ldb, c, ldc, e, j0, j1);
+                few_rows_cols(kt, m, k, a, lda, 1, b, ldb, c, ldc, e, j0, j1);
         }
         return;
     }
 #endif
     (void)nt;
-    few_rows_cols(kt, m, k, a, lda, b, ldb, c, ldc, e, 0, n);
+    few_rows_cols(kt, m, k, a, lda, 1, b, ldb, c, ldc, e, 0, n);
+}
+
+/* op(B) as a row-major k x n matrix, *ld apart: B itself, or (trans_b) its transpose
+ * copied into scratch slot 1. NULL when the scratch cannot be had. */
+static const T *rows_of_b(int tb, int64_t n, int64_t k, const T *b, int64_t ldb, int64_t *ld)
+{
+    *ld = ldb;
+    if (!tb)
+        return b;
+    T *t = (T *)fnn_gemm_scratch(1, (size_t)(k * n) * sizeof(T));
+    if (t == NULL)
+        return NULL;
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t p = 0; p < k; p++)
+            t[p * n + j] = b[j * ldb + p];
+    *ld = n;
+    return t;
+}
+
+/* Whether C's rows would fill so little of a (256-bit) vector that small_run computes C^T
+ * instead: half the vectors or fewer. */
+static int small_columns(int64_t m, int64_t n)
+{
+    const int64_t vl = 32 / (int64_t)sizeof(T);
+    return 2 * n * ceil_div(m, vl) < m * ceil_div(n, vl);
+}
+
+/* Whether small_run takes the product. Never from the work at which a second thread pays
+ * (FNN_GEMM_PAR_MIN_WORK), nor for k beyond one k-block (KC): then every element is one
+ * sum over k in order, by the same multiply-adds as in the packed kernels, so the choice
+ * changes the speed, never the bits (and it does not depend on n_threads). Below that:
+ * up to the table's small_work multiply-adds, or when C is at most a cache line wide, so
+ * that its rows take one or two vectors (8 chains of multiply-adds in the row kernel's
+ * blocks of 4 rows), or has few columns (small_columns) and A is transposed, so that
+ * C^T's rows can be read from A in place (otherwise few_columns, below, has C^T's
+ * operand transposed by the pack routines). Zen 3, one thread, float, against the packed
+ * kernels (interleaved A/B medians, m x k x n): 32 x 8 x 16 1.5-2x, 32 x 32 x 16 1.2x,
+ * 32 x 16 x 32 1.03x but 32 x 32 x 32 0.87x; 32 x 128 x 10 1.26x, 128 x 128 x 10 1.03x;
+ * A transposed, 16 x 32 x 1 2.9x (double 7.9x). */
+static int small_product(const KT *kt, int ta, int64_t m, int64_t n, int64_t k)
+{
+    const double work = (double)m * n * k;
+    if (work >= FNN_GEMM_PAR_MIN_WORK || k > kt->kc)
+        return 0;
+    if (small_columns(m, n))
+        return ta;
+    return kt->small_work > 0 &&
+           (work <= (double)kt->small_work || n * (int64_t)sizeof(T) <= 64);
+}
+
+/* C := op(A) op(B) (+ epilogue) without packing, for a product small_product takes: A is
+ * read in place whatever its layout (one element per k step and row), B in place unless
+ * transposed (then copied, k x n, into scratch slot 1). With few columns (and A
+ * transposed), C^T = op(B)^T A is computed into scratch slot 4, reading A's rows, and
+ * copied across. One thread. Returns -1 without touching C when a scratch buffer cannot
+ * be had. */
+static int small_run(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                     const T *a, int64_t lda, const T *b, int64_t ldb, T *c, int64_t ldc,
+                     const epi_t *e)
+{
+    if (!small_columns(m, n)) {
+        int64_t ld;
+        const T *bk = rows_of_b(tb, n, k, b, ldb, &ld);
+        if (bk == NULL)
+            return -1;
+        few_rows_cols(kt, m, k, a, ta ? 1 : lda, ta ? lda : 1, bk, ld, c, ldc, e, 0, n);
+        return 0;
+    }
+    T *ct = (T *)fnn_gemm_scratch(4, (size_t)(m * n) * sizeof(T));
+    if (ct == NULL)
+        return -1;
+    kt->few_rows(n, m, k, b, tb ? ldb : 1, tb ? 1 : ldb, a, lda, ct, m, NULL, 0);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            c[i * ldc + j] = ct[j * m + i];
+    epi_rows(e, c, ldc, 0, 0, m, n);
+    return 0;
 }
 
 /* How many threads, and whether they split rows (1) or columns (0) of C: the split
@@ -358,6 +455,9 @@ void FNAME(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
         few_rows_run(kt, m, n, k, a, lda, b, ldb, c, ldc, &e, n_threads);
         return;
     }
+    if (alpha == 1 && beta == 0 && small_product(kt, ta, m, n, k) &&
+        small_run(kt, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, &e) == 0)
+        return;
     if (alpha == 1 && beta == 0 && few_columns(kt, m, n) &&
         gemm_transposed(kt, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, &e, n_threads) == 0)
         return;

@@ -34,12 +34,16 @@ typedef void (*fnn_s_pack_t)(int64_t w, int64_t kc, const float *src, int64_t sx
 typedef void (*fnn_d_pack_t)(int64_t w, int64_t kc, const double *src, int64_t sx,
                              int64_t sp, int panel, double *dst);
 
-/* C := A B (no transposes, no alpha/beta) for m below a register tile's rows: the
- * product of a single-sample predict, where a tile would be mostly padding. */
-typedef void (*fnn_s_rows_t)(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                             const float *b, int64_t ldb, float *c, int64_t ldc);
-typedef void (*fnn_d_rows_t)(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
-                             const double *b, int64_t ldb, double *c, int64_t ldc);
+/* C := A B (+ bias[0:n]) (relu) row by row, without packing (no alpha/beta, B row-major),
+ * element (i, p) of A at a[i*rs_a + p*cs_a] (so A may be transposed): the product of a
+ * single-sample predict, where a register tile would be mostly padding, and of products
+ * too small to pay for packing (src_c/gemm_driver.h, small_run). bias may be NULL. */
+typedef void (*fnn_s_rows_t)(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
+                             int64_t cs_a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, const float *bias, int relu);
+typedef void (*fnn_d_rows_t)(int64_t m, int64_t n, int64_t k, const double *a,
+                             int64_t rs_a, int64_t cs_a, const double *b, int64_t ldb,
+                             double *c, int64_t ldc, const double *bias, int relu);
 
 /* Force-inlined helpers whose constant arguments unroll their loops. */
 #if defined(_MSC_VER)
@@ -55,6 +59,14 @@ typedef void (*fnn_d_rows_t)(int64_t m, int64_t n, int64_t k, const double *a, i
 #define FNN_UNROLL_K _Pragma("GCC unroll 4")
 #else
 #define FNN_UNROLL_K
+#endif
+/* Unrolls a loop over a register tile's accumulators completely, so that they stay in
+ * registers: GCC 12 keeps an array of them in memory (and stores it at every k step) when
+ * the loop that writes them out is too long to unroll by itself. */
+#if defined(__GNUC__)
+#define FNN_UNROLL_ALL _Pragma("GCC unroll 16")
+#else
+#define FNN_UNROLL_ALL
 #endif
 
 /* Below this many multiply-adds (m*n*k) a GEMM runs on one thread: waking a second
@@ -90,10 +102,13 @@ static inline int64_t fnn_strip_len(int64_t len, int64_t unit, int parts)
  * small_m: at most this many rows, a row-major B is read in place (no B~);
  * narrow_m: up to this many rows it is still read in place when its rows are at most
  *   FNN_NARROW_B_BYTES apart (src_c/gemm_driver.h, b_in_place).
+ * small_work: up to this many multiply-adds (m*n*k) a product runs on few_rows without
+ *   packing (src_c/gemm_driver.h, small_run); 0 where few_rows keeps its output row in
+ *   memory (the portable loop) and loses to the packed kernels.
  * few_rows: the product for m <= FNN_GEMM_FEW_ROWS (src_c/gemm_driver.h). */
 typedef struct {
     int mr, nr;
-    int64_t mc, kc, nc, small_m, narrow_m;
+    int64_t mc, kc, nc, small_m, narrow_m, small_work;
     fnn_s_ukr_t ukr;
     fnn_s_pack_t pack;
     fnn_s_rows_t few_rows;
@@ -101,26 +116,28 @@ typedef struct {
 
 typedef struct {
     int mr, nr;
-    int64_t mc, kc, nc, small_m, narrow_m;
+    int64_t mc, kc, nc, small_m, narrow_m, small_work;
     fnn_d_ukr_t ukr;
     fnn_d_pack_t pack;
     fnn_d_rows_t few_rows;
 } fnn_d_kernels;
 
-/* C := A B (no transposes) for a few rows, as loops the compiler vectorises for each ISA
+/* fnn_s_rows_t and fnn_d_rows_t as loops the compiler vectorises for each ISA
  * (src_c/eltwise*.c); the few_rows of ISAs without a hand-written one. */
-void fnn_s_gemm_few_rows(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                         const float *b, int64_t ldb, float *c, int64_t ldc);
-void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
-                         const double *b, int64_t ldb, double *c, int64_t ldc);
+void fnn_s_gemm_few_rows(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
+                         int64_t cs_a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                         const float *bias, int relu);
+void fnn_d_gemm_few_rows(int64_t m, int64_t n, int64_t k, const double *a, int64_t rs_a,
+                         int64_t cs_a, const double *b, int64_t ldb, double *c,
+                         int64_t ldc, const double *bias, int relu);
 
 /* The table of the ISA in use (src_c/dispatch.c). */
 const fnn_s_kernels *fnn_s_kernels_get(void);
 const fnn_d_kernels *fnn_d_kernels_get(void);
 
 /* Blocking of the ISA in use, for introspection:
- * info = {MR, NR, MC, KC, NC, small_m, narrow_m}. */
-void fnn_gemm_kernel_info(int double_precision, int64_t info[7]);
+ * info = {MR, NR, MC, KC, NC, small_m, narrow_m, small_work}. */
+void fnn_gemm_kernel_info(int double_precision, int64_t info[8]);
 
 /* A 64-byte aligned scratch buffer of at least `bytes`, private to the calling thread
  * and kept for its next call (slot 0: A~, 1: B~, 2: B edge strip,
@@ -178,10 +195,12 @@ void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int6
                        int panel, float *dst);
 void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
                        int panel, double *dst);
-void fnn_sgemv_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                    const float *b, int64_t ldb, float *c, int64_t ldc);
-void fnn_sgemv_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                      const float *b, int64_t ldb, float *c, int64_t ldc);
+void fnn_sgemv_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
+                    int64_t cs_a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                    const float *bias, int relu);
+void fnn_sgemv_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
+                      int64_t cs_a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                      const float *bias, int relu);
 #endif
 
 #endif /* FASTNN_GEMM_INTERNAL_H */

@@ -18,30 +18,36 @@ static inline __mmask16 lanes(int64_t n)
 
 /* rows R (1 or 2) of C[:, 0:w] := A[0:R, :] B[:, 0:w], w <= 16 * NV; both constant after
  * inlining, so the accumulators stay in registers */
-FNN_FORCE_INLINE void block(int R, int NV, int64_t k, const float *a, int64_t lda,
-                            const float *b, int64_t ldb, float *c, int64_t ldc, int64_t w)
+FNN_FORCE_INLINE void block(int R, int NV, int64_t k, const float *a, int64_t rs_a,
+                            int64_t cs_a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                            int64_t w, const float *bias, int relu)
 {
-    __m512 acc[2][8];
+    __m512 acc[16], ar[4]; /* acc[r * NV + v]: at most 16, all in registers */
     __mmask16 m[8];
     for (int v = 0; v < NV; v++) {
         m[v] = lanes(w - 16 * v);
         for (int r = 0; r < R; r++)
-            acc[r][v] = _mm512_setzero_ps();
+            acc[r * NV + v] = _mm512_setzero_ps();
     }
     for (int64_t p = 0; p < k; p++) {
         const float *brow = b + p * ldb;
-        __m512 a0 = _mm512_set1_ps(a[p]);
-        __m512 a1 = R > 1 ? _mm512_set1_ps(a[lda + p]) : a0;
+        for (int r = 0; r < R; r++)
+            ar[r] = _mm512_set1_ps(a[r * rs_a + p * cs_a]);
         for (int v = 0; v < NV; v++) {
             __m512 bv = _mm512_maskz_loadu_ps(m[v], brow + 16 * v);
-            acc[0][v] = _mm512_fmadd_ps(a0, bv, acc[0][v]);
-            if (R > 1)
-                acc[1][v] = _mm512_fmadd_ps(a1, bv, acc[1][v]);
+            for (int r = 0; r < R; r++)
+                acc[r * NV + v] = _mm512_fmadd_ps(ar[r], bv, acc[r * NV + v]);
         }
     }
-    for (int v = 0; v < NV; v++)
-        for (int r = 0; r < R; r++)
-            _mm512_mask_storeu_ps(c + r * ldc + 16 * v, m[v], acc[r][v]);
+    FNN_UNROLL_ALL for (int v = 0; v < NV; v++) {
+        __m512 bv = bias ? _mm512_maskz_loadu_ps(m[v], bias + 16 * v) : _mm512_setzero_ps();
+        FNN_UNROLL_ALL for (int r = 0; r < R; r++) {
+            __m512 x = bias ? _mm512_add_ps(acc[r * NV + v], bv) : acc[r * NV + v];
+            if (relu) /* NaN -> 0 as the activations do */
+                x = _mm512_max_ps(x, _mm512_setzero_ps());
+            _mm512_mask_storeu_ps(c + r * ldc + 16 * v, m[v], x);
+        }
+    }
 }
 
 #define VL 16

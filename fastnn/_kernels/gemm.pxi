@@ -13,7 +13,7 @@ from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_sgemm
                                    fnn_dgemm_k_halves, fnn_gemm_row_strip)
 
 cdef extern from "gemm_internal.h" nogil:
-    void fnn_gemm_kernel_info(int double_precision, int64_t info[7])
+    void fnn_gemm_kernel_info(int double_precision, int64_t info[8])
 
 
 
@@ -167,12 +167,12 @@ def dense_backward_input(dz, w, saved, int act, double act_param, out, int n_thr
 
 
 def kernel_info():
-    """The kernels in use: {"isa", "float32": {MR, NR, MC, KC, NC, small_m, narrow_m},
-    "float64": ...}."""
-    cdef int64_t info[7]
+    """The kernels in use: {"isa", "float32": {MR, NR, MC, KC, NC, small_m, narrow_m,
+    small_work}, "float64": ...}."""
+    cdef int64_t info[8]
     result = {"isa": isa_name()}
     for dp, key in ((0, "float32"), (1, "float64")):
         fnn_gemm_kernel_info(dp, info)
-        result[key] = dict(zip(("MR", "NR", "MC", "KC", "NC", "small_m", "narrow_m"),
-                               [int(info[i]) for i in range(7)]))
+        result[key] = dict(zip(("MR", "NR", "MC", "KC", "NC", "small_m", "narrow_m",
+                                "small_work"), [int(info[i]) for i in range(8)]))
     return result
