@@ -93,6 +93,20 @@ def test_shuffle_true_changes_the_order():
     assert not np.array_equal(a.get_weights()[0], b.get_weights()[0])
 
 
+def test_epoch_order_is_the_philox_permutation_of_seed_and_epoch():
+    """The shuffle of each epoch is Generator(Philox([fit_seed, epoch])).permutation(n),
+    whatever computes it, so a resumed run shuffles as an uninterrupted one and a seed
+    keeps the orders of earlier versions."""
+    from fastnn.models import fit_data
+    for fit_seed, epoch, n in [(0, 0, 1), (12345, 3, 768), (2**63 + 5, 99, 60000), (7, 1, 50)]:
+        want = np.random.Generator(np.random.Philox([fit_seed, epoch])).permutation(n)
+        np.testing.assert_array_equal(fit_data.epoch_order(fit_seed, epoch, n), want)
+    # interleaved calls do not disturb each other
+    first = fit_data.epoch_order(1, 0, 100)
+    fit_data.epoch_order(2, 5, 100)
+    np.testing.assert_array_equal(fit_data.epoch_order(1, 0, 100), first)
+
+
 def test_sample_weight_scales_the_sgd_step():
     x, y = make_data(n=48)
     a = make_model(seed=1, dropout=0.0, optimizer=fastnn.optimizers.SGD(0.05))
