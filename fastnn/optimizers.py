@@ -142,6 +142,11 @@ class Optimizer:
         thread count: for a caller that runs the update of `param_group` itself."""
         return self._group_args(*self._next_step())
 
+    def group_update_rows(self, n_steps):
+        """group_update_args of each of the next n_steps steps (a list of tuples): for a
+        caller that runs n_steps updates of `param_group` in one call."""
+        return [self._group_args(*self._next_step()) for _ in range(n_steps)]
+
     def _next_step(self):
         """Count one more step; its scalars (_step_scalars) and the decoupled weight decay
         times the learning rate."""
@@ -272,9 +277,22 @@ class Adam(Optimizer):
     def _group_args(self, s, wd_lr):
         return GROUP_ADAM, s["alpha"], self.beta_1, self.beta_2, self.epsilon, wd_lr
 
+    def _alpha(self, lr, t):
+        """The bias-corrected step size of step t."""
+        return lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+
     def _step_scalars(self, lr, t):
-        alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        return {"alpha": alpha}
+        return {"alpha": self._alpha(lr, t)}
+
+    def group_update_rows(self, n_steps):
+        if callable(self._learning_rate) or self.group_slots is None:
+            return super().group_update_rows(n_steps)
+        # a constant rate: _next_step's values without its per-step calls and dicts
+        lr, t0 = self._learning_rate, self.iterations
+        wd_lr = (self.weight_decay or 0.0) * lr
+        self.iterations = t0 + n_steps
+        return [(GROUP_ADAM, self._alpha(lr, t), self.beta_1, self.beta_2, self.epsilon,
+                 wd_lr) for t in range(t0 + 1, t0 + n_steps + 1)]
 
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.adam_update(param, grad, slots["m"], slots["v"], slots.get("v_max"),

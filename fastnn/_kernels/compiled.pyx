@@ -12,6 +12,7 @@ linked once, and so that one run-time ISA choice (src_c/isa.c) serves every fami
     reduce.pxi       bias gradients and the batch gather
     step_layers.pxi  the layers of a StackPlan and the passes over them
     step.pxi         a Dense/Dropout stack forward or backward in one call (StackPlan)
+    step_train.pxi   many training steps of a StackPlan in one call
     threads.pxi      OpenMP facts of the build
     isa.pxi          the run-time instruction-set choice
 """
@@ -41,3 +42,4 @@ include "dropout.pxi"
 include "reduce.pxi"
 include "step_layers.pxi"
 include "step.pxi"
+include "step_train.pxi"

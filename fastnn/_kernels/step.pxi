@@ -19,47 +19,6 @@ from fastnn._kernels.capi cimport (fnn_epilogue, fnn_s_col_sums, fnn_d_col_sums,
                                    fnn_s_softmax_rows, fnn_d_softmax_rows, fnn_take_rows)
 
 
-cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
-    """steps[j] := the Philox step of dropout layer j (at most 64, the plan's array)."""
-    cdef int j = 0
-    if len(dropout_steps) > 64:
-        raise ValueError("at most 64 dropout layers per plan")
-    for s in dropout_steps:
-        steps[j] = <uint32_t>(s & 0xFFFFFFFF)
-        j += 1
-    return 0
-
-
-cdef extern from "gemm_internal.h":
-    enum: FNN_GEMM_FEW_ROWS
-    double FNN_GEMV_PAR_MIN_WORK
-    double FNN_GEMM_PAR_MIN_WORK
-
-
-cdef bint _k_halves(Layer *L, int64_t rows) noexcept:
-    """Whether a trainable Dense layer's forward in a training step sums its product in
-    two halves of n_in (fnn_sgemm_k_halves): where the product may use several threads,
-    so that each core reads the rows of the weights its update writes. A shape-only
-    rule, so the bits of training do not depend on the thread count."""
-    return (L.kind == DENSE and L.trainable and L.gw != NULL and rows > FNN_GEMM_FEW_ROWS
-            and <double>rows * L.n_in * L.n_out >= FNN_GEMM_PAR_MIN_WORK)
-
-
-cdef bint _single_thread(Layer *layers, int n_layers, int64_t rows) noexcept:
-    """Whether the forward pass of these layers on `rows` rows runs on one thread at any
-    thread count: every product goes to the row kernel below its parallel threshold
-    (src_c/gemm_internal.h) and every element-wise pass is below PARALLEL_MIN."""
-    if rows > FNN_GEMM_FEW_ROWS:
-        return False
-    for i in range(n_layers):
-        if rows * layers[i].n_out >= PARALLEL_MIN:
-            return False
-        if (layers[i].kind == DENSE and
-                <double>rows * layers[i].n_in * layers[i].n_out >= FNN_GEMV_PAR_MIN_WORK):
-            return False
-    return True
-
-
 cdef class StackPlan:
     """The forward and backward passes of one Dense/Dropout stack at one batch size.
 
@@ -230,46 +189,62 @@ cdef class StackPlan:
         gradient, of the logits when `fused`; backward; and `group.update(*update,
         n_threads)`. `y` holds integer labels (1-D int64, cross-entropies only) or targets
         shaped as the output. The indices must lie in [0, len(x)): the caller draws them.
+        train_steps (fastnn/_kernels/step_train.pxi) runs many such steps in one call.
         """
-        cdef Layer *last = &self.layers[self.n_layers - 1]
-        cdef int64_t rows = self.rows, width = self.layers[0].n_in
-        cdef int item = 8 if self.dbl else 4
+        cdef StepSources src
         cdef uint32_t steps[64]
-        cdef bint sparse
-        if indices.shape[0] != rows:
-            raise ValueError(f"`indices` must hold {rows} rows; got {indices.shape[0]}")
-        if not (x is self._x_src and y is self._y_src and sample_weight is self._w_src):
-            self._bind_sources(x, y, sample_weight)   # once per fit: the same arrays
-        sparse = y.ndim == 1
-        if sparse and loss_kind != CCE and loss_kind != SOFTMAX_CCE:
-            raise ValueError("integer labels need a cross-entropy loss")
+        cdef double loss
+        if indices.shape[0] != self.rows:
+            raise ValueError(f"`indices` must hold {self.rows} rows; got {indices.shape[0]}")
         if len(update) != 6:
             raise ValueError("`update` must be ParamGroup.update's six values")
+        self._sources(x, y, sample_weight, loss_kind, &src)
         _dropout_steps(dropout_steps, steps)
-        cdef const int64_t *idx = &indices[0]
-        cdef const char *px = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)
-        cdef const char *py = <const char *>cnp.PyArray_DATA(<cnp.ndarray>y)
-        cdef const char *pw = (<const char *>cnp.PyArray_DATA(<cnp.ndarray>sample_weight)
-                               if sample_weight is not None else NULL)
-        cdef void *bx = cnp.PyArray_DATA(<cnp.ndarray>self.batch_x)
-        cdef void *by = cnp.PyArray_DATA(<cnp.ndarray>self.batch_y)
-        cdef void *bw = (cnp.PyArray_DATA(<cnp.ndarray>self.batch_w)
-                         if sample_weight is not None else NULL)
-        cdef int64_t y_bytes = 8 if sparse else last.n_out * item
         cdef int rule = update[0]
         cdef double lr = update[1], decay_1 = update[2], decay_2 = update[3]
         cdef double epsilon = update[4], wd_lr = update[5]
-        cdef double loss
         with nogil:
-            _gather_rows(px, width * item, idx, rows, bx, _threads(rows * width, n_threads))
-            fnn_take_rows(py, y_bytes, idx, rows, by)
-            if pw != NULL:
-                fnn_take_rows(pw, item, idx, rows, bw)
-            self._forward(bx, steps, n_threads)
-            loss = self._loss(loss_kind, loss_param, fused, sparse, by, bw, n_threads)
-            self._backward(bx, self.grad_data, fused, n_threads)
+            loss = self._step(&src, &indices[0], steps, loss_kind, loss_param, fused,
+                              n_threads)
             if group is not None:
                 group._update(rule, lr, decay_1, decay_2, epsilon, wd_lr, n_threads)
+        return loss
+
+    cdef int _sources(self, x, y, sample_weight, int loss_kind, StepSources *src) except -1:
+        """Check (once per fit: the same arrays) and point `src` at the arrays a training
+        step gathers from and the batch buffers it gathers into."""
+        cdef Layer *last = &self.layers[self.n_layers - 1]
+        if not (x is self._x_src and y is self._y_src and sample_weight is self._w_src):
+            self._bind_sources(x, y, sample_weight)   # once per fit: the same arrays
+        src.sparse = y.ndim == 1
+        if src.sparse and loss_kind != CCE and loss_kind != SOFTMAX_CCE:
+            raise ValueError("integer labels need a cross-entropy loss")
+        src.item = 8 if self.dbl else 4
+        src.width = self.layers[0].n_in
+        src.y_bytes = 8 if src.sparse else last.n_out * src.item
+        src.x = <const char *>cnp.PyArray_DATA(<cnp.ndarray>x)
+        src.y = <const char *>cnp.PyArray_DATA(<cnp.ndarray>y)
+        src.w = (<const char *>cnp.PyArray_DATA(<cnp.ndarray>sample_weight)
+                 if sample_weight is not None else NULL)
+        src.bx = cnp.PyArray_DATA(<cnp.ndarray>self.batch_x)
+        src.by = cnp.PyArray_DATA(<cnp.ndarray>self.batch_y)
+        src.bw = (cnp.PyArray_DATA(<cnp.ndarray>self.batch_w)
+                  if sample_weight is not None else NULL)
+        return 0
+
+    cdef double _step(self, const StepSources *src, const int64_t *idx, uint32_t *steps,
+                      int loss_kind, double loss_param, bint fused, int nt) noexcept nogil:
+        """A training step but the update: gather rows idx, forward, loss, backward."""
+        cdef int64_t rows = self.rows
+        cdef double loss
+        _gather_rows(src.x, src.width * src.item, idx, rows, src.bx,
+                     _threads(rows * src.width, nt))
+        fnn_take_rows(src.y, src.y_bytes, idx, rows, src.by)
+        if src.w != NULL:
+            fnn_take_rows(src.w, src.item, idx, rows, src.bw)
+        self._forward(src.bx, steps, nt)
+        loss = self._loss(loss_kind, loss_param, fused, src.sparse, src.by, src.bw, nt)
+        self._backward(src.bx, self.grad_data, fused, nt)
         return loss
 
     cdef int _check_rows_source(self, a, str name, int64_t width) except -1:

@@ -1,5 +1,6 @@
-# The layers of a StackPlan (step.pxi) and the Dense GEMM with its fused epilogue; the
-# element-wise passes it runs are those of activations.pxi and dropout.pxi.
+# The layers of a StackPlan (step.pxi), the Dense GEMM with its fused epilogue, the rules
+# that depend on the layers' shapes, and the sources of a training step; the element-wise
+# passes it runs are those of activations.pxi and dropout.pxi.
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_count_nonfinite,
@@ -79,3 +80,57 @@ cdef inline void *_saved(Layer *L) noexcept nogil:
 cdef inline bint _fusable(Layer *L) noexcept nogil:
     """Whether a later layer may apply L's act' while writing L's output gradient."""
     return L.kind == DENSE and L.act >= 0
+
+
+cdef struct StepSources:
+    # the arrays a training step gathers its batch from, and the batch buffers
+    const char *x
+    const char *y
+    const char *w        # sample weights, or NULL
+    void *bx
+    void *by
+    void *bw
+    int64_t width, y_bytes
+    int item
+    bint sparse          # integer labels
+
+
+cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
+    """steps[j] := the Philox step of dropout layer j (at most 64, the plan's array)."""
+    cdef int j = 0
+    if len(dropout_steps) > 64:
+        raise ValueError("at most 64 dropout layers per plan")
+    for s in dropout_steps:
+        steps[j] = <uint32_t>(s & 0xFFFFFFFF)
+        j += 1
+    return 0
+
+
+cdef extern from "gemm_internal.h":
+    enum: FNN_GEMM_FEW_ROWS
+    double FNN_GEMV_PAR_MIN_WORK
+    double FNN_GEMM_PAR_MIN_WORK
+
+
+cdef bint _k_halves(Layer *L, int64_t rows) noexcept:
+    """Whether a trainable Dense layer's forward in a training step sums its product in
+    two halves of n_in (fnn_sgemm_k_halves): where the product may use several threads,
+    so that each core reads the rows of the weights its update writes. A shape-only
+    rule, so the bits of training do not depend on the thread count."""
+    return (L.kind == DENSE and L.trainable and L.gw != NULL and rows > FNN_GEMM_FEW_ROWS
+            and <double>rows * L.n_in * L.n_out >= FNN_GEMM_PAR_MIN_WORK)
+
+
+cdef bint _single_thread(Layer *layers, int n_layers, int64_t rows) noexcept:
+    """Whether the forward pass of these layers on `rows` rows runs on one thread at any
+    thread count: every product goes to the row kernel below its parallel threshold
+    (src_c/gemm_internal.h) and every element-wise pass is below PARALLEL_MIN."""
+    if rows > FNN_GEMM_FEW_ROWS:
+        return False
+    for i in range(n_layers):
+        if rows * layers[i].n_out >= PARALLEL_MIN:
+            return False
+        if (layers[i].kind == DENSE and
+                <double>rows * layers[i].n_in * layers[i].n_out >= FNN_GEMV_PAR_MIN_WORK):
+            return False
+    return True

@@ -45,6 +45,19 @@ class ThreadChoice:
         self._current = self.candidates[(max(self._step, 0) // BLOCK) % len(self.candidates)]
         return self._current
 
+    def steady_steps(self):
+        """How many of the next steps run on the chosen count with no timing wanted (0
+        while a trial runs): a caller may run them as one block (then `skip`)."""
+        if len(self.candidates) == 1:
+            return 1 << 62
+        return max(RECHECK_STEPS - self._step, 0) if self.chosen is not None else 0
+
+    def skip(self, n_steps):
+        """Count `n_steps` untimed steps run on the chosen count (at most steady_steps)."""
+        if n_steps > 0:
+            self._step += n_steps - 1
+            self.record(0.0)   # the last: a recheck falls due as after n_steps records
+
     def record(self, seconds):
         """Report how long the step run with `threads()` took."""
         self._step += 1

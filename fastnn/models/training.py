@@ -138,6 +138,24 @@ class TrainingMixin:
                                self.optimizer.group_update_args(), n_threads)
         return loss, plan.output, plan.batch_y, None if wb is None else plan.batch_w
 
+    def _whole_steps(self, data, order, step, n_steps, batch_size, group, n_threads):
+        """Steps step .. step + n_steps - 1 of the epoch (whole batches of `order`) as one
+        compiled loop (StackPlan train_steps), each exactly a _whole_step; returns their
+        losses, or None where the model has no plan for this batch size."""
+        plan = stack_plan.plan_for(self, batch_size)
+        if plan is None:
+            return None
+        from fastnn._kernels.compiled import train_steps
+        xb, yb, wb = data
+        updates = numpy.array(self.optimizer.group_update_rows(n_steps), numpy.float64)
+        dropouts = self._dropout_layers
+        steps = tuple([d.step for d in dropouts])
+        for d in dropouts:
+            d.step += n_steps
+        return train_steps(plan, xb, yb, wb, order, step * batch_size, self._loss_kind,
+                           self.loss._param(), self._fused, steps, group, updates,
+                           n_threads)
+
     def _backward(self, grad, workspace, is_dz=None, to_input=False):
         """Backpropagate `grad` (d loss / d output, or d loss / d logits when fused);
         parameter gradients land in each layer's gradient buffers. With `to_input`, returns
@@ -270,14 +288,29 @@ class TrainingMixin:
     def _train_epoch(self, data, order, batch_size, cbs, batch_hooks, group):
         """One epoch of steps over the samples in `order`; `batch_hooks`: whether to call
         the callbacks' batch hooks; `group`: the optimizer's ParamGroup when each step
-        can be one compiled call (_whole_step), else None."""
+        can be one compiled call (_whole_step), else None. Runs of whole batches that
+        nothing needs to see step by step (no batch hooks, no metrics, no timing for the
+        thread choice) go to the compiled loop of _whole_steps."""
         backend = get_backend()
         xb, yb, wb = data
         workspace = self._train_workspace
         order = backend.asarray(order.astype(numpy.int64))
         loss_total, count = 0.0, 0
         choice = self._thread_choice
-        for step in range(-(-len(order) // batch_size)):
+        n_steps, whole = -(-len(order) // batch_size), len(order) // batch_size
+        in_blocks = group is not None and not batch_hooks and not self.compiled_metrics
+        step = 0
+        while step < n_steps:
+            run = min(whole - step, choice.steady_steps()) if in_blocks else 0
+            losses = (self._whole_steps(data, order, step, run, batch_size, group,
+                                        choice.threads()) if run > 1 else None)
+            if losses is not None:
+                choice.skip(run)
+                for loss in losses.tolist():   # summed as the loop below sums them
+                    loss_total += loss * batch_size
+                count += run * batch_size
+                step += run
+                continue
             if batch_hooks:
                 cbs.on_train_batch_begin(step)
             idx = order[step * batch_size:(step + 1) * batch_size]
@@ -300,6 +333,7 @@ class TrainingMixin:
                 cbs.on_train_batch_end(step, self._logs(loss_total, count))
                 if self.stop_training:
                     break
+            step += 1
         return self._logs(loss_total, count)
 
     def _is_classifier(self):
