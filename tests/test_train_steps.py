@@ -19,12 +19,15 @@ class StepByStep(Callback):
         pass
 
 
-def _fit(make_layers, loss, x, y, optimizer, callbacks, epochs=3, batch_size=8):
+def _fit(make_layers, loss, x, y, optimizer, callbacks, epochs=3, batch_size=8,
+         metrics=()):
     fastnn.utils.set_random_seed(5)
     model = models.Sequential(make_layers())
-    model.compile(optimizer=optimizer(), loss=loss)
+    model.compile(optimizer=optimizer(), loss=loss, metrics=list(metrics))
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0,
                         callbacks=callbacks)
+    if metrics:
+        return model.get_weights(), history.history
     return model.get_weights(), history.history["loss"]
 
 
@@ -64,6 +67,34 @@ def test_blocks_take_the_steps_of_single_calls(case, opt, monkeypatch):
     assert loss_blocks == loss_steps
     for a, b in zip(w_blocks, w_steps):
         assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("case", ["relu_dropout_softmax", "sigmoid_bce_fused",
+                                  "relu_output_mse"])
+def test_blocks_update_the_metrics(case, monkeypatch):
+    """With metrics, each block hands its outputs to them at once: the weights and losses
+    of single calls, accuracies exactly, mean errors to rounding (summed in a different
+    order)."""
+    make_layers, loss = STACKS[case]
+    metrics = (["accuracy"] if loss == "sparse_categorical_crossentropy" else
+               ["binary_accuracy", "mae"] if loss == "binary_crossentropy" else ["mae", "mse"])
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((70, 6)), _targets(loss, rng, 70)
+    with fastnn.threads(1):
+        ran = _spy_blocks(monkeypatch)
+        w_blocks, h_blocks = _fit(make_layers, loss, x, y, OPTIMIZERS["adam"], None,
+                                  metrics=metrics)
+        assert sum(ran) == 3 * 8, ran
+        w_steps, h_steps = _fit(make_layers, loss, x, y, OPTIMIZERS["adam"], [StepByStep()],
+                                metrics=metrics)
+    for a, b in zip(w_blocks, w_steps):
+        assert a.tobytes() == b.tobytes()
+    assert h_blocks["loss"] == h_steps["loss"]
+    for name in h_steps:
+        if "accuracy" in name:
+            assert h_blocks[name] == h_steps[name], name
+        else:
+            np.testing.assert_allclose(h_blocks[name], h_steps[name], rtol=1e-12)
 
 
 def test_blocks_follow_the_thread_trial(monkeypatch):
@@ -117,8 +148,13 @@ def test_train_steps_rejects_what_it_cannot_run():
         train_steps(plan, x, y, None, order, 0, *args, None, ok, 1)
     with pytest.raises(ValueError, match="`x`"):
         train_steps(plan, x[:, :5].copy(), y, None, order, 0, *args, group, ok, 1)
-    losses = train_steps(plan, x, y, None, order, 0, *args, group, ok, 1)
+    with pytest.raises(ValueError, match="`outputs`"):
+        train_steps(plan, x, y, None, order, 0, *args, group, ok, 1,
+                    np.empty((8, 4), np.float32))
+    outputs, targets = np.full((16, 4), 7, np.float32), np.full((16, 4), 7, np.float32)
+    losses = train_steps(plan, x, y, None, order, 0, *args, group, ok, 1, outputs, targets)
     assert losses.shape == (2,) and np.all(losses == 0)
+    assert np.all(targets == 0) and np.all(np.isfinite(outputs)) and np.all(outputs != 7)
 
 
 @pytest.mark.parametrize("make", [lambda: optimizers.Adam(0.01), lambda: optimizers.AdamW(0.02),

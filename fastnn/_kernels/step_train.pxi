@@ -11,13 +11,16 @@
 def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
                 int64_t start, int loss_kind, double loss_param, bint fused,
                 tuple dropout_steps, ParamGroup group, const double[:, ::1] updates,
-                int n_threads):
+                int n_threads, outputs=None, targets=None):
     """len(updates) training steps of `plan`, step s on rows order[start + s*rows :
     start + (s+1)*rows], with dropout layer j at Philox step dropout_steps[j] + s and
     `group.update(*updates[s], n_threads)`; returns each step's batch loss (float64).
 
     The arguments are train_step's (which see), with `updates` an (n_steps, 6) array of
     ParamGroup.update's values, the rule as a float. The rows must lie in `order`.
+    `outputs` and `targets`, when given, receive each step's plan.output and
+    plan.batch_y, one after the other (for the metrics of the block): C-contiguous
+    arrays of their dtypes holding n_steps times as many values.
     """
     cdef StepSources src
     cdef uint32_t base[64]
@@ -33,6 +36,10 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
         raise ValueError("`group` must be the optimizer's ParamGroup")
     plan._sources(x, y, sample_weight, loss_kind, &src)
     _dropout_steps(dropout_steps, base)
+    cdef char *keep_out = _block_buffer(outputs, plan.output, n_steps, "outputs")
+    cdef char *keep_y = _block_buffer(targets, plan.batch_y, n_steps, "targets")
+    cdef const char *last_y = <const char *>cnp.PyArray_DATA(<cnp.ndarray>plan.output)
+    cdef int64_t out_bytes = plan.output.nbytes, y_bytes = plan.batch_y.nbytes
     losses = np.empty(n_steps, np.float64)
     cdef double[::1] out = losses
     with nogil:
@@ -43,4 +50,19 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
                                 fused, n_threads)
             group._update(<int>updates[s, 0], updates[s, 1], updates[s, 2], updates[s, 3],
                           updates[s, 4], updates[s, 5], n_threads)
+            if keep_out != NULL:
+                memcpy(keep_out + s * out_bytes, last_y, out_bytes)
+            if keep_y != NULL:
+                memcpy(keep_y + s * y_bytes, src.by, y_bytes)
     return losses
+
+
+cdef char *_block_buffer(arr, like, int64_t n_steps, str name) except? NULL:
+    """The data of `arr` (None: NULL), checked to hold n_steps copies of array `like`."""
+    if arr is None:
+        return NULL
+    if (not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous
+            or arr.dtype != like.dtype or arr.size != n_steps * like.size):
+        raise ValueError(f"`{name}` must be a C-contiguous {like.dtype} array of "
+                         f"{n_steps * like.size} values")
+    return <char *>cnp.PyArray_DATA(<cnp.ndarray>arr)

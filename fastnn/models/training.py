@@ -20,6 +20,9 @@ from fastnn._threads import get_num_threads, threads
 from fastnn.models import fit_data, stack_plan
 from fastnn.models.thread_choice import ThreadChoice
 
+# Outputs (and as many targets) that a block of training steps keeps for the metrics
+METRIC_BLOCK_VALUES = 1 << 20
+
 
 class TrainingMixin:
     """The Keras training API on top of Sequential's structure."""
@@ -140,21 +143,30 @@ class TrainingMixin:
 
     def _whole_steps(self, data, order, step, n_steps, batch_size, group, n_threads):
         """Steps step .. step + n_steps - 1 of the epoch (whole batches of `order`) as one
-        compiled loop (StackPlan train_steps), each exactly a _whole_step; returns their
-        losses, or None where the model has no plan for this batch size."""
+        compiled loop (StackPlan train_steps), each exactly a _whole_step, the compiled
+        metrics updated once with the block's outputs; returns their losses, or None
+        where the model has no plan for this batch size."""
         plan = stack_plan.plan_for(self, batch_size)
         if plan is None:
             return None
         from fastnn._kernels.compiled import train_steps
         xb, yb, wb = data
+        outputs = targets = None
+        if self.compiled_metrics:
+            rows = n_steps * batch_size
+            outputs = numpy.empty((rows,) + plan.output.shape[1:], plan.output.dtype)
+            targets = numpy.empty((rows,) + yb.shape[1:], yb.dtype)
         updates = numpy.array(self.optimizer.group_update_rows(n_steps), numpy.float64)
         dropouts = self._dropout_layers
         steps = tuple([d.step for d in dropouts])
         for d in dropouts:
             d.step += n_steps
-        return train_steps(plan, xb, yb, wb, order, step * batch_size, self._loss_kind,
-                           self.loss._param(), self._fused, steps, group, updates,
-                           n_threads)
+        losses = train_steps(plan, xb, yb, wb, order, step * batch_size, self._loss_kind,
+                             self.loss._param(), self._fused, steps, group, updates,
+                             n_threads, outputs, targets)
+        if outputs is not None:
+            self._update_metrics(targets, outputs, None)
+        return losses
 
     def _backward(self, grad, workspace, is_dz=None, to_input=False):
         """Backpropagate `grad` (d loss / d output, or d loss / d logits when fused);
@@ -289,8 +301,9 @@ class TrainingMixin:
         """One epoch of steps over the samples in `order`; `batch_hooks`: whether to call
         the callbacks' batch hooks; `group`: the optimizer's ParamGroup when each step
         can be one compiled call (_whole_step), else None. Runs of whole batches that
-        nothing needs to see step by step (no batch hooks, no metrics, no timing for the
-        thread choice) go to the compiled loop of _whole_steps."""
+        nothing needs to see step by step (no batch hooks, no timing for the thread
+        choice, metrics that sum over samples) go to the compiled loop of
+        _whole_steps."""
         backend = get_backend()
         xb, yb, wb = data
         workspace = self._train_workspace
@@ -298,10 +311,16 @@ class TrainingMixin:
         loss_total, count = 0.0, 0
         choice = self._thread_choice
         n_steps, whole = -(-len(order) // batch_size), len(order) // batch_size
-        in_blocks = group is not None and not batch_hooks and not self.compiled_metrics
+        # metrics whose state is a sum over samples take a block's outputs at once
+        in_blocks = group is not None and not batch_hooks and all(
+            type(m).update_state is metrics_lib.Metric.update_state
+            for m in self.compiled_metrics)
+        longest = whole
+        if self.compiled_metrics:   # the outputs kept for them: METRIC_BLOCK_VALUES
+            longest = max(2, METRIC_BLOCK_VALUES // (batch_size * self.output_shape[-1]))
         step = 0
         while step < n_steps:
-            run = min(whole - step, choice.steady_steps()) if in_blocks else 0
+            run = min(whole - step, choice.steady_steps(), longest) if in_blocks else 0
             losses = (self._whole_steps(data, order, step, run, batch_size, group,
                                         choice.threads()) if run > 1 else None)
             if losses is not None:
