@@ -118,13 +118,13 @@ class TrainingMixin:
         self.optimizer.apply(self._params, self._grads, n_threads=n_threads)
         return loss, out
 
-    def _next_dropout_steps(self):
-        """The Philox step of each Dropout layer for this training step, then advanced (a
-        plan runs the layers' masks itself)."""
+    def _next_dropout_steps(self, n_steps=1):
+        """The Philox step of each Dropout layer for this training step (the first of the
+        next n_steps), then advanced (a plan runs the layers' masks itself)."""
         dropouts = self._dropout_layers
         steps = tuple([d.step for d in dropouts])
         for d in dropouts:
-            d.step += 1
+            d.step += n_steps
         return steps
 
     def _whole_step(self, data, idx, group, n_threads):
@@ -157,13 +157,9 @@ class TrainingMixin:
             outputs = numpy.empty((rows,) + plan.output.shape[1:], plan.output.dtype)
             targets = numpy.empty((rows,) + yb.shape[1:], yb.dtype)
         updates = numpy.array(self.optimizer.group_update_rows(n_steps), numpy.float64)
-        dropouts = self._dropout_layers
-        steps = tuple([d.step for d in dropouts])
-        for d in dropouts:
-            d.step += n_steps
         losses = train_steps(plan, xb, yb, wb, order, step * batch_size, self._loss_kind,
-                             self.loss._param(), self._fused, steps, group, updates,
-                             n_threads, outputs, targets)
+                             self.loss._param(), self._fused, self._next_dropout_steps(n_steps),
+                             group, updates, n_threads, outputs, targets)
         if outputs is not None:
             self._update_metrics(targets, outputs, None)
         return losses
@@ -302,8 +298,7 @@ class TrainingMixin:
         the callbacks' batch hooks; `group`: the optimizer's ParamGroup when each step
         can be one compiled call (_whole_step), else None. Runs of whole batches that
         nothing needs to see step by step (no batch hooks, no timing for the thread
-        choice, metrics that sum over samples) go to the compiled loop of
-        _whole_steps."""
+        choice, metrics that sum over samples) go to _whole_steps' compiled loop."""
         backend = get_backend()
         xb, yb, wb = data
         workspace = self._train_workspace
