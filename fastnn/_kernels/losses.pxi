@@ -57,8 +57,9 @@ cdef double _row_elementwise(int kind, double param, const floating *p, const fl
             d = -y[j] if t > 0 else 0.0
         elif kind == SIGMOID_BCE:
             q = p[j]
-            total += fmax(q, 0.0) - q * y[j] + log1p(exp(-fabs(q)))
-            s = 1.0 / (1.0 + exp(-q)) if q >= 0 else exp(q) / (1.0 + exp(q))
+            t = exp(-fabs(q))   # exp(-q) for q >= 0, exp(q) below: one exp for both terms
+            total += fmax(q, 0.0) - q * y[j] + log1p(t)
+            s = 1.0 / (1.0 + t) if q >= 0 else t / (1.0 + t)
             d = s - y[j]
         else:
             d = 0.0
