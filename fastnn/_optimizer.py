@@ -1,0 +1,230 @@
+"""The optimizer base class: Keras' common arguments, the slots, one update per
+parameter through the backend, and the compiled update of all parameters at once (a
+ParamGroup) for the cpu backend's training step. The optimizers themselves are in
+fastnn/optimizers.py.
+"""
+import math
+import numbers
+
+from fastnn._threads import get_num_threads
+from fastnn.backend import get_backend
+
+# The update rules of the compiled ParamGroup.update (fastnn/_kernels/optimizers.pxi).
+GROUP_ADAM, GROUP_RMSPROP = 0, 1
+
+
+def _check_positive(name, value, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            value >= 0 if allow_zero else value > 0):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be a number {bound}; got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. Subclasses define `slot_names` and `update_step`.
+
+    Every optimizer takes Keras' common arguments: `learning_rate` (a float, or a
+    schedule from fastnn.schedules, evaluated at each step), `weight_decay`, and one of
+    `clipnorm` (each gradient rescaled to at most that L2 norm), `clipvalue` (each value
+    clipped to [-clipvalue, clipvalue]) or `global_clipnorm` (all gradients rescaled
+    together).
+    """
+
+    slot_names = ()
+    # attributes, besides `iterations` and the slots, that a saved model must restore
+    # for training to resume exactly
+    state_scalars = ()
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, name=None):
+        self._learning_rate = None
+        self.learning_rate = learning_rate
+        self.weight_decay = (None if weight_decay is None
+                             else _check_positive("weight_decay", weight_decay, True))
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue,
+                 "global_clipnorm": global_clipnorm}
+        given = [k for k, v in clips.items() if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"only one of `clipnorm`, `clipvalue` and `global_clipnorm` may "
+                             f"be set; got {', '.join(given)}")
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            None if v is None else _check_positive(k, v) for k, v in clips.items())
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._slots = None
+
+    @property
+    def learning_rate(self):
+        """The learning rate at the current step (a schedule is evaluated here)."""
+        if callable(self._learning_rate):
+            return float(self._learning_rate(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value):
+            self._learning_rate = value
+            return
+        if callable(self._learning_rate):
+            raise TypeError("`learning_rate` cannot be set to a number on an optimizer "
+                            "created with a schedule; create it with a float learning_rate "
+                            f"to change the rate during training; got {value!r}")
+        self._learning_rate = _check_positive("learning_rate", value, allow_zero=True)
+
+    def build(self, params):
+        """Create the slot variables (zeros like each parameter)."""
+        backend = get_backend()
+        self._slots = [{name: self._init_slot(name, backend, p) for name in
+                        self._active_slots()} for p in params]
+        self._slot_ids = tuple(map(id, params))
+        self._group = None
+
+    def _slots_fit(self, params):
+        """Whether the slots were built for these parameters, or for ones of their shapes
+        (a model changed by add/pop gets new slots, not ones of another shape)."""
+        if self._slots is None or len(self._slots) != len(params):
+            return False
+        ids = tuple(map(id, params))
+        if ids == self._slot_ids:
+            return True
+        if any(s.shape != p.shape for slots, p in zip(self._slots, params)
+               for s in slots.values()):
+            return False
+        self._slot_ids = ids
+        return True
+
+    def _active_slots(self):
+        return self.slot_names
+
+    def _init_slot(self, name, backend, param):
+        return backend.zeros(param.shape, param.dtype)
+
+    @property
+    def variables(self):
+        """The slot arrays, parameter by parameter, in a fixed order."""
+        return [slots[name] for slots in (self._slots or []) for name in sorted(slots)]
+
+    def apply(self, params, grads, n_threads=None):
+        """One step: update every parameter in place from its gradient (on `n_threads`
+        threads; by default fastnn's setting)."""
+        group = self.param_group(params, grads)
+        if group is not None:
+            group.update(*self.group_update_args(),
+                         get_num_threads() if n_threads is None else n_threads)
+            return
+        backend = get_backend()
+        scalars, wd_lr = self._next_step()
+        scale = self._global_clip_scale(backend, grads)
+        for param, grad, slots in zip(params, grads, self._slots):
+            if scale is not None:
+                grad = grad * scale
+            elif self.clipvalue is not None or self.clipnorm is not None:
+                grad = self._clip(backend, grad)
+            self.update_step(backend, param, grad, slots, scalars, wd_lr)
+
+    def param_group(self, params, grads):
+        """The compiled update of all these parameters at once (a ParamGroup, cached),
+        for the cpu backend's training step; None where this optimizer, its options or
+        the backend have none (then call `apply`). Builds the slots if needed."""
+        if not self._slots_fit(params):
+            self.build(params)
+        return self._param_group(get_backend(), params, grads)
+
+    def group_update_args(self):
+        """Count one more step and return ParamGroup.update's arguments for it, but the
+        thread count: for a caller that runs the update of `param_group` itself."""
+        return self._group_args(*self._next_step())
+
+    def group_update_rows(self, n_steps):
+        """group_update_args of each of the next n_steps steps (a list of tuples): for a
+        caller that runs n_steps updates of `param_group` in one call."""
+        return [self._group_args(*self._next_step()) for _ in range(n_steps)]
+
+    def _next_step(self):
+        """Count one more step; its scalars (_step_scalars) and the decoupled weight decay
+        times the learning rate."""
+        lr = self.learning_rate
+        self.iterations += 1
+        return self._step_scalars(lr, self.iterations), (self.weight_decay or 0.0) * lr
+
+    # Slots of a compiled update of all parameters in one call (fastnn._kernels.compiled
+    # .ParamGroup), or None where the optimizer or its options have none.
+    group_slots = None
+
+    def _param_group(self, backend, params, grads):
+        """The cached ParamGroup of these exact arrays on the cpu backend, or None."""
+        if (self.group_slots is None or backend.name != "cpu" or self.clipvalue is not None
+                or self.clipnorm is not None or self.global_clipnorm is not None):
+            return None
+        cached = self.__dict__.get("_group")
+        key = (tuple(map(id, params)), tuple(map(id, grads)))
+        if cached is not None and cached[0] == key:
+            return cached[2]
+        from fastnn._kernels.compiled import ParamGroup
+        slots = [[s[name] for s in self._slots] for name in self.group_slots]
+        try:
+            group = ParamGroup(list(params), list(grads), *slots)
+        except ValueError:  # mixed dtypes or non-contiguous arrays: one call each
+            group = None
+        # the arrays are held here, so their ids cannot be reused while cached
+        self._group = (key, (tuple(params), tuple(grads)), group)
+        return group
+
+    def _group_args(self, scalars, wd_lr):
+        """ParamGroup.update's (rule, lr, decay_1, decay_2, epsilon, wd_lr) for this step
+        (subclasses with group_slots)."""
+        raise NotImplementedError
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras' form: an iterable of (gradient, variable) pairs."""
+        pairs = list(grads_and_vars)
+        self.apply([v for _, v in pairs], [g for g, _ in pairs])
+
+    def _clip(self, backend, grad):
+        """Keras' per-variable clipping: each gradient's values to [-clipvalue, clipvalue],
+        or each gradient rescaled so its L2 norm is at most `clipnorm`."""
+        xp = backend.xp
+        if self.clipvalue is not None:
+            return xp.clip(grad, -self.clipvalue, self.clipvalue)
+        norm = float(xp.sqrt((grad * grad).sum()))
+        if norm > self.clipnorm:
+            grad = grad * (self.clipnorm / norm)
+        return grad
+
+    def _global_clip_scale(self, backend, grads):
+        """The factor bringing the L2 norm of all gradients together down to
+        `global_clipnorm`, or None when no rescaling is needed."""
+        if self.global_clipnorm is None:
+            return None
+        total = math.sqrt(sum(float((g * g).sum()) for g in grads))
+        return self.global_clipnorm / total if total > self.global_clipnorm else None
+
+    def _step_scalars(self, lr, t):
+        return {"lr": lr}
+
+    def update_step(self, backend, param, grad, slots, scalars, wd_lr):
+        """Update one parameter in place."""
+        raise NotImplementedError
+
+    def get_config(self):
+        """JSON-safe constructor arguments."""
+        lr = self._learning_rate
+        if callable(lr):
+            from fastnn.schedules import serialize as serialize_schedule
+            lr = serialize_schedule(lr)
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config):
+        """`cls(**config)` (a serialized schedule is rebuilt)."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            from fastnn.schedules import get as get_schedule
+            config["learning_rate"] = get_schedule(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(learning_rate={self._learning_rate!r})"
