@@ -301,19 +301,25 @@ static int few_columns(const KT *kt, int64_t m, int64_t n)
 }
 
 /* C := op(A) op(B) (+ epilogue) as the transpose of op(B)^T op(A)^T, computed into a
- * scratch block and copied across. Each element is still one sum over k in order, by the
- * same multiply-adds, so the bits are those of the direct product. Returns -1 without
- * touching C when the scratch block cannot be had. */
+ * scratch block (by small_run when `small`, else blocked) and copied across. Each element
+ * is still one sum over k in order, by the same multiply-adds, so the bits are those of
+ * the direct product. Returns -1 without touching C when a scratch block cannot be had. */
 static int gemm_transposed(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k,
                            const T *a, int64_t lda, const T *b, int64_t ldb, T *c,
-                           int64_t ldc, const epi_t *e, int n_threads)
+                           int64_t ldc, const epi_t *e, int n_threads, int small)
 {
     T *ct = (T *)fnn_gemm_scratch(4, (size_t)(m * n) * sizeof(T));
     if (ct == NULL)
         return -1;
     epi_t none;
     epi_init(&none, NULL);
-    gemm_blocked(kt, !tb, !ta, n, m, k, (T)1, b, ldb, a, lda, (T)0, ct, m, &none, n_threads);
+    if (small) {
+        if (small_run(kt, !tb, !ta, n, m, k, b, ldb, a, lda, ct, m, &none) != 0)
+            return -1;
+    } else {
+        gemm_blocked(kt, !tb, !ta, n, m, k, (T)1, b, ldb, a, lda, (T)0, ct, m, &none,
+                     n_threads);
+    }
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++)
             c[i * ldc + j] = ct[j * m + i];
@@ -339,10 +345,12 @@ void FNAME(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
         return;
     }
     if (alpha == 1 && beta == 0 && small_product(kt, ta, m, n, k) &&
-        small_run(kt, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, &e) == 0)
+        (small_columns(m, n)
+             ? gemm_transposed(kt, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, &e, 1, 1)
+             : small_run(kt, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, &e)) == 0)
         return;
     if (alpha == 1 && beta == 0 && few_columns(kt, m, n) &&
-        gemm_transposed(kt, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, &e, n_threads) == 0)
+        gemm_transposed(kt, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, &e, n_threads, 0) == 0)
         return;
     gemm_blocked(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &e, n_threads);
 }

@@ -62,8 +62,9 @@ static const T *rows_of_b(int tb, int64_t n, int64_t k, const T *b, int64_t ldb,
     return t;
 }
 
-/* Whether C's rows would fill so little of a (256-bit) vector that small_run computes C^T
- * instead: half the vectors or fewer. */
+/* Whether C's rows would fill so little of a (256-bit) vector that the driver computes
+ * C^T instead (gemm_transposed, on small_run when small_product holds): half the vectors
+ * or fewer. */
 static int small_columns(int64_t m, int64_t n)
 {
     const int64_t vl = 32 / (int64_t)sizeof(T);
@@ -77,8 +78,8 @@ static int small_columns(int64_t m, int64_t n)
  * up to the table's small_work multiply-adds, or when C is at most a cache line wide, so
  * that its rows take one or two vectors (8 chains of multiply-adds in the row kernel's
  * blocks of 4 rows), or has few columns (small_columns) and A is transposed, so that
- * C^T's rows can be read from A in place (otherwise few_columns, below, has C^T's
- * operand transposed by the pack routines). Zen 3, one thread, float, against the packed
+ * C^T's rows can be read from A in place (otherwise the driver's few_columns path has
+ * C^T's operand transposed by the pack routines). Zen 3, one thread, float, against the packed
  * kernels (interleaved A/B medians, m x k x n): 32 x 8 x 16 1.5-2x, 32 x 32 x 16 1.2x,
  * 32 x 16 x 32 1.03x but 32 x 32 x 32 0.87x; 32 x 128 x 10 1.26x, 128 x 128 x 10 1.03x;
  * A transposed, 16 x 32 x 1 2.9x (double 7.9x). */
@@ -93,31 +94,19 @@ static int small_product(const KT *kt, int ta, int64_t m, int64_t n, int64_t k)
            (work <= (double)kt->small_work || n * (int64_t)sizeof(T) <= 64);
 }
 
-/* C := op(A) op(B) (+ epilogue) without packing, for a product small_product takes: A is
- * read in place whatever its layout (one element per k step and row), B in place unless
- * transposed (then copied, k x n, into scratch slot 1). With few columns (and A
- * transposed), C^T = op(B)^T A is computed into scratch slot 4, reading A's rows, and
- * copied across. One thread. Returns -1 without touching C when a scratch buffer cannot
- * be had. */
+/* C := op(A) op(B) (+ epilogue) without packing, for a product small_product takes (the
+ * driver's gemm_transposed runs it on C^T when C has few columns): A is read in place
+ * whatever its layout (one element per k step and row), B in place unless transposed
+ * (then copied, k x n, into scratch slot 1). One thread. Returns -1 without touching C
+ * when the scratch buffer cannot be had. */
 static int small_run(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k,
                      const T *a, int64_t lda, const T *b, int64_t ldb, T *c, int64_t ldc,
                      const epi_t *e)
 {
-    if (!small_columns(m, n)) {
-        int64_t ld;
-        const T *bk = rows_of_b(tb, n, k, b, ldb, &ld);
-        if (bk == NULL)
-            return -1;
-        few_rows_cols(kt, m, k, a, ta ? 1 : lda, ta ? lda : 1, bk, ld, c, ldc, e, 0, n);
-        return 0;
-    }
-    T *ct = (T *)fnn_gemm_scratch(4, (size_t)(m * n) * sizeof(T));
-    if (ct == NULL)
+    int64_t ld;
+    const T *bk = rows_of_b(tb, n, k, b, ldb, &ld);
+    if (bk == NULL)
         return -1;
-    kt->few_rows(n, m, k, b, tb ? ldb : 1, tb ? 1 : ldb, a, lda, ct, m, NULL, 0);
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-            c[i * ldc + j] = ct[j * m + i];
-    epi_rows(e, c, ldc, 0, 0, m, n);
+    few_rows_cols(kt, m, k, a, ta ? 1 : lda, ta ? lda : 1, bk, ld, c, ldc, e, 0, n);
     return 0;
 }

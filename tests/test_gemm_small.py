@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from fastnn._kernels import compiled as _gemm
-from gemm_check import ACT_LINEAR, ACT_RELU, ACT_SIGMOID, DTYPES, TRANS, check, operands
+from gemm_check import (ACT_LINEAR, ACT_RELU, ACT_SIGMOID, DTYPES, TRANS, bounded_product,
+                        check, operands)
 
 # (m, n, k): a tiny network's five products (batch 32: forward 8 -> 16 and 16 -> 1, the two
 # weight gradients and the input gradient of the second layer), rows of one or two vectors
@@ -19,16 +20,6 @@ SMALL_SHAPES = [(32, 16, 8), (32, 1, 16), (16, 1, 32), (32, 16, 1), (8, 16, 32),
                 (32, 1, 784), (100, 2, 300), (64, 1, 33), (250, 3, 19), (3, 1, 2),
                 (5, 16, 250), (20, 20, 50)]
 
-
-def bounded_product(a, b, ta, tb, dtype, n_threads):
-    """The product into the front of a buffer whose tail must stay untouched."""
-    m = a.shape[1] if ta else a.shape[0]
-    n = b.shape[0] if tb else b.shape[1]
-    buf = np.full(m * n + 32, -7.0, dtype)
-    out = buf[:m * n].reshape(m, n)
-    _gemm.gemm(a, b, out, ta, tb, 1.0, 0.0, n_threads)
-    assert (buf[m * n:] == -7).all(), "written past the end of C"
-    return out
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
