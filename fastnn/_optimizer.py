@@ -139,7 +139,7 @@ class Optimizer:
     def group_update_rows(self, n_steps):
         """group_update_args of each of the next n_steps steps (a list of tuples): for a
         caller that runs n_steps updates of `param_group` in one call."""
-        return [self._group_args(*self._next_step()) for _ in range(n_steps)]
+        return [self.group_update_args() for _ in range(n_steps)]
 
     def _next_step(self):
         """Count one more step; its scalars (_step_scalars) and the decoupled weight decay
