@@ -132,9 +132,11 @@ def peak_gflops(threads):
         try:
             subprocess.run([cc, "-O2", "-march=native", "-fopenmp", str(HERE / "peak_fma.c"),
                             "-o", exe], check=True, capture_output=True)
-            out = subprocess.run([exe, str(threads)], check=True, capture_output=True,
-                                 text=True).stdout.split()
-            return float(out[0]), float(out[1])
+            # A peak is a maximum: a run that shared its core with other work reads low
+            # (once 48 instead of 102 GFLOP/s for float64), so keep the best of three.
+            runs = [subprocess.run([exe, str(threads)], check=True, capture_output=True,
+                                   text=True).stdout.split() for _ in range(3)]
+            return max(float(r[0]) for r in runs), max(float(r[1]) for r in runs)
         except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
             return None, None
 
@@ -234,6 +236,7 @@ def main():
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(data, indent=1))
     print(f"json: {args.json}")
+    Path(args.png).parent.mkdir(parents=True, exist_ok=True)
     plot(data, args.png)
 
 
