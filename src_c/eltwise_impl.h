@@ -260,30 +260,62 @@ static void FN(gemm_few_rows)(int64_t m, int64_t n, int64_t k, const REAL *restr
 }
 
 /* Each of n_rows rows of x (row stride ld) := softmax(row), or log_softmax(row) with
- * log_out, in place; stable for any logit (the row maximum is subtracted first). */
+ * log_out, in place; stable for any logit (the row maximum is subtracted first).
+ *
+ * softmax takes rows in blocks: their maxima first, then the exps of the whole block as
+ * one loop over its elements, which vectorises even when a row is shorter than a vector
+ * (a classifier's 10 classes; row by row, 1024 x 10 took 45 us on Zen 4, 4.4 ns an
+ * element, most of it in scalar exps). Each element is still exp(x - max) of its row and
+ * each sum runs over its row in order, so the bits are those of the row-by-row loop. */
 static void FN(softmax_rows)(REAL *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                              int log_out)
 {
-    for (int64_t i = 0; i < n_rows; i++) {
-        REAL *restrict row = x + i * ld;
-        REAL top = row[0];
-        for (int64_t j = 1; j < n_cols; j++)
-            top = row[j] > top ? row[j] : top;
-        double total = 0.0;
+    enum { BLOCK = 64 };
+    REAL top[BLOCK];
+    for (int64_t r0 = 0; r0 < n_rows; r0 += BLOCK) {
+        const int64_t nb = n_rows - r0 < BLOCK ? n_rows - r0 : BLOCK;
+        REAL *restrict blk = x + r0 * ld;
+        for (int64_t i = 0; i < nb; i++) {
+            const REAL *row = blk + i * ld;
+            REAL t = row[0];
+            for (int64_t j = 1; j < n_cols; j++)
+                t = row[j] > t ? row[j] : t;
+            top[i] = t;
+        }
         if (log_out) {
+            for (int64_t i = 0; i < nb; i++) {
+                REAL *restrict row = blk + i * ld;
+                double total = 0.0;
+                for (int64_t j = 0; j < n_cols; j++)
+                    total += EXP(row[j] - top[i]);
+                const REAL shift = top[i] + (REAL)log(total);
+                for (int64_t j = 0; j < n_cols; j++)
+                    row[j] -= shift;
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < nb; i++) {
+            REAL *restrict row = blk + i * ld;
             for (int64_t j = 0; j < n_cols; j++)
-                total += EXP(row[j] - top);
-            REAL shift = top + (REAL)log(total);
-            for (int64_t j = 0; j < n_cols; j++)
-                row[j] -= shift;
+                row[j] -= top[i];
+        }
+        if (ld == n_cols) {
+            const int64_t len = nb * n_cols;
+            for (int64_t q = 0; q < len; q++)
+                blk[q] = EXP(blk[q]);
         } else {
-            /* the exps and their sum in separate loops: the first vectorises, a float
-             * reduction would not (its order is fixed) */
-            for (int64_t j = 0; j < n_cols; j++)
-                row[j] = EXP(row[j] - top);
+            for (int64_t i = 0; i < nb; i++) {
+                REAL *restrict row = blk + i * ld;
+                for (int64_t j = 0; j < n_cols; j++)
+                    row[j] = EXP(row[j]);
+            }
+        }
+        for (int64_t i = 0; i < nb; i++) {
+            REAL *restrict row = blk + i * ld;
+            double total = 0.0; /* in order: a float reduction would not vectorise anyway */
             for (int64_t j = 0; j < n_cols; j++)
                 total += row[j];
-            REAL scale = (REAL)(1.0 / total);
+            const REAL scale = (REAL)(1.0 / total);
             for (int64_t j = 0; j < n_cols; j++)
                 row[j] *= scale;
         }

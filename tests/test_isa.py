@@ -117,6 +117,24 @@ def test_dropout_forward_and_fused_backward(kernel_isa, cpu, ref, dtype, name):
                  ref.dropout_backward(g, mask_ref, 0.3, activation=act, saved=saved), dtype)
 
 
+@pytest.mark.parametrize("n_cols", [1, 3, 10, 16, 17, 100])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_rows_in_blocks_match_each_row_alone(kernel_isa, cpu, ref, dtype, name,
+                                                     n_cols):
+    # the kernel exponentiates a block of rows as one loop; a row alone puts its elements
+    # in other vector lanes (or the scalar tail), which must not change a bit
+    act = activations.get(name)
+    x = (np.random.default_rng(n_cols).standard_normal((150, n_cols)) * 20).astype(dtype)
+    x[3] = 0.0
+    block = cpu.activation_forward(x, act)
+    alone = np.concatenate([cpu.activation_forward(x[i:i + 1], act) for i in range(len(x))])
+    np.testing.assert_array_equal(block, alone)
+    assert_close(block, ref.activation_forward(x, act), dtype)
+    split = np.empty_like(x)   # the rows shared by two threads
+    _dropout.softmax_forward(x, split, name == "log_softmax", 2)
+    np.testing.assert_array_equal(split, block)
+
+
 def test_bias_grad_and_optimizers(kernel_isa, cpu, ref, dtype):
     rng = np.random.default_rng(8)
     dz = rng.standard_normal((301, 77)).astype(dtype)

@@ -83,17 +83,24 @@ def activation_backward(int act, double param, const floating[:, ::1] grad,
 def softmax_forward(const floating[:, ::1] x, floating[:, ::1] out, bint log_out,
                     int n_threads):
     """out := softmax(x) (or log_softmax) along the last axis; stable for any logit. The
-    per-ISA kernel of src_c/ (vectorised exp), row by row, on a copy of x in out."""
-    cdef Py_ssize_t i, n_rows = x.shape[0], n_cols = x.shape[1]
-    if n_cols == 0:
+    per-ISA kernel of src_c/ (vectorised exp) on a copy of x in out, one call per
+    thread's share of the rows."""
+    cdef Py_ssize_t n_rows = x.shape[0], n_cols = x.shape[1]
+    cdef Py_ssize_t t, lo, hi, per
+    cdef int nt = n_threads if n_rows > 1 else 1
+    if n_cols == 0 or n_rows == 0:
         return
-    for i in prange(n_rows, nogil=True, schedule="static", num_threads=n_threads):
-        if &out[i, 0] != &x[i, 0]:
-            memcpy(&out[i, 0], &x[i, 0], n_cols * sizeof(floating))
-        if floating is float:
-            fnn_s_softmax_rows(&out[i, 0], 1, n_cols, n_cols, log_out)
-        else:
-            fnn_d_softmax_rows(&out[i, 0], 1, n_cols, n_cols, log_out)
+    per = (n_rows + nt - 1) // nt
+    for t in prange(nt, nogil=True, schedule="static", num_threads=nt):
+        lo = t * per
+        hi = min(n_rows, lo + per)
+        if lo < hi:
+            if &out[0, 0] != &x[0, 0]:
+                memcpy(&out[lo, 0], &x[lo, 0], (hi - lo) * n_cols * sizeof(floating))
+            if floating is float:
+                fnn_s_softmax_rows(&out[lo, 0], hi - lo, n_cols, n_cols, log_out)
+            else:
+                fnn_d_softmax_rows(&out[lo, 0], hi - lo, n_cols, n_cols, log_out)
 
 
 cdef void _softmax_backward_row(const floating *g, const floating *y, floating *out,
