@@ -113,6 +113,18 @@ int64_t fnn_d_count_nonfinite(const double *x, int64_t n)
     return table()->d_count_nonfinite(x, n);
 }
 
+void fnn_s_exp_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *top,
+                    double *total)
+{
+    table()->s_exp_rows(x, n_rows, n_cols, ld, top, total);
+}
+
+void fnn_d_exp_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, double *top,
+                    double *total)
+{
+    table()->d_exp_rows(x, n_rows, n_cols, ld, top, total);
+}
+
 void fnn_s_softmax_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out)
 {
     table()->s_softmax_rows(x, n_rows, n_cols, ld, log_out);

@@ -259,63 +259,78 @@ static void FN(gemm_few_rows)(int64_t m, int64_t n, int64_t k, const REAL *restr
     }
 }
 
+/* Each of n_rows rows of x (row stride ld) := exp(row - max(row)) in place, top[i] := row
+ * i's maximum and total[i] := the sum of its exps in order, in double: the shared part of
+ * softmax_rows and the fused softmax cross-entropy (fastnn/_kernels/losses.pxi).
+ *
+ * The maxima first, then the exps of all the rows as one loop over their elements, which
+ * vectorises even when a row is shorter than a vector (a classifier's 10 classes; row by
+ * row, 1024 x 10 took 45 us on Zen 4, 4.4 ns an element, most of it in scalar exps). Each
+ * element is still exp(x - max) of its row, so the bits are those of a row-by-row loop. */
+static void FN(exp_rows)(REAL *x, int64_t n_rows, int64_t n_cols, int64_t ld,
+                         REAL *restrict top, double *restrict total)
+{
+    for (int64_t i = 0; i < n_rows; i++) {
+        REAL *restrict row = x + i * ld;
+        REAL t = row[0];
+        for (int64_t j = 1; j < n_cols; j++)
+            t = row[j] > t ? row[j] : t;
+        top[i] = t;
+        for (int64_t j = 0; j < n_cols; j++)
+            row[j] -= t;
+    }
+    if (ld == n_cols) {
+        REAL *restrict all = x;
+        const int64_t len = n_rows * n_cols;
+        for (int64_t q = 0; q < len; q++)
+            all[q] = EXP(all[q]);
+    } else {
+        for (int64_t i = 0; i < n_rows; i++) {
+            REAL *restrict row = x + i * ld;
+            for (int64_t j = 0; j < n_cols; j++)
+                row[j] = EXP(row[j]);
+        }
+    }
+    for (int64_t i = 0; i < n_rows; i++) {
+        const REAL *restrict row = x + i * ld;
+        double sum = 0.0; /* in order: a float reduction would not vectorise anyway */
+        for (int64_t j = 0; j < n_cols; j++)
+            sum += row[j];
+        total[i] = sum;
+    }
+}
+
 /* Each of n_rows rows of x (row stride ld) := softmax(row), or log_softmax(row) with
  * log_out, in place; stable for any logit (the row maximum is subtracted first).
- *
- * softmax takes rows in blocks: their maxima first, then the exps of the whole block as
- * one loop over its elements, which vectorises even when a row is shorter than a vector
- * (a classifier's 10 classes; row by row, 1024 x 10 took 45 us on Zen 4, 4.4 ns an
- * element, most of it in scalar exps). Each element is still exp(x - max) of its row and
- * each sum runs over its row in order, so the bits are those of the row-by-row loop. */
+ * softmax goes in blocks of rows through exp_rows. */
 static void FN(softmax_rows)(REAL *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                              int log_out)
 {
     enum { BLOCK = 64 };
     REAL top[BLOCK];
-    for (int64_t r0 = 0; r0 < n_rows; r0 += BLOCK) {
-        const int64_t nb = n_rows - r0 < BLOCK ? n_rows - r0 : BLOCK;
-        REAL *restrict blk = x + r0 * ld;
-        for (int64_t i = 0; i < nb; i++) {
-            const REAL *row = blk + i * ld;
+    double total[BLOCK];
+    if (log_out) {
+        for (int64_t i = 0; i < n_rows; i++) {
+            REAL *restrict row = x + i * ld;
             REAL t = row[0];
             for (int64_t j = 1; j < n_cols; j++)
                 t = row[j] > t ? row[j] : t;
-            top[i] = t;
+            double sum = 0.0;
+            for (int64_t j = 0; j < n_cols; j++)
+                sum += EXP(row[j] - t);
+            const REAL shift = t + (REAL)log(sum);
+            for (int64_t j = 0; j < n_cols; j++)
+                row[j] -= shift;
         }
-        if (log_out) {
-            for (int64_t i = 0; i < nb; i++) {
-                REAL *restrict row = blk + i * ld;
-                double total = 0.0;
-                for (int64_t j = 0; j < n_cols; j++)
-                    total += EXP(row[j] - top[i]);
-                const REAL shift = top[i] + (REAL)log(total);
-                for (int64_t j = 0; j < n_cols; j++)
-                    row[j] -= shift;
-            }
-            continue;
-        }
+        return;
+    }
+    for (int64_t r0 = 0; r0 < n_rows; r0 += BLOCK) {
+        const int64_t nb = n_rows - r0 < BLOCK ? n_rows - r0 : BLOCK;
+        REAL *blk = x + r0 * ld;
+        FN(exp_rows)(blk, nb, n_cols, ld, top, total);
         for (int64_t i = 0; i < nb; i++) {
             REAL *restrict row = blk + i * ld;
-            for (int64_t j = 0; j < n_cols; j++)
-                row[j] -= top[i];
-        }
-        if (ld == n_cols) {
-            const int64_t len = nb * n_cols;
-            for (int64_t q = 0; q < len; q++)
-                blk[q] = EXP(blk[q]);
-        } else {
-            for (int64_t i = 0; i < nb; i++) {
-                REAL *restrict row = blk + i * ld;
-                for (int64_t j = 0; j < n_cols; j++)
-                    row[j] = EXP(row[j]);
-            }
-        }
-        for (int64_t i = 0; i < nb; i++) {
-            REAL *restrict row = blk + i * ld;
-            double total = 0.0; /* in order: a float reduction would not vectorise anyway */
-            for (int64_t j = 0; j < n_cols; j++)
-                total += row[j];
-            const REAL scale = (REAL)(1.0 / total);
+            const REAL scale = (REAL)(1.0 / total[i]);
             for (int64_t j = 0; j < n_cols; j++)
                 row[j] *= scale;
         }

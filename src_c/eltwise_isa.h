@@ -44,6 +44,7 @@ const fnn_eltwise_table ISA_TABLE = {
     ISA_FN(s_dropout_backward), ISA_FN(d_dropout_backward),
     ISA_FN(s_col_sums), ISA_FN(d_col_sums),
     ISA_FN(s_count_nonfinite), ISA_FN(d_count_nonfinite),
+    ISA_FN(s_exp_rows), ISA_FN(d_exp_rows),
     ISA_FN(s_softmax_rows), ISA_FN(d_softmax_rows),
     ISA_FN(s_gemm_few_rows), ISA_FN(d_gemm_few_rows),
     ISA_FN(dropout_keep),

@@ -40,6 +40,10 @@ typedef struct {
                        double *out);
     int64_t (*s_count_nonfinite)(const float *x, int64_t n);
     int64_t (*d_count_nonfinite)(const double *x, int64_t n);
+    void (*s_exp_rows)(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *top,
+                       double *total);
+    void (*d_exp_rows)(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, double *top,
+                       double *total);
     void (*s_softmax_rows)(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);
     void (*d_softmax_rows)(double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                            int log_out);

@@ -180,6 +180,13 @@ void fnn_d_dropout_backward(const double *grad, const uint8_t *keep, const doubl
 /* Reductions (src_c/eltwise*.c)                                        */
 /* ------------------------------------------------------------------ */
 
+/* Rows of x (stride ld) := exp(row - max(row)) in place; top[i] := row i's maximum,
+ * total[i] := the sum of its exps in order (the fused softmax cross-entropy's part). */
+void fnn_s_exp_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *top,
+                    double *total);
+void fnn_d_exp_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, double *top,
+                    double *total);
+
 /* Rows of x (stride ld) := softmax(row) (log_softmax with log_out), in place. */
 void fnn_s_softmax_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);
 void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, int log_out);

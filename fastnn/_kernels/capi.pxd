@@ -81,6 +81,10 @@ cdef extern from "fastnn.h" nogil:
     void fnn_d_dropout_backward(const double *grad, const uint8_t *keep,
                                 const double *saved, int act, double param, double scale,
                                 double *out, int64_t n)
+    void fnn_s_exp_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld, float *top,
+                        double *total)
+    void fnn_d_exp_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld, double *top,
+                        double *total)
     void fnn_s_softmax_rows(float *x, int64_t n_rows, int64_t n_cols, int64_t ld,
                             int log_out)
     void fnn_d_softmax_rows(double *x, int64_t n_rows, int64_t n_cols, int64_t ld,
