@@ -134,12 +134,53 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
                    (m <= kt->narrow_m && ldb * (int64_t)sizeof(T) <= FNN_NARROW_B_BYTES));
 }
 
+/* A matrix at least this large (bytes) is taken to come from memory, not from a core's
+ * L2, and the source of its next packed block is prefetched (ahead_t). */
+#define FNN_AHEAD_MIN_BYTES (2 << 20)
+
+/* The source of the next block of A that gemm_serial packs, prefetched a few cache lines
+ * after each micro-kernel call of the current block, so that the pack reads it from
+ * cache instead of waiting on memory (a 60,000-row predict streams x from DRAM: without
+ * it, each 1,024-row chunk took 1.32 ms on 2 Zen 4 cores against 1.07 with x in cache).
+ * `rows` runs of `len` bytes, `stride` bytes apart. Prefetches never fault and change no
+ * result. */
+typedef struct {
+    const char *row;
+    int64_t stride, len, rows, off, per_call;
+} ahead_t;
+
+static void ahead_start(ahead_t *ah, const T *src, int64_t rows, int64_t len, int64_t stride,
+                        int64_t calls)
+{
+    ah->row = (const char *)src;
+    ah->rows = rows;
+    ah->len = len * (int64_t)sizeof(T);
+    ah->stride = stride * (int64_t)sizeof(T);
+    ah->off = -(int64_t)((uintptr_t)ah->row & 63); /* from the line holding the first byte */
+    int64_t lines = rows * (ah->len / 64 + 2);
+    ah->per_call = calls > 0 ? ceil_div(lines, calls) : lines;
+}
+
+static inline void ahead_some(ahead_t *ah)
+{
+    for (int64_t n = ah->per_call; n > 0 && ah->rows > 0; n--) {
+        __builtin_prefetch(ah->row + ah->off, 0, 1);
+        ah->off += 64;
+        if (ah->off >= ah->len) {
+            ah->row += ah->stride;
+            ah->off = -(int64_t)((uintptr_t)ah->row & 63);
+            ah->rows--;
+        }
+    }
+}
+
 typedef struct {
     const KT *kt;
     int64_t kc, mc, nc;
     int direct_b;
     T alpha;
     const epi_t *e;
+    ahead_t *ahead; /* NULL: nothing to prefetch */
 } plan_t;
 
 /* Loops 2 and 1 over one packed (or in-place) block: the micro-kernel calls. */
@@ -170,6 +211,8 @@ static void macro_kernel(const plan_t *pl, int64_t mc, int64_t nc, int64_t kc, c
             kt->ukr(kc, apanel, bpanel, rs_b, ct, ldc, pl->alpha, beta, mr, nr, bias, relu);
             if (last && e->mode >= EPI_FORWARD)
                 epi_rows(e, ct, ldc, i0 + ir, j0 + jr, mr, nr);
+            if (pl->ahead != NULL)
+                ahead_some(pl->ahead);
         }
     }
 }
@@ -180,7 +223,8 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
                        int64_t ldc, const epi_t *e)
 {
     const int MR = kt->mr, NR = kt->nr;
-    plan_t pl = {kt, 0, 0, 0, 0, alpha, e};
+    plan_t pl = {kt, 0, 0, 0, 0, alpha, e, NULL};
+    ahead_t ahead;
     pl.kc = ceil_div(k, ceil_div(k, kt->kc));
     pl.mc = ceil_div(min64(m, kt->mc), MR) * MR;
     pl.nc = ceil_div(min64(n, kt->nc), NR) * NR;
@@ -194,6 +238,7 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
         return -1;
     const int64_t a_sx = ta ? 1 : lda, a_sp = ta ? lda : 1;
     const int64_t b_sx = tb ? ldb : 1, b_sp = tb ? 1 : ldb;
+    const int far_a = (double)m * k * sizeof(T) >= FNN_AHEAD_MIN_BYTES;
     for (int64_t i0 = 0; i0 < m; i0 += kt->mc) {
         int64_t mc = min64(kt->mc, m - i0);
         for (int64_t p0 = 0; p0 < k; p0 += pl.kc) {
@@ -201,6 +246,16 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
             int last = p0 + kc >= k;
             T beta_k = p0 == 0 ? beta : (T)1;
             kt->pack(mc, kc, a + i0 * a_sx + p0 * a_sp, a_sx, a_sp, MR, ap);
+            /* the block packed next: (i0, p0 + kc), or (i0 + mc, 0) */
+            int64_t i1 = last ? i0 + mc : i0, p1 = last ? 0 : p0 + kc;
+            pl.ahead = NULL;
+            if (far_a && i1 < m) {
+                int64_t mc1 = min64(kt->mc, m - i1), kc1 = min64(pl.kc, k - p1);
+                int64_t calls = ceil_div(mc, MR) * ceil_div(n, NR);
+                ahead_start(&ahead, a + i1 * a_sx + p1 * a_sp, ta ? kc1 : mc1,
+                            ta ? mc1 : kc1, lda, calls);
+                pl.ahead = &ahead;
+            }
             for (int64_t j0 = 0; j0 < n; j0 += kt->nc) {
                 int64_t nc = min64(kt->nc, n - j0);
                 const T *bsrc = b + j0 * b_sx + p0 * b_sp;
