@@ -135,15 +135,22 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
 }
 
 /* A matrix at least this large (bytes) is taken to come from memory, not from a core's
- * L2, and the source of its next packed block is prefetched (ahead_t). */
+ * L2, and the source of its next packed block is prefetched (ahead_t) if that block is
+ * at most FNN_AHEAD_MAX_BYTES. Zen 4, against no prefetch, alternating processes, by a
+ * thread's block: 0.61 MB (60,000 x 784 x 128 x^T dZ, 2 threads: 157 k-blocks from
+ * memory) 8-19 % faster in three runs; 0.54 MB (predict chunks of 1,024 rows, 2 threads)
+ * 0-7 %; 1.07-1.2 MB (the same on 1 thread) +1 to -5 %; 1.6 MB (60,000 x 784 x 128 x W,
+ * MC x KC) 4.5 % slower on 1 thread and 10 % on 2, the prefetched lines pushing the
+ * packed blocks out of L2. */
 #define FNN_AHEAD_MIN_BYTES (2 << 20)
+#define FNN_AHEAD_MAX_BYTES (3 << 18)
 
 /* The source of the next block of A that gemm_serial packs, prefetched a few cache lines
- * after each micro-kernel call of the current block, so that the pack reads it from
- * cache instead of waiting on memory (a 60,000-row predict streams x from DRAM: without
- * it, each 1,024-row chunk took 1.32 ms on 2 Zen 4 cores against 1.07 with x in cache).
- * `rows` runs of `len` bytes, `stride` bytes apart. Prefetches never fault and change no
- * result. */
+ * after each micro-kernel call of the current block, so that the pack finds it in cache
+ * instead of waiting on memory line by line. `rows` runs of `len` bytes, `stride` bytes
+ * apart. Prefetches never fault and change no result. (Prefetching each slice of four
+ * panels just before packing it instead gained nothing, and lost 14 % on a transposed
+ * A, whose slices are kc runs of one line.) */
 typedef struct {
     const char *row;
     int64_t stride, len, rows, off, per_call;
@@ -249,8 +256,8 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
             /* the block packed next: (i0, p0 + kc), or (i0 + mc, 0) */
             int64_t i1 = last ? i0 + mc : i0, p1 = last ? 0 : p0 + kc;
             pl.ahead = NULL;
-            if (far_a && i1 < m) {
-                int64_t mc1 = min64(kt->mc, m - i1), kc1 = min64(pl.kc, k - p1);
+            int64_t mc1 = min64(kt->mc, m - i1), kc1 = min64(pl.kc, k - p1);
+            if (far_a && i1 < m && (double)mc1 * kc1 * sizeof(T) <= FNN_AHEAD_MAX_BYTES) {
                 int64_t calls = ceil_div(mc, MR) * ceil_div(n, NR);
                 ahead_start(&ahead, a + i1 * a_sx + p1 * a_sp, ta ? kc1 : mc1,
                             ta ? mc1 : kc1, lda, calls);

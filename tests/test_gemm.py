@@ -162,6 +162,20 @@ def test_large_by_projection(kernel_isa):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+def test_long_k_from_memory(kernel_isa, dtype, ta):
+    """An A of several MiB in many k-blocks: the driver prefetches each next block's
+    source while it computes (as for x^T dZ over a whole dataset); the result is the
+    blocked product's, at any thread count."""
+    rng = np.random.default_rng(12)
+    m, n, k = 200, 40, 6000 if dtype == np.float64 else 12000
+    a, b = operands(rng, m, n, k, ta, False, dtype)
+    one = run(a, b, ta, False, dtype, n_threads=1)
+    check(one, a, b, ta, False)
+    assert run(a, b, ta, False, dtype, n_threads=2).tobytes() == one.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_across_threads(kernel_isa, dtype):
     rng = np.random.default_rng(9)
     shapes = [(300, 700, 500), (64, 784, 128), (784, 128, 256), (2000, 10, 300),
