@@ -317,3 +317,49 @@ def test_predict_names_nan_and_infinity_in_any_chunk(rows):
         model.predict(x, verbose=0)
     x[-1, 0] = x[0, 2] = 0.0
     assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
+def test_repeated_predict_of_one_kind_keeps_every_check():
+    # the second call of a kind takes the serving shortcut (InferenceMixin._serve); it
+    # must give the general path's bits and refuse what the general path refuses
+    fastnn.utils.set_random_seed(1)
+    model = models.Sequential([D(16, "relu", input_shape=(5,)), Drop(0.5), D(3, "softmax")])
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 5)).astype(np.float32)
+    first = model.predict(x, verbose=0)
+    assert model._thread_local().serve[0] == (1, 5)
+    general = model._predict_rows(model._prepare_x(x))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), first)
+    np.testing.assert_array_equal(general, first)
+    bad = x.copy()
+    bad[0, 2] = np.nan
+    with pytest.raises(ValueError, match="`x` must be finite; got 1 NaN or infinite"):
+        model.predict(bad, verbose=0)
+    # other shapes, dtypes and layouts take the general path and are still right
+    wide = rng.standard_normal((4, 10))
+    strided = wide[:, ::2]                                  # not C-contiguous
+    np.testing.assert_array_equal(model.predict(strided, verbose=0),
+                                  model.predict(np.ascontiguousarray(strided, np.float32),
+                                                verbose=0))
+    np.testing.assert_array_equal(model.predict(x.astype(np.float64), verbose=0), first)
+    with pytest.raises(ValueError, match="x"):
+        model.predict(np.ones((1, 4), np.float32), verbose=0)
+    # a changed stack is seen at once
+    model.pop()
+    model.add(D(2))
+    assert model.predict(x, verbose=0).shape == (1, 2)
+
+
+def test_predict_under_another_backend_does_not_reuse_the_compiled_plan():
+    fastnn.utils.set_random_seed(2)
+    model = models.Sequential([D(300, "tanh", input_shape=(300,)), D(200)])
+    x = np.random.default_rng(4).standard_normal((1, 300)).astype(np.float32)
+    compiled = model.predict(x, verbose=0)
+    model.predict(x, verbose=0)                         # now cached for this kind of call
+    fresh = models.Sequential([D(300, "tanh", input_shape=(300,)), D(200)])
+    fresh.set_weights(model.get_weights())
+    with fastnn.use_backend("reference"):
+        expected = fresh.predict(x, verbose=0)
+        got = model.predict(x, verbose=0)
+    assert not np.array_equal(compiled, expected)   # the two backends differ in the bits
+    np.testing.assert_array_equal(got, expected)

@@ -86,13 +86,16 @@ _SOFTMAX = {"softmax": 1, "log_softmax": 2}
 def inference_plan(model, rows, cache):
     """A StackPlan running `model` in inference mode on batches of `rows`, kept in the
     dict `cache` (one per thread: a plan owns its activation buffers), or None if the
-    model has layers other than Dense and Dropout or is on another backend."""
+    model has layers other than Dense and Dropout or the active backend is not cpu (a
+    plan cached before a switch to another backend is not used under it)."""
+    if get_backend().name != "cpu":
+        return None
     key = tuple(model._layers)
     entry = cache.get(rows)
     if entry is not None and entry[0] == key:
         return entry[1]
     plan = None
-    if get_backend().name == "cpu" and all(type(l) in (Dense, Dropout) for l in key):
+    if all(type(l) in (Dense, Dropout) for l in key):
         from fastnn._kernels.compiled import StackPlan
         dense = [l for l in key if type(l) is Dense]
         dtype = model._dtype()
