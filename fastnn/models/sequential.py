@@ -2,7 +2,6 @@
 from fastnn import layers as layers_module
 from fastnn import losses, optimizers
 from fastnn import metrics as metrics_lib
-from fastnn.backend import get_backend
 from fastnn.layers.base import Layer
 from fastnn.models.summary import summary_text
 from fastnn.models.gradients import GradientMixin
