@@ -22,7 +22,7 @@ import _common  # noqa: E402
 import fastnn  # noqa: E402
 from fastnn._kernels import compiled as _k  # noqa: E402
 
-ELEMENTS = [4096, 16384, 32768, 65536, 262144, 1048576]
+ELEMENTS = [4096, 8192, 16384, 32768, 65536, 262144, 1048576]
 GEMM_SHAPES = [(32, 64, 64), (32, 128, 64), (64, 64, 64), (48, 96, 96), (64, 128, 64),
                (32, 784, 128), (128, 784, 128), (256, 512, 512)]
 

@@ -22,9 +22,9 @@ from libc.stdint cimport int64_t
 # dropout chunks start on a vector of Philox blocks.
 cdef int64_t CHUNK = 8192
 # Element-wise passes and group updates below this many elements stay on one thread: the
-# threshold of the cpu backend (fastnn/backend/cpu.py), measured by
+# threshold of the cpu backend (fastnn/backend/cpu.py, with the measurement), measured by
 # benchmarks/bench_threads.py.
-cdef int64_t PARALLEL_MIN = 1 << 15
+cdef int64_t PARALLEL_MIN = 1 << 14
 
 
 cdef inline int _threads(int64_t n, int nt) noexcept nogil:

@@ -38,11 +38,13 @@ def _after_fork_in_child():
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
-# Below this many elements an element-wise kernel runs on one thread. Measured with
-# benchmarks/bench_threads.py (2-vCPU Zen 4, 1 -> 2 threads): at 16,384 elements relu'
-# 0.82x, dropout 1.14x, Adam 1.00x; at 32,768 relu' 1.12x, dropout 1.76x, Adam 1.61x.
-# (Transcendental activations pay from 4,096 on, 1.8x for tanh, but share the rule.)
-PARALLEL_MIN_ELEMENTS = 1 << 15
+# Below this many elements an element-wise kernel runs on one thread (the same rule as
+# PARALLEL_MIN in fastnn/_kernels/compiled.pyx). Measured with benchmarks/bench_threads.py
+# on 2-vCPU Zen 4, 1 -> 2 threads, the kernels' threshold lowered for the run: at 4,096
+# elements relu' 0.42-0.54x, tanh 0.78x, dropout 0.76x, Adam 0.88x; at 16,384 relu'
+# 1.01-1.12x, tanh 1.46-1.65x, dropout 1.57x, Adam 1.44-1.48x (two runs). An earlier
+# build measured 16,384 at relu' 0.82x, dropout 1.14x, Adam 1.00x and started at 32,768.
+PARALLEL_MIN_ELEMENTS = 1 << 14
 
 _SOFTMAX = {"softmax": False, "log_softmax": True}
 
