@@ -24,6 +24,7 @@
 #endif
 
 #include "gemm_internal.h"
+#include "gemm_ahead.h"
 
 /* Relative cost of packing one element against one multiply-add, for the thread plan. */
 #define PACK_COST 8.0
@@ -134,53 +135,6 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
                    (m <= kt->narrow_m && ldb * (int64_t)sizeof(T) <= FNN_NARROW_B_BYTES));
 }
 
-/* A matrix at least this large (bytes) is taken to come from memory, not from a core's
- * L2, and the source of its next packed block is prefetched (ahead_t) if that block is
- * at most FNN_AHEAD_MAX_BYTES. Zen 4, against no prefetch, alternating processes, by a
- * thread's block: 0.61 MB (60,000 x 784 x 128 x^T dZ, 2 threads: 157 k-blocks from
- * memory) 8-19 % faster in three runs; 0.54 MB (predict chunks of 1,024 rows, 2 threads)
- * 0-7 %; 1.07-1.2 MB (the same on 1 thread) +1 to -5 %; 1.6 MB (60,000 x 784 x 128 x W,
- * MC x KC) 4.5 % slower on 1 thread and 10 % on 2, the prefetched lines pushing the
- * packed blocks out of L2. */
-#define FNN_AHEAD_MIN_BYTES (2 << 20)
-#define FNN_AHEAD_MAX_BYTES (3 << 18)
-
-/* The source of the next block of A that gemm_serial packs, prefetched a few cache lines
- * after each micro-kernel call of the current block, so that the pack finds it in cache
- * instead of waiting on memory line by line. `rows` runs of `len` bytes, `stride` bytes
- * apart. Prefetches never fault and change no result. (Prefetching each slice of four
- * panels just before packing it instead gained nothing, and lost 14 % on a transposed
- * A, whose slices are kc runs of one line.) */
-typedef struct {
-    const char *row;
-    int64_t stride, len, rows, off, per_call;
-} ahead_t;
-
-static void ahead_start(ahead_t *ah, const T *src, int64_t rows, int64_t len, int64_t stride,
-                        int64_t calls)
-{
-    ah->row = (const char *)src;
-    ah->rows = rows;
-    ah->len = len * (int64_t)sizeof(T);
-    ah->stride = stride * (int64_t)sizeof(T);
-    ah->off = -(int64_t)((uintptr_t)ah->row & 63); /* from the line holding the first byte */
-    int64_t lines = rows * (ah->len / 64 + 2);
-    ah->per_call = calls > 0 ? ceil_div(lines, calls) : lines;
-}
-
-static inline void ahead_some(ahead_t *ah)
-{
-    for (int64_t n = ah->per_call; n > 0 && ah->rows > 0; n--) {
-        __builtin_prefetch(ah->row + ah->off, 0, 1);
-        ah->off += 64;
-        if (ah->off >= ah->len) {
-            ah->row += ah->stride;
-            ah->off = -(int64_t)((uintptr_t)ah->row & 63);
-            ah->rows--;
-        }
-    }
-}
-
 typedef struct {
     const KT *kt;
     int64_t kc, mc, nc;
@@ -258,9 +212,9 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
             pl.ahead = NULL;
             int64_t mc1 = min64(kt->mc, m - i1), kc1 = min64(pl.kc, k - p1);
             if (far_a && i1 < m && (double)mc1 * kc1 * sizeof(T) <= FNN_AHEAD_MAX_BYTES) {
-                int64_t calls = ceil_div(mc, MR) * ceil_div(n, NR);
                 ahead_start(&ahead, a + i1 * a_sx + p1 * a_sp, ta ? kc1 : mc1,
-                            ta ? mc1 : kc1, lda, calls);
+                            (ta ? mc1 : kc1) * (int64_t)sizeof(T), lda * (int64_t)sizeof(T),
+                            ceil_div(mc, MR) * ceil_div(n, NR));
                 pl.ahead = &ahead;
             }
             for (int64_t j0 = 0; j0 < n; j0 += kt->nc) {

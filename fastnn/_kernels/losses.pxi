@@ -125,11 +125,14 @@ cdef double _log_sum_exp(const floating *z, floating *g, Py_ssize_t n,
     return m + log(s)
 
 
-cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, Py_ssize_t n,
-                             double scale) noexcept nogil:
-    """Cross-entropy of softmax(z) against y, from the logits: stable for any z."""
+cdef inline double _softmax_cce_finish(const floating *z, const floating *y, floating *g,
+                                       Py_ssize_t n, double lse, double s,
+                                       double scale) noexcept nogil:
+    """Cross-entropy of softmax(z) against the row y, given lse = log(sum(exp(z))) and
+    s = sum(exp(z - max z)); g (may be NULL) holds exp(z - max z) and becomes the
+    gradient times `scale`."""
     cdef Py_ssize_t j
-    cdef double s, f, lse = _log_sum_exp(z, g, n, &s), total = 0.0, ysum = 0.0
+    cdef double f, total = 0.0, ysum = 0.0
     for j in range(n):
         total += y[j] * (lse - z[j])
         ysum += y[j]
@@ -140,6 +143,27 @@ cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, 
     return total
 
 
+cdef inline double _sparse_softmax_cce_finish(const floating *z, int64_t label, floating *g,
+                                              Py_ssize_t n, double lse, double s,
+                                              double scale) noexcept nogil:
+    """_softmax_cce_finish against an integer label."""
+    cdef Py_ssize_t j
+    cdef double f
+    if g != NULL:
+        f = scale / s
+        for j in range(n):
+            g[j] = <floating>(f * g[j])
+        g[label] = <floating>(g[label] - scale)
+    return lse - z[label]
+
+
+cdef double _row_softmax_cce(const floating *z, const floating *y, floating *g, Py_ssize_t n,
+                             double scale) noexcept nogil:
+    """Cross-entropy of softmax(z) against y, from the logits: stable for any z."""
+    cdef double s, lse = _log_sum_exp(z, g, n, &s)
+    return _softmax_cce_finish(z, y, g, n, lse, s, scale)
+
+
 cdef void _softmax_cce_rows(const floating *pred, const int64_t *labels,
                             const floating *target, const floating *sample_weight,
                             floating *grad, double *row_loss, Py_ssize_t r0, Py_ssize_t r1,
@@ -148,14 +172,13 @@ cdef void _softmax_cce_rows(const floating *pred, const int64_t *labels,
     `labels` (or, if NULL, the rows of `target`): row_loss[i] := w_i * l_i and the rows of
     `grad` (not NULL) := the gradient. The exps go EXP_BLOCK rows at a time through the
     per-ISA exp_rows, as vector code (libm's exp one element at a time was ~10 ns an
-    element); float64 gets the same bits as _row_softmax_cce and _row_sparse."""
+    element). Each row is finished as the row-by-row path finishes it, so float64 gets
+    its bits."""
     cdef floating top[EXP_BLOCK]
     cdef double total[EXP_BLOCK]
-    cdef Py_ssize_t b0, nb, i, j, r
-    cdef const floating *z
-    cdef const floating *y
+    cdef Py_ssize_t b0, nb, i, r
     cdef floating *g
-    cdef double w, scale, lse, f, loss, ysum
+    cdef double w, lse
     b0 = r0
     while b0 < r1:
         nb = min(<Py_ssize_t>EXP_BLOCK, r1 - b0)
@@ -167,27 +190,15 @@ cdef void _softmax_cce_rows(const floating *pred, const int64_t *labels,
         for i in range(nb):
             r = b0 + i
             w = sample_weight[r] if sample_weight != NULL else 1.0
-            scale = w / n_rows
-            z = pred + r * n_cols
             g = grad + r * n_cols
             lse = top[i] + log(total[i])
             if labels != NULL:
-                f = scale / total[i]
-                for j in range(n_cols):
-                    g[j] = <floating>(f * g[j])
-                g[labels[r]] = <floating>(g[labels[r]] - scale)
-                loss = lse - z[labels[r]]
+                row_loss[r] = w * _sparse_softmax_cce_finish(pred + r * n_cols, labels[r], g,
+                                                             n_cols, lse, total[i],
+                                                             w / n_rows)
             else:
-                y = target + r * n_cols
-                loss = 0.0
-                ysum = 0.0
-                for j in range(n_cols):
-                    loss += y[j] * (lse - z[j])
-                    ysum += y[j]
-                f = scale * ysum / total[i]
-                for j in range(n_cols):
-                    g[j] = <floating>(f * g[j] - scale * y[j])
-            row_loss[r] = w * loss
+                row_loss[r] = w * _softmax_cce_finish(pred + r * n_cols, target + r * n_cols,
+                                                      g, n_cols, lse, total[i], w / n_rows)
         b0 += nb
 
 
@@ -267,15 +278,10 @@ cdef double _row_sparse(int kind, const floating *p, int64_t label, floating *g,
                         double scale) noexcept nogil:
     """Cross-entropy against an integer label, from probabilities or logits."""
     cdef Py_ssize_t j
-    cdef double s = 0.0, f, lse, q
+    cdef double s = 0.0, lse, q
     if kind == SOFTMAX_CCE:
         lse = _log_sum_exp(p, g, n, &s)
-        if g != NULL:
-            f = scale / s
-            for j in range(n):
-                g[j] = <floating>(f * g[j])
-            g[label] = <floating>(g[label] - scale)
-        return lse - p[label]
+        return _sparse_softmax_cce_finish(p, label, g, n, lse, s, scale)
     for j in range(n):
         s += p[j]
     q = p[label] / s
