@@ -7,9 +7,11 @@
 
 static const fnn_eltwise_table *const tables[FNN_N_ISA] = {
     &fnn_eltwise_generic,
-#ifdef FNN_X86
+#if defined(FNN_X86)
     &fnn_eltwise_avx2,
     &fnn_eltwise_avx512,
+#elif defined(FNN_ARM64)
+    &fnn_eltwise_generic, /* NEON is in AArch64's baseline: the portable build has it */
 #endif
 };
 

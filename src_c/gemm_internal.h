@@ -201,6 +201,14 @@ void fnn_sgemv_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_
 void fnn_sgemv_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
                       int64_t cs_a, const float *b, int64_t ldb, float *c, int64_t ldc,
                       const float *bias, int relu);
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#define FNN_GEMM_ARM64 1
+void fnn_sgemm_neon_8x12(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
+                         int64_t ldc, float alpha, float beta, int mr, int nr,
+                         const float *bias, int relu);
+void fnn_dgemm_neon_6x8(int64_t k, const double *a, const double *b, int64_t rs_b,
+                        double *c, int64_t ldc, double alpha, double beta, int mr, int nr,
+                        const double *bias, int relu);
 #endif
 
 #endif /* FASTNN_GEMM_INTERNAL_H */

@@ -1,6 +1,8 @@
-/* Which instruction set this CPU and OS can run: CPUID + XCR0 (the OS must save the
- * vector registers) decide; FASTNN_ISA=generic|avx2|avx512 forces one (an unavailable
- * choice falls back to the best available one, silently).
+/* Which instruction set this CPU and OS can run. On x86-64, CPUID + XCR0 (the OS must
+ * save the vector registers) decide; on AArch64 it is NEON, which every AArch64 CPU has
+ * (Advanced SIMD is part of ARMv8-A). FASTNN_ISA=generic|avx2|avx512 (x86-64) or
+ * generic|neon (AArch64) forces one (an unavailable choice falls back to the best
+ * available one, silently).
  *
  * Every extension module that links this file keeps its own choice; all of them make
  * it from the same CPU and environment, so they agree.
@@ -13,7 +15,13 @@
 #include "fastnn.h"
 #include "isa.h"
 
+#if defined(FNN_X86)
 static const char *const isa_names[FNN_N_ISA] = {"generic", "avx2", "avx512"};
+#elif defined(FNN_ARM64)
+static const char *const isa_names[FNN_N_ISA] = {"generic", "neon"};
+#else
+static const char *const isa_names[FNN_N_ISA] = {"generic"};
+#endif
 
 #ifdef FNN_X86
 #if defined(_MSC_VER)
@@ -66,6 +74,8 @@ static int detect_best(void)
         return FNN_ISA_AVX512;
     return FNN_ISA_AVX2;
 }
+#elif defined(FNN_ARM64)
+static int detect_best(void) { return FNN_ISA_NEON; }
 #else
 static int detect_best(void) { return FNN_ISA_GENERIC; }
 #endif
