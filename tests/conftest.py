@@ -38,7 +38,7 @@ def dtype(request):
     return request.param
 
 
-@pytest.fixture(params=["generic", "avx2", "avx512"])
+@pytest.fixture(params=["generic", "avx2", "avx512", "neon"])
 def kernel_isa(request):
     """Every compiled kernel switched to one instruction set for the test (those
     this CPU cannot run are skipped), then switched back."""

@@ -4,7 +4,7 @@ and compiled.pyx), with one run-time instruction-set choice for every kernel."""
 
 def set_isa(name):
     """Switch every kernel to the named instruction set ("generic", "avx2" or "avx512";
-    for tests and benchmarks). Raises ValueError if this CPU cannot run it."""
+    "generic" or "neon" on aarch64; for tests and benchmarks). Raises ValueError if this CPU cannot run it."""
     from fastnn._kernels import compiled
     compiled.set_isa(name)
 

@@ -1,11 +1,11 @@
 # The run-time instruction-set choice of src_c/isa.c, made once for every kernel.
 from fastnn._kernels.capi cimport fnn_isa_name, fnn_isa_available, fnn_set_isa
 
-_ISAS = ("generic", "avx2", "avx512")
+_ISAS = ("generic", "avx2", "avx512", "neon")   # neon: aarch64 builds
 
 
 def isa_name():
-    """The instruction set the kernels use: "avx512", "avx2" or "generic"."""
+    """The instruction set the kernels use: "avx512", "avx2", "neon" or "generic"."""
     return fnn_isa_name().decode()
 
 
