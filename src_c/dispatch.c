@@ -16,8 +16,8 @@
  * where the row kernel overtakes the packed ones below about 2e4 multiply-adds; the
  * AVX-512 row kernel has the same structure. The double row kernel is the portable
  * loop, slower than packing at every size (32 x 32 x 16: 0.42x), so 0.
- * NEON (AArch64): the tiles of BLIS's ARMv8 kernels, with the portable pack and row
- * kernels (so small_work 0, as for the generic row) and blocking sized for 64 KiB of L1
+ * NEON (AArch64): the tiles of BLIS's ARMv8 kernels, NEON pack routines and the portable
+ * row kernels (so small_work 0, as for the generic row) and blocking sized for 64 KiB of L1
  * and 1 MiB of L2 (Neoverse N1/V1): KC x 12 floats of B per k-panel, 12 KiB, in L1 and
  * KC x NC, 480 KiB, in L2. Not yet timed on an ARM CPU: the cross-compiled kernels are
  * tested under emulation (tests/test_neon.py), which says nothing of speed. */
@@ -30,7 +30,7 @@ static const fnn_s_kernels s_tables[FNN_N_ISA] = {
     {12, 32, 1536, 384, 384, 64, 256, 20000, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
      fnn_sgemv_avx512},
 #elif defined(FNN_GEMM_ARM64)
-    {8, 12, 1024, 256, 480, 16, 16, 0, fnn_sgemm_neon_8x12, fnn_s_pack_generic,
+    {8, 12, 1024, 256, 480, 16, 16, 0, fnn_sgemm_neon_8x12, fnn_s_pack_neon,
      fnn_s_gemm_few_rows},
 #endif
 };
@@ -44,7 +44,7 @@ static const fnn_d_kernels d_tables[FNN_N_ISA] = {
     {8, 24, 1024, 256, 240, 64, 64, 0, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512,
      fnn_d_gemm_few_rows},
 #elif defined(FNN_GEMM_ARM64)
-    {6, 8, 1020, 256, 240, 16, 16, 0, fnn_dgemm_neon_6x8, fnn_d_pack_generic,
+    {6, 8, 1020, 256, 240, 16, 16, 0, fnn_dgemm_neon_6x8, fnn_d_pack_neon,
      fnn_d_gemm_few_rows},
 #endif
 };

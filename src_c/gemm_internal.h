@@ -209,6 +209,10 @@ void fnn_sgemm_neon_8x12(int64_t k, const float *a, const float *b, int64_t rs_b
 void fnn_dgemm_neon_6x8(int64_t k, const double *a, const double *b, int64_t rs_b,
                         double *c, int64_t ldc, double alpha, double beta, int mr, int nr,
                         const double *bias, int relu);
+void fnn_s_pack_neon(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
+                     int panel, float *dst);
+void fnn_d_pack_neon(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
+                     int panel, double *dst);
 #endif
 
 #endif /* FASTNN_GEMM_INTERNAL_H */
