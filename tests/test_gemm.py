@@ -176,6 +176,24 @@ def test_long_k_from_memory(kernel_isa, dtype, ta):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+def test_tall_a_from_memory(kernel_isa, dtype, ta):
+    """A tall A of several MiB against a small B (a forward pass over a dataset): the
+    driver cuts A into blocks that its prefetch can cover; the sums are those of the
+    product cut into small slices, each of which keeps the table's blocking."""
+    rng = np.random.default_rng(13)
+    m, n, k = (6000 if dtype == np.float32 else 3000), 40, 200
+    a, b = operands(rng, m, n, k, ta, False, dtype)
+    one = run(a, b, ta, False, dtype, n_threads=1)
+    check(one, a, b, ta, False)
+    assert run(a, b, ta, False, dtype, n_threads=2).tobytes() == one.tobytes()
+    for r0 in range(0, m, 500):   # 500 x 200: far below the size taken to be in memory
+        part = a[:, r0:r0 + 500] if ta else a[r0:r0 + 500]
+        assert run(np.ascontiguousarray(part), b, ta, False, dtype,
+                   n_threads=1).tobytes() == one[r0:r0 + 500].tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_across_threads(kernel_isa, dtype):
     rng = np.random.default_rng(9)
     shapes = [(300, 700, 500), (64, 784, 128), (784, 128, 256), (2000, 10, 300),
