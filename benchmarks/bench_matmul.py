@@ -3,14 +3,16 @@
 GEMM throughput of fastnn beside NumPy (and PyTorch when importable), measured in the same
 run: square sizes, the MLP layer shapes in the three backprop cases (forward x.W, dW = x^T.dZ,
 dX = dZ.W^T), float64 squares, and the fused dense forward act(x.W + b) against NumPy's
-matmul + bias + relu. Every number is the median of repeated calls (GFLOP/s = 2mnk / time).
+matmul + bias + relu. Every number is a median of repeated calls (GFLOP/s = 2mnk / time).
 
 Each thread count runs in its own process with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS /
-MKL_NUM_THREADS set, so every library uses the same number of cores; the libraries take
-turns with a pause in between, so one library's spinning worker threads never steal the
-cores of the next. The ceiling is the FMA peak measured by benchmarks/peak_fma.c (compiled
-here with the system C compiler). Writes a table to stdout, a JSON file, and a PNG of
-GFLOP/s against size when matplotlib is installed.
+MKL_NUM_THREADS set, so every library uses the same number of cores. The libraries take
+turns, three per case, with a pause in between, so one library's spinning worker threads
+never steal the cores of the next, and a slow stretch of a shared machine spoils one turn,
+not one library's figure. The ceiling is the FMA peak measured by benchmarks/peak_fma.c
+(compiled here with the system C compiler) before and after each thread count's cases, the
+higher of the two kept. Writes a table to stdout, a JSON file, and a PNG of GFLOP/s against
+size when matplotlib is installed.
 """
 import argparse
 import json
@@ -27,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 MLP_SHAPES = [(32, 784, 128), (64, 784, 128), (128, 784, 512), (256, 512, 512),
               (60000, 784, 128)]
 PAUSE_S = 0.2  # > OpenBLAS's and libgomp's spin-wait after a call
+ROUNDS = 3  # turns each library takes per case (median_times)
 
 
 def cases(quick):
@@ -45,16 +48,33 @@ def cases(quick):
     return out
 
 
-def median_time(fn, budget_s):
-    """Median seconds per call over at least 3 calls and about budget_s of calls."""
-    fn()
+def call_times(fn, budget_s):
+    """Seconds per call of fn: at least one call, then calls for about budget_s."""
     times = []
     start = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < budget_s and len(times) < 2000):
+    while not times or (time.perf_counter() - start < budget_s and len(times) < 2000):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def median_times(runners, budget_s, rounds=ROUNDS):
+    """{library: median seconds per call}, the libraries taking turns `rounds` times.
+
+    Each turn gives a library budget_s / rounds of calls after a pause; its result is the
+    median of its turns' medians. On a shared machine a slow stretch of a few seconds
+    (two threads running at one thread's speed) then spoils one turn of one library, not
+    its whole figure, and the ratios between libraries hold.
+    """
+    for fn in runners.values():
+        fn()  # warm-up: first-call allocations, thread start-up
+    turns = {lib: [] for lib in runners}
+    for _ in range(rounds):
+        for lib, fn in runners.items():
+            time.sleep(PAUSE_S)
+            turns[lib].append(statistics.median(call_times(fn, budget_s / rounds)))
+    return {lib: statistics.median(t) for lib, t in turns.items()}
 
 
 def gemm_runners(np, torch, gemm, a, b, out, ta, tb, threads):
@@ -98,9 +118,8 @@ def worker(threads, quick):
     results = []
 
     def measure(entry, runners, flops):
-        for lib, fn in runners.items():
-            time.sleep(PAUSE_S)
-            entry[lib] = flops / median_time(fn, budget) / 1e9
+        for lib, seconds in median_times(runners, budget).items():
+            entry[lib] = flops / seconds / 1e9
         results.append(entry)
         print(json.dumps(entry), file=sys.stderr, flush=True)
 
@@ -139,6 +158,12 @@ def peak_gflops(threads):
             return max(float(r[0]) for r in runs), max(float(r[1]) for r in runs)
         except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
             return None, None
+
+
+def best_peak(*peaks):
+    """The per-dtype maximum of (float32, float64) peaks, ignoring failed (None) runs."""
+    return tuple(max((v for v in column if v is not None), default=None)
+                 for column in zip(*peaks))
 
 
 def run_worker_process(threads, quick):
@@ -226,8 +251,9 @@ def main():
     except ImportError:
         pass
     for threads in (int(t) for t in args.threads.split(",")):
-        data["peak"][str(threads)] = peak_gflops(threads)
+        before = peak_gflops(threads)
         part = run_worker_process(threads, args.quick)
+        data["peak"][str(threads)] = best_peak(before, peak_gflops(threads))
         data["isa"], data["kernel_info"] = part["isa"], part["kernel_info"]
         data["results"] += part["results"]
     print(f"machine: {data['machine']}; ISA {data['isa']}; FMA peak (fp32, fp64) GFLOP/s by "
