@@ -7,7 +7,7 @@
  * Structure (BLIS's five loops in the row-major mapping, see gemm_internal.h):
  *   for i0 (MC rows of A, packed A~ shared by every column block)
  *     for p0 (KC, balanced so the last k-block is not a sliver)
- *       pack A~
+ *       pack A~ (or read a row-major A in place when n is small: a_in_place)
  *       for j0 (NC columns of B, packed B~ stays in L2)
  *         pack B~ (or read a row-major B in place when m is small)
  *         for ir (MR rows: the A~ micro-panel stays in L1)
@@ -135,6 +135,26 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
                    (m <= kt->narrow_m && ldb * (int64_t)sizeof(T) <= FNN_NARROW_B_BYTES));
 }
 
+/* Whether the micro-kernels read a row-major A in place instead of packing A~ (where the
+ * ISA has the kernel for it). With one column block (n <= NC) each panel of A~ serves
+ * only ceil(n / NR) tiles, so its pack is a pass over A that the arithmetic does not
+ * amortise. Not when rows of a tile crowd into the same L1 sets (rows 2 KiB apart fall in
+ * two of them) and evict each other. Zen 4, AVX-512 float, C harness, three rounds of
+ * alternating builds, GFLOP/s: 256 x 784 x 128 x.W 101-105 -> 108-115 on one thread and
+ * 200-214 -> 221-223 on two; 128 x 3000 x 64 96-100 -> 100-110 and 144-175 -> 194-198;
+ * 60,000 x 784 x 128 88-95 -> 89-101 on one thread. The AVX2 6 x 16 tile (8 tiles per
+ * panel at n = 128) measured mixed, within -13 % and +14 %, so it still packs. */
+static int a_in_place(const KT *kt, int ta, int64_t n, int64_t lda)
+{
+    if (kt->ukr_a_rows == NULL || ta || n > kt->nc)
+        return 0;
+    unsigned char rows_in_set[64] = {0}; /* 32 KiB, 8-way L1: 64 sets of 64-byte lines */
+    for (int64_t i = 0; i < kt->mr; i++)
+        if (++rows_in_set[((uint64_t)(i * lda) * sizeof(T) / 64) % 64] > 2)
+            return 0;
+    return 1;
+}
+
 typedef struct {
     const KT *kt;
     int64_t kc, mc, nc;
@@ -142,6 +162,8 @@ typedef struct {
     T alpha;
     const epi_t *e;
     ahead_t *ahead; /* NULL: nothing to prefetch */
+    const T *a_rows; /* A in place at the block's (i0, p0), lda apart; NULL: A~ */
+    int64_t lda;
 } plan_t;
 
 /* Loops 2 and 1 over one packed (or in-place) block: the micro-kernel calls. */
@@ -157,6 +179,7 @@ static void macro_kernel(const plan_t *pl, int64_t mc, int64_t nc, int64_t kc, c
     for (int64_t ir = 0; ir < mc; ir += MR) {
         int mr = (int)min64(MR, mc - ir);
         const T *apanel = ap + ir * kc;
+        const T *arows = pl->a_rows != NULL && mr == MR ? pl->a_rows + ir * pl->lda : NULL;
         for (int64_t jr = 0; jr < nc; jr += NR) {
             int nr = (int)min64(NR, nc - jr);
             const T *bpanel = bp + jr * kc;
@@ -169,7 +192,12 @@ static void macro_kernel(const plan_t *pl, int64_t mc, int64_t nc, int64_t kc, c
             }
             T *ct = c + (i0 + ir) * ldc + j0 + jr;
             const T *bias = inl && e->bias ? e->bias + j0 + jr : NULL;
-            kt->ukr(kc, apanel, bpanel, rs_b, ct, ldc, pl->alpha, beta, mr, nr, bias, relu);
+            if (arows != NULL)
+                kt->ukr_a_rows(kc, arows, pl->lda, bpanel, rs_b, ct, ldc, pl->alpha, beta, nr,
+                               bias, relu);
+            else
+                kt->ukr(kc, apanel, bpanel, rs_b, ct, ldc, pl->alpha, beta, mr, nr, bias,
+                        relu);
             if (last && e->mode >= EPI_FORWARD)
                 epi_rows(e, ct, ldc, i0 + ir, j0 + jr, mr, nr);
             if (pl->ahead != NULL)
@@ -204,7 +232,7 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
                        int64_t ldc, const epi_t *e)
 {
     const int MR = kt->mr, NR = kt->nr;
-    plan_t pl = {kt, 0, 0, 0, 0, alpha, e, NULL};
+    plan_t pl = {kt, 0, 0, 0, 0, alpha, e, NULL, NULL, lda};
     ahead_t ahead;
     pl.kc = ceil_div(k, ceil_div(k, kt->kc));
     const int far_a = (double)m * k * sizeof(T) >= FNN_AHEAD_MIN_BYTES;
@@ -212,6 +240,7 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
     pl.mc = ceil_div(min64(m, mc_step), MR) * MR;
     pl.nc = ceil_div(min64(n, kt->nc), NR) * NR;
     pl.direct_b = b_in_place(kt, tb, m, ldb);
+    const int direct_a = a_in_place(kt, ta, n, lda);
     /* + PACK_SLACK: vector pack routines may store one vector past the last panel */
     T *ap = (T *)fnn_gemm_scratch(0, (size_t)(pl.mc * pl.kc) * sizeof(T) + PACK_SLACK);
     T *bp = (T *)fnn_gemm_scratch(pl.direct_b ? 2 : 1,
@@ -227,7 +256,15 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
             int64_t kc = min64(pl.kc, k - p0);
             int last = p0 + kc >= k;
             T beta_k = p0 == 0 ? beta : (T)1;
-            kt->pack(mc, kc, a + i0 * a_sx + p0 * a_sp, a_sx, a_sp, MR, ap);
+            const T *asrc = a + i0 * a_sx + p0 * a_sp;
+            if (direct_a) { /* only the last, partial panel of rows is packed */
+                int64_t full = mc / MR * MR;
+                pl.a_rows = asrc;
+                if (full < mc)
+                    kt->pack(mc - full, kc, asrc + full * a_sx, a_sx, a_sp, MR, ap + full * kc);
+            } else {
+                kt->pack(mc, kc, asrc, a_sx, a_sp, MR, ap);
+            }
             /* the block packed next: (i0, p0 + kc), or (i0 + mc, 0) */
             int64_t i1 = last ? i0 + mc : i0, p1 = last ? 0 : p0 + kc;
             pl.ahead = NULL;

@@ -8,12 +8,14 @@
 #include "gemm_internal.h"
 
 #define ROW_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
-#define ROW_FMA(i)                                     \
+#define ROW_FMA_OF(i, x)                               \
     {                                                  \
-        __m512 ai = _mm512_set1_ps(a[i]);              \
+        __m512 ai = _mm512_set1_ps(x);                 \
         c##i##_0 = _mm512_fmadd_ps(ai, b0, c##i##_0);  \
         c##i##_1 = _mm512_fmadd_ps(ai, b1, c##i##_1);  \
     }
+#define ROW_FMA(i) ROW_FMA_OF(i, a[i])             /* packed A~: the 12 rows of a k step */
+#define ROW_FMA_IN_PLACE(i) ROW_FMA_OF(i, a[(i) * lda + p]) /* A read in place */
 #define ROW_STORE(i)                                                                \
     if (i < mr)                                                                     \
         store_row(c + (i) * ldc, c##i##_0, c##i##_1, m0, m1, va, vb, beta != 0.0f,  \
@@ -45,12 +47,12 @@ static inline void store_row(float *c, __m512 x0, __m512 x1, __mmask16 m0, __mma
 /* The k loop and the write-out for the first ROWS rows of the 12-row panel: a tile
  * with at most 8 or 4 rows (the last of m = 32, 128, ...) runs a shorter body instead
  * of computing 12 rows and storing fewer. */
-#define KERNEL_BODY(ROWS_DECL, ROWS_FMA, ROWS_STORE)                                      \
+#define KERNEL_BODY(ROWS_DECL, ROWS_FMA, ROWS_STORE, A_STEP)                              \
     ROWS_DECL                                                                             \
     for (int64_t p = 0; p < k; p++) {                                                     \
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                      \
         ROWS_FMA                                                                          \
-        a += 12;                                                                          \
+        a += A_STEP;                                                                      \
         b += rs_b;                                                                        \
     }                                                                                     \
     __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);             \
@@ -73,19 +75,23 @@ static inline void store_row(float *c, __m512 x0, __m512 x1, __mmask16 m0, __mma
 #define DECL12 DECL8 ROW_DECL(8) ROW_DECL(9) ROW_DECL(10) ROW_DECL(11)
 #define FMA12 FMA8 ROW_FMA(8) ROW_FMA(9) ROW_FMA(10) ROW_FMA(11)
 #define STORE12 STORE8 ROW_STORE(8) ROW_STORE(9) ROW_STORE(10) ROW_STORE(11)
+#define FMA12_IN_PLACE                                                                    \
+    ROW_FMA_IN_PLACE(0) ROW_FMA_IN_PLACE(1) ROW_FMA_IN_PLACE(2) ROW_FMA_IN_PLACE(3)       \
+    ROW_FMA_IN_PLACE(4) ROW_FMA_IN_PLACE(5) ROW_FMA_IN_PLACE(6) ROW_FMA_IN_PLACE(7)       \
+    ROW_FMA_IN_PLACE(8) ROW_FMA_IN_PLACE(9) ROW_FMA_IN_PLACE(10) ROW_FMA_IN_PLACE(11)
 
 static void rows_4(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
                    int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
                    int relu)
 {
-    KERNEL_BODY(DECL4, FMA4, STORE4)
+    KERNEL_BODY(DECL4, FMA4, STORE4, 12)
 }
 
 static void rows_8(int64_t k, const float *a, const float *b, int64_t rs_b, float *c,
                    int64_t ldc, float alpha, float beta, int mr, int nr, const float *bias,
                    int relu)
 {
-    KERNEL_BODY(DECL8, FMA8, STORE8)
+    KERNEL_BODY(DECL8, FMA8, STORE8, 12)
 }
 
 void fnn_sgemm_avx512_12x32(int64_t k, const float *a, const float *b, int64_t rs_b,
@@ -100,5 +106,15 @@ void fnn_sgemm_avx512_12x32(int64_t k, const float *a, const float *b, int64_t r
         rows_8(k, a, b, rs_b, c, ldc, alpha, beta, mr, nr, bias, relu);
         return;
     }
-    KERNEL_BODY(DECL12, FMA12, STORE12)
+    KERNEL_BODY(DECL12, FMA12, STORE12, 12)
+}
+
+/* The same 12-row tile with A read in place, row i at a + i * lda (row-major, k
+ * contiguous): the same multiply-adds in the same order, so the same bits as from A~. */
+void fnn_sgemm_avx512_12x32_a_rows(int64_t k, const float *a, int64_t lda, const float *b,
+                                   int64_t rs_b, float *c, int64_t ldc, float alpha,
+                                   float beta, int nr, const float *bias, int relu)
+{
+    const int mr = 12;
+    KERNEL_BODY(DECL12, FMA12_IN_PLACE, STORE12, 0)
 }

@@ -194,6 +194,27 @@ def test_tall_a_from_memory(kernel_isa, dtype, ta):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_a_in_place_same_bits(kernel_isa, dtype):
+    """A row-major A against one column block of B is read in place where the ISA has the
+    kernel for it, unless its rows crowd into a few L1 sets (rows 2 KiB apart), where A~
+    is packed: both give the same bits, partial row panels, alpha and beta included."""
+    rng = np.random.default_rng(14)
+    wide = 2048 // np.dtype(dtype).itemsize
+    for m, n, k in [(60, 128, 200), (37, 100, 250), (25, 33, 129), (1000, 64, 240)]:
+        a, b = operands(rng, m, n, k, False, False, dtype)
+        crowded = np.zeros((m, wide), dtype)[:, :k]
+        crowded[...] = a
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        for alpha, beta in ((1.0, 0.0), (0.5, 1.0)):
+            direct = run(a, b, False, False, dtype, alpha, beta, c0)
+            check(direct, a, b, False, False, alpha, beta, c0)
+            packed = run(crowded, b, False, False, dtype, alpha, beta, c0)
+            assert packed.tobytes() == direct.tobytes(), (m, n, k, alpha, beta)
+            two = run(a, b, False, False, dtype, alpha, beta, c0, n_threads=2)
+            assert two.tobytes() == direct.tobytes(), (m, n, k, alpha, beta)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_across_threads(kernel_isa, dtype):
     rng = np.random.default_rng(9)
     shapes = [(300, 700, 500), (64, 784, 128), (784, 128, 256), (2000, 10, 300),
