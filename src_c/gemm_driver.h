@@ -135,19 +135,26 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
                    (m <= kt->narrow_m && ldb * (int64_t)sizeof(T) <= FNN_NARROW_B_BYTES));
 }
 
-/* Whether the micro-kernels read a row-major A in place instead of packing A~ (where the
- * ISA has the kernel for it). With one column block (n <= NC) each panel of A~ serves
- * only ceil(n / NR) tiles, so its pack is a pass over A that the arithmetic does not
- * amortise. Not when rows of a tile crowd into the same L1 sets (rows 2 KiB apart fall in
- * two of them) and evict each other. Zen 4, AVX-512 float, C harness, three rounds of
- * alternating builds, GFLOP/s: 256 x 784 x 128 x.W 101-105 -> 108-115 on one thread and
- * 200-214 -> 221-223 on two; 128 x 3000 x 64 96-100 -> 100-110 and 144-175 -> 194-198;
- * 60,000 x 784 x 128 88-95 -> 89-101 on one thread. The AVX2 6 x 16 tile (8 tiles per
- * panel at n = 128) measured mixed, within -13 % and +14 %, so it still packs. */
+/* Whether the micro-kernels read A in place instead of packing A~ (where the ISA has the
+ * kernels for it). With one column block (n <= NC) each panel of A~ serves only
+ * ceil(n / NR) tiles, so its pack is a pass over A that the arithmetic does not amortise.
+ * Stored transposed (x^T.dZ), A's rows already hold a tile's values of each k step, as
+ * A~ does. Row-major, a tile reads MR rows at once: not when they crowd into the same L1
+ * sets (rows 2 KiB apart fall in two of them) and evict each other. Zen 4, AVX-512
+ * float, C harness, three rounds of alternating builds, GFLOP/s, 1 / 2 threads:
+ *   256 x 784 x 128 x.W      101-105 -> 108-115,  200-214 -> 221-223
+ *   128 x 3000 x 64 x.W      96-100 -> 100-110,   144-175 -> 194-198
+ *   784 x 32 x 128 x^T.dZ    85 -> 95-103,        158-164 -> 184-192
+ *   784 x 64 x 128 x^T.dZ    91-94 -> 102-106,    172-180 -> 197-205
+ *   60,000 x 784 x 128 x.W   88-95 -> 89-101 on 1 thread.
+ * The AVX2 6 x 16 tile (8 tiles per panel at n = 128) measured mixed on x.W, within
+ * -13 % and +14 %, so it still packs. */
 static int a_in_place(const KT *kt, int ta, int64_t n, int64_t lda)
 {
-    if (kt->ukr_a_rows == NULL || ta || n > kt->nc)
+    if (n > kt->nc || (ta ? kt->ukr_a_cols : kt->ukr_a_rows) == NULL)
         return 0;
+    if (ta)
+        return 1;
     unsigned char rows_in_set[64] = {0}; /* 32 KiB, 8-way L1: 64 sets of 64-byte lines */
     for (int64_t i = 0; i < kt->mr; i++)
         if (++rows_in_set[((uint64_t)(i * lda) * sizeof(T) / 64) % 64] > 2)
@@ -164,6 +171,7 @@ typedef struct {
     ahead_t *ahead; /* NULL: nothing to prefetch */
     const T *a_rows; /* A in place at the block's (i0, p0), lda apart; NULL: A~ */
     int64_t lda;
+    int a_cols; /* A in place is stored transposed (ukr_a_cols) */
 } plan_t;
 
 /* Loops 2 and 1 over one packed (or in-place) block: the micro-kernel calls. */
@@ -179,7 +187,8 @@ static void macro_kernel(const plan_t *pl, int64_t mc, int64_t nc, int64_t kc, c
     for (int64_t ir = 0; ir < mc; ir += MR) {
         int mr = (int)min64(MR, mc - ir);
         const T *apanel = ap + ir * kc;
-        const T *arows = pl->a_rows != NULL && mr == MR ? pl->a_rows + ir * pl->lda : NULL;
+        const T *arows = pl->a_rows != NULL && mr == MR
+                             ? pl->a_rows + (pl->a_cols ? ir : ir * pl->lda) : NULL;
         for (int64_t jr = 0; jr < nc; jr += NR) {
             int nr = (int)min64(NR, nc - jr);
             const T *bpanel = bp + jr * kc;
@@ -193,8 +202,9 @@ static void macro_kernel(const plan_t *pl, int64_t mc, int64_t nc, int64_t kc, c
             T *ct = c + (i0 + ir) * ldc + j0 + jr;
             const T *bias = inl && e->bias ? e->bias + j0 + jr : NULL;
             if (arows != NULL)
-                kt->ukr_a_rows(kc, arows, pl->lda, bpanel, rs_b, ct, ldc, pl->alpha, beta, nr,
-                               bias, relu);
+                (pl->a_cols ? kt->ukr_a_cols : kt->ukr_a_rows)(kc, arows, pl->lda, bpanel,
+                                                               rs_b, ct, ldc, pl->alpha,
+                                                               beta, nr, bias, relu);
             else
                 kt->ukr(kc, apanel, bpanel, rs_b, ct, ldc, pl->alpha, beta, mr, nr, bias,
                         relu);
@@ -232,7 +242,7 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
                        int64_t ldc, const epi_t *e)
 {
     const int MR = kt->mr, NR = kt->nr;
-    plan_t pl = {kt, 0, 0, 0, 0, alpha, e, NULL, NULL, lda};
+    plan_t pl = {kt, 0, 0, 0, 0, alpha, e, NULL, NULL, lda, ta};
     ahead_t ahead;
     pl.kc = ceil_div(k, ceil_div(k, kt->kc));
     const int far_a = (double)m * k * sizeof(T) >= FNN_AHEAD_MIN_BYTES;

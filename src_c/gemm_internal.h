@@ -28,15 +28,17 @@ typedef void (*fnn_d_ukr_t)(int64_t k, const double *a, const double *b, int64_t
                             int nr, const double *bias, int relu);
 
 /* The full MR-row tile C[0:MR, 0:nr] := alpha * A B~ + beta * C (+ bias) (relu) with A
- * read in place, row i at a + i*lda, k contiguous: where packing A does not pay
- * (src_c/gemm_driver.h, a_in_place). The same multiply-adds as the ukr on A~. */
-typedef void (*fnn_s_ukr_a_rows_t)(int64_t k, const float *a, int64_t lda, const float *b,
-                                   int64_t rs_b, float *c, int64_t ldc, float alpha,
-                                   float beta, int nr, const float *bias, int relu);
-typedef void (*fnn_d_ukr_a_rows_t)(int64_t k, const double *a, int64_t lda,
-                                   const double *b, int64_t rs_b, double *c, int64_t ldc,
-                                   double alpha, double beta, int nr, const double *bias,
-                                   int relu);
+ * read in place where packing it does not pay (src_c/gemm_driver.h, a_in_place): row i
+ * at a + i*lda, k contiguous (ukr_a_rows), or the MR values of k step p at a + p*lda
+ * (ukr_a_cols, A stored transposed). The same multiply-adds as the ukr on A~. */
+typedef void (*fnn_s_ukr_a_in_place_t)(int64_t k, const float *a, int64_t lda,
+                                       const float *b, int64_t rs_b, float *c, int64_t ldc,
+                                       float alpha, float beta, int nr, const float *bias,
+                                       int relu);
+typedef void (*fnn_d_ukr_a_in_place_t)(int64_t k, const double *a, int64_t lda,
+                                       const double *b, int64_t rs_b, double *c,
+                                       int64_t ldc, double alpha, double beta, int nr,
+                                       const double *bias, int relu);
 
 /* Packs a w x kc block whose element (x, p) is src[x*sx + p*sp] into micro-panels of
  * `panel` values per k step (A: x = row, B: x = column), zero-padding the last panel. */
@@ -117,14 +119,16 @@ static inline int64_t fnn_strip_len(int64_t len, int64_t unit, int parts)
  *   packing (src_c/gemm_driver.h, small_run); 0 where few_rows keeps its output row in
  *   memory (the portable loop) and loses to the packed kernels.
  * few_rows: the product for m <= FNN_GEMM_FEW_ROWS (src_c/gemm_driver.h).
- * ukr_a_rows: the micro-kernel on an A read in place (fnn_s_ukr_a_rows_t). */
+ * ukr_a_rows, ukr_a_cols: the micro-kernels on an A read in place, row-major or stored
+ *   transposed (fnn_s_ukr_a_in_place_t; src_c/gemm_driver.h, a_in_place). */
 typedef struct {
     int mr, nr;
     int64_t mc, kc, nc, small_m, narrow_m, small_work;
     fnn_s_ukr_t ukr;
     fnn_s_pack_t pack;
     fnn_s_rows_t few_rows;
-    fnn_s_ukr_a_rows_t ukr_a_rows; /* NULL: A is always packed */
+    fnn_s_ukr_a_in_place_t ukr_a_rows; /* NULL: A is always packed */
+    fnn_s_ukr_a_in_place_t ukr_a_cols; /* the same for A stored transposed */
 } fnn_s_kernels;
 
 typedef struct {
@@ -133,7 +137,8 @@ typedef struct {
     fnn_d_ukr_t ukr;
     fnn_d_pack_t pack;
     fnn_d_rows_t few_rows;
-    fnn_d_ukr_a_rows_t ukr_a_rows; /* NULL: A is always packed */
+    fnn_d_ukr_a_in_place_t ukr_a_rows; /* NULL: A is always packed */
+    fnn_d_ukr_a_in_place_t ukr_a_cols; /* the same for A stored transposed */
 } fnn_d_kernels;
 
 /* fnn_s_rows_t and fnn_d_rows_t as loops the compiler vectorises for each ISA
@@ -199,6 +204,9 @@ void fnn_sgemm_avx512_12x32(int64_t k, const float *a, const float *b, int64_t r
                             float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
                             const float *bias, int relu);
 void fnn_sgemm_avx512_12x32_a_rows(int64_t k, const float *a, int64_t lda, const float *b,
+                                   int64_t rs_b, float *c, int64_t ldc, float alpha,
+                                   float beta, int nr, const float *bias, int relu);
+void fnn_sgemm_avx512_12x32_a_cols(int64_t k, const float *a, int64_t lda, const float *b,
                                    int64_t rs_b, float *c, int64_t ldc, float alpha,
                                    float beta, int nr, const float *bias, int relu);
 void fnn_dgemm_avx512_8x24(int64_t k, const double *a, const double *b, int64_t rs_b,

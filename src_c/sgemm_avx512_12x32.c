@@ -2,7 +2,9 @@
  * per k step 2 vector loads of B, 12 broadcasts of A, 24 FMAs into 24 zmm accumulators.
  * The accumulators are named variables: GCC spills an accumulator array every k step.
  * Edge tiles use masked loads and stores; tiles of at most 8 or 4 rows run a shorter
- * body (same arithmetic per element, so the bits do not depend on where a tile ends). */
+ * body (same arithmetic per element, so the bits do not depend on where a tile ends).
+ * Two variants read a full 12-row tile of A in place instead of from A~ (_a_rows,
+ * _a_cols: src_c/gemm_driver.h, a_in_place). */
 #include <immintrin.h>
 
 #include "gemm_internal.h"
@@ -117,4 +119,15 @@ void fnn_sgemm_avx512_12x32_a_rows(int64_t k, const float *a, int64_t lda, const
 {
     const int mr = 12;
     KERNEL_BODY(DECL12, FMA12_IN_PLACE, STORE12, 0)
+}
+
+/* The same 12-row tile with A read in place as stored transposed, the 12 values of k step
+ * p at a + p * lda (the layout of A~ with lda for 12): an x^T.dZ whose x is read where
+ * it lies. */
+void fnn_sgemm_avx512_12x32_a_cols(int64_t k, const float *a, int64_t lda, const float *b,
+                                   int64_t rs_b, float *c, int64_t ldc, float alpha,
+                                   float beta, int nr, const float *bias, int relu)
+{
+    const int mr = 12;
+    KERNEL_BODY(DECL12, FMA12, STORE12, lda)
 }

@@ -194,23 +194,33 @@ def test_tall_a_from_memory(kernel_isa, dtype, ta):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_in_place_same_bits(kernel_isa, dtype):
-    """A row-major A against one column block of B is read in place where the ISA has the
-    kernel for it, unless its rows crowd into a few L1 sets (rows 2 KiB apart), where A~
-    is packed: both give the same bits, partial row panels, alpha and beta included."""
+@pytest.mark.parametrize("ta", [False, True])
+def test_a_in_place_same_bits(kernel_isa, dtype, ta):
+    """Against one column block of B (n <= NC) A is read in place where the ISA has the
+    kernels for it; against several, or (row-major A) when its rows crowd into a few L1
+    sets (rows 2 KiB apart), A~ is packed. Every path gives the same bits, partial row
+    panels, alpha and beta included."""
+    info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
     rng = np.random.default_rng(14)
     wide = 2048 // np.dtype(dtype).itemsize
     for m, n, k in [(60, 128, 200), (37, 100, 250), (25, 33, 129), (1000, 64, 240)]:
-        a, b = operands(rng, m, n, k, False, False, dtype)
-        crowded = np.zeros((m, wide), dtype)[:, :k]
-        crowded[...] = a
+        a, b = operands(rng, m, n, k, ta, False, dtype)
+        b_wide = rng.standard_normal((k, info["NC"] + 50)).astype(dtype)
+        b_wide[:, :n] = b
         c0 = rng.standard_normal((m, n)).astype(dtype)
+        c0_wide = np.zeros((m, b_wide.shape[1]), dtype)
+        c0_wide[:, :n] = c0
         for alpha, beta in ((1.0, 0.0), (0.5, 1.0)):
-            direct = run(a, b, False, False, dtype, alpha, beta, c0)
-            check(direct, a, b, False, False, alpha, beta, c0)
-            packed = run(crowded, b, False, False, dtype, alpha, beta, c0)
-            assert packed.tobytes() == direct.tobytes(), (m, n, k, alpha, beta)
-            two = run(a, b, False, False, dtype, alpha, beta, c0, n_threads=2)
+            direct = run(a, b, ta, False, dtype, alpha, beta, c0)
+            check(direct, a, b, ta, False, alpha, beta, c0)
+            blocks = run(a, b_wide, ta, False, dtype, alpha, beta, c0_wide)[:, :n]
+            assert blocks.tobytes() == direct.tobytes(), (m, n, k, alpha, beta)
+            if not ta:
+                crowded = np.zeros((m, wide), dtype)[:, :k]
+                crowded[...] = a
+                packed = run(crowded, b, ta, False, dtype, alpha, beta, c0)
+                assert packed.tobytes() == direct.tobytes(), (m, n, k, alpha, beta)
+            two = run(a, b, ta, False, dtype, alpha, beta, c0, n_threads=2)
             assert two.tobytes() == direct.tobytes(), (m, n, k, alpha, beta)
 
 
