@@ -147,8 +147,9 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
  *   784 x 32 x 128 x^T.dZ    85 -> 95-103,        158-164 -> 184-192
  *   784 x 64 x 128 x^T.dZ    91-94 -> 102-106,    172-180 -> 197-205
  *   60,000 x 784 x 128 x.W   88-95 -> 89-101 on 1 thread.
- * The AVX2 6 x 16 tile (8 tiles per panel at n = 128) measured mixed on x.W, within
- * -13 % and +14 %, so it still packs. */
+ * The AVX2 6 x 16 tile (8 tiles per panel at n = 128) measured mixed on the same
+ * machine, within -13 % and +14 % on x.W, and -15 % (k = 256, 60,000) to +17 % (k = 32)
+ * on x^T.dZ, so it still packs. */
 static int a_in_place(const KT *kt, int ta, int64_t n, int64_t lda)
 {
     if (n > kt->nc || (ta ? kt->ukr_a_cols : kt->ukr_a_rows) == NULL)
