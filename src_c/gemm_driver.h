@@ -143,7 +143,7 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
  * sets (rows 2 KiB apart fall in two of them) and evict each other. Zen 4, AVX-512
  * float, C harness, three rounds of alternating builds, GFLOP/s, 1 / 2 threads:
  *   256 x 784 x 128 x.W      101-105 -> 108-115,  200-214 -> 221-223
- *   128 x 3000 x 64 x.W      96-100 -> 100-110,   144-175 -> 194-198
+ *   128 x 3000 x 64 x.W      94-100 -> 100-110,   144-175 -> 194-198
  *   784 x 32 x 128 x^T.dZ    85 -> 95-103,        158-164 -> 184-192
  *   784 x 64 x 128 x^T.dZ    91-94 -> 102-106,    172-180 -> 197-205
  *   60,000 x 784 x 128 x.W   88-95 -> 89-101 on 1 thread.
