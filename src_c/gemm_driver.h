@@ -7,11 +7,12 @@
  * Structure (BLIS's five loops in the row-major mapping, see gemm_internal.h):
  *   for i0 (MC rows of A, packed A~ shared by every column block)
  *     for p0 (KC, balanced so the last k-block is not a sliver)
- *       pack A~ (or read a row-major A in place when n is small: a_in_place)
+ *       pack A~ (or read A in place when B is one column block: a_in_place)
  *       for j0 (NC columns of B, packed B~ stays in L2)
  *         pack B~ (or read a row-major B in place when m is small)
  *         for ir (MR rows: the A~ micro-panel stays in L1)
  *           for jr (NR columns): micro-kernel, then the epilogue on the last k-block
+ * The epilogue (bias, activation, its derivative) is src_c/gemm_epilogue.h.
  * Threads own disjoint row strips or column strips of C, cut on MR / NR multiples,
  * so every element of C is computed by the same instructions in the same order
  * whatever the thread count: the output is bit-identical (and K is never split).
@@ -30,78 +31,10 @@
 #define PACK_COST 8.0
 #define PACK_SLACK 64
 
-enum { EPI_NONE, EPI_INLINE, EPI_FORWARD, EPI_BACKWARD };
-
-typedef struct {
-    const T *bias;  /* at column 0 of the (sub-)problem */
-    const T *saved; /* at (0, 0) of the (sub-)problem */
-    int64_t ld_saved;
-    int act, mode;
-    double param;
-} epi_t;
-
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static void epi_init(epi_t *e, const fnn_epilogue *ep)
-{
-    memset(e, 0, sizeof(*e));
-    e->mode = EPI_NONE;
-    if (ep == NULL)
-        return;
-    e->act = ep->act;
-    e->param = ep->act_param;
-    e->bias = (const T *)ep->bias;
-    e->saved = (const T *)ep->saved;
-    e->ld_saved = ep->ld_saved;
-    if (ep->saved != NULL)
-        e->mode = ep->act == FNN_ACT_LINEAR ? EPI_NONE : EPI_BACKWARD;
-    else if (ep->act == FNN_ACT_LINEAR || ep->act == FNN_ACT_RELU)
-        e->mode = (ep->bias != NULL || ep->act == FNN_ACT_RELU) ? EPI_INLINE : EPI_NONE;
-    else
-        e->mode = EPI_FORWARD;
-}
-
-/* The epilogue on rows [i, i+mr) x columns [j, j+nr) of C (c points at (i, j)). */
-static void epi_rows(const epi_t *e, T *c, int64_t ldc, int64_t i, int64_t j, int64_t mr,
-                     int64_t nr)
-{
-    /* Rows that follow each other in memory (C's, and saved's) as one call: a short row's
-     * call costs more than its arithmetic. A bias is then added first, by the same single
-     * rounding as in the call (src_c/eltwise_impl.h adds it in a pass of its own). */
-    epi_t whole;
-    if (mr > 1 && ldc == nr &&
-        (e->mode == EPI_BACKWARD ? e->ld_saved == nr : e->bias == NULL || nr < 64)) {
-        if (e->mode != EPI_BACKWARD && e->mode != EPI_NONE && e->bias != NULL)
-            for (int64_t r = 0; r < mr; r++)
-                for (int64_t jj = 0; jj < nr; jj++)
-                    c[r * nr + jj] += e->bias[j + jj];
-        whole = *e;
-        whole.bias = NULL;
-        e = &whole;
-        nr *= mr;
-        mr = 1;
-    }
-    for (int64_t r = 0; r < mr; r++) {
-        T *row = c + r * ldc;
-        if (e->mode == EPI_BACKWARD) {
-            ACT_BWD(e->act, e->param, row, e->saved + (i + r) * e->ld_saved + j, row, nr);
-        } else if (e->mode != EPI_NONE) {
-            ACT_FWD(e->act, e->param, row, e->bias ? e->bias + j : NULL, nr);
-        }
-    }
-}
-
-/* k == 0 or alpha == 0: C := beta * C, then the epilogue (BLAS semantics: A, B unread). */
-static void scale_only(int64_t m, int64_t n, T beta, T *c, int64_t ldc, const epi_t *e)
-{
-    for (int64_t i = 0; i < m; i++) {
-        T *row = c + i * ldc;
-        for (int64_t j = 0; j < n; j++)
-            row[j] = beta == 0 ? (T)0 : beta * row[j];
-    }
-    epi_rows(e, c, ldc, 0, 0, m, n);
-}
+#include "gemm_epilogue.h"
 
 /* Unblocked fallback, only used if the pack buffers cannot be allocated. */
 static void gemm_naive(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
