@@ -184,13 +184,15 @@ void fnn_dgemm_generic_4x4(int64_t k, const double *a, const double *b, int64_t 
 
 /* A micro-kernel's tile of C (rows of row_bytes, ld_bytes apart) into L1 while its k loop
  * runs, as BLIS's haswell kernels do: the tile is read (beta) and written at the end,
- * usually from L2 or L3. */
+ * usually from L2 or L3. Every line of each row: a row of 128 bytes not 64-aligned spans
+ * three. */
 FNN_FORCE_INLINE void fnn_prefetch_tile(const void *c, int64_t ld_bytes, int rows,
                                         int64_t row_bytes)
 {
     for (int i = 0; i < rows; i++) {
         const char *row = (const char *)c + i * ld_bytes;
-        _mm_prefetch(row, _MM_HINT_T0);
+        for (int64_t off = 0; off < row_bytes; off += 64)
+            _mm_prefetch(row + off, _MM_HINT_T0);
         _mm_prefetch(row + row_bytes - 1, _MM_HINT_T0);
     }
 }
