@@ -23,30 +23,30 @@
  * tested under emulation (tests/test_neon.py), which says nothing of speed. */
 static const fnn_s_kernels s_tables[FNN_N_ISA] = {
     {4, 8, 1024, 256, 512, 16, 16, 0, fnn_sgemm_generic_4x8, fnn_s_pack_generic,
-     fnn_s_gemm_few_rows, NULL, NULL},
+     fnn_s_gemm_few_rows, NULL, NULL, fnn_s_transpose_generic},
 #ifdef FNN_GEMM_X86
     {6, 16, 1536, 384, 384, 64, 64, 20000, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2,
-     fnn_sgemv_avx2, NULL, NULL},
+     fnn_sgemv_avx2, NULL, NULL, fnn_s_transpose_generic},
     {12, 32, 1536, 384, 384, 64, 256, 20000, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
-     fnn_sgemv_avx512, fnn_sgemm_avx512_12x32_a_rows,
-     fnn_sgemm_avx512_12x32_a_cols},
+     fnn_sgemv_avx512, fnn_sgemm_avx512_12x32_a_rows, fnn_sgemm_avx512_12x32_a_cols,
+     fnn_s_transpose_avx512},
 #elif defined(FNN_GEMM_ARM64)
     {8, 12, 1024, 256, 480, 16, 16, 0, fnn_sgemm_neon_8x12, fnn_s_pack_neon,
-     fnn_s_gemm_few_rows, NULL, NULL},
+     fnn_s_gemm_few_rows, NULL, NULL, fnn_s_transpose_generic},
 #endif
 };
 
 static const fnn_d_kernels d_tables[FNN_N_ISA] = {
     {4, 4, 512, 256, 256, 16, 16, 0, fnn_dgemm_generic_4x4, fnn_d_pack_generic,
-     fnn_d_gemm_few_rows, NULL, NULL},
+     fnn_d_gemm_few_rows, NULL, NULL, fnn_d_transpose_generic},
 #ifdef FNN_GEMM_X86
     {6, 8, 1020, 256, 240, 64, 64, 0, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2,
-     fnn_d_gemm_few_rows, NULL, NULL},
+     fnn_d_gemm_few_rows, NULL, NULL, fnn_d_transpose_generic},
     {8, 24, 1024, 256, 240, 64, 64, 0, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512,
-     fnn_d_gemm_few_rows, NULL, NULL},
+     fnn_d_gemm_few_rows, NULL, NULL, fnn_d_transpose_avx512},
 #elif defined(FNN_GEMM_ARM64)
     {6, 8, 1020, 256, 240, 16, 16, 0, fnn_dgemm_neon_6x8, fnn_d_pack_neon,
-     fnn_d_gemm_few_rows, NULL, NULL},
+     fnn_d_gemm_few_rows, NULL, NULL, fnn_d_transpose_generic},
 #endif
 };
 

@@ -47,6 +47,12 @@ typedef void (*fnn_s_pack_t)(int64_t w, int64_t kc, const float *src, int64_t sx
 typedef void (*fnn_d_pack_t)(int64_t w, int64_t kc, const double *src, int64_t sx,
                              int64_t sp, int panel, double *dst);
 
+/* dst := src^T for a rows x cols block: dst[j*ldd + i] = src[i*lds + j]. */
+typedef void (*fnn_s_transpose_t)(int64_t rows, int64_t cols, const float *src,
+                                  int64_t lds, float *dst, int64_t ldd);
+typedef void (*fnn_d_transpose_t)(int64_t rows, int64_t cols, const double *src,
+                                  int64_t lds, double *dst, int64_t ldd);
+
 /* C := A B (+ bias[0:n]) (relu) row by row, without packing (no alpha/beta, B row-major),
  * element (i, p) of A at a[i*rs_a + p*cs_a] (so A may be transposed): the product of a
  * single-sample predict, where a register tile would be mostly padding, and of products
@@ -120,7 +126,9 @@ static inline int64_t fnn_strip_len(int64_t len, int64_t unit, int parts)
  *   memory (the portable loop) and loses to the packed kernels.
  * few_rows: the product for m <= FNN_GEMM_FEW_ROWS (src_c/gemm_driver.h).
  * ukr_a_rows, ukr_a_cols: the micro-kernels on an A read in place, row-major or stored
- *   transposed (fnn_s_ukr_a_in_place_t; src_c/gemm_driver.h, a_in_place). */
+ *   transposed (fnn_s_ukr_a_in_place_t; src_c/gemm_driver.h, a_in_place).
+ * transpose: the copy of a product computed as its transpose into C
+ *   (src_c/gemm_driver.h, gemm_transposed). */
 typedef struct {
     int mr, nr;
     int64_t mc, kc, nc, small_m, narrow_m, small_work;
@@ -129,6 +137,7 @@ typedef struct {
     fnn_s_rows_t few_rows;
     fnn_s_ukr_a_in_place_t ukr_a_rows; /* NULL: A is always packed */
     fnn_s_ukr_a_in_place_t ukr_a_cols; /* the same for A stored transposed */
+    fnn_s_transpose_t transpose;
 } fnn_s_kernels;
 
 typedef struct {
@@ -139,6 +148,7 @@ typedef struct {
     fnn_d_rows_t few_rows;
     fnn_d_ukr_a_in_place_t ukr_a_rows; /* NULL: A is always packed */
     fnn_d_ukr_a_in_place_t ukr_a_cols; /* the same for A stored transposed */
+    fnn_d_transpose_t transpose;
 } fnn_d_kernels;
 
 /* fnn_s_rows_t and fnn_d_rows_t as loops the compiler vectorises for each ISA
@@ -164,11 +174,15 @@ void fnn_gemm_kernel_info(int double_precision, int64_t info[8]);
  * few columns). */
 void *fnn_gemm_scratch(int slot, size_t bytes);
 
-/* Portable pack routines (src_c/gemm_pack.c). */
+/* Portable pack and transpose routines (src_c/gemm_pack.c). */
 void fnn_s_pack_generic(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
                         int panel, float *dst);
 void fnn_d_pack_generic(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
                         int panel, double *dst);
+void fnn_s_transpose_generic(int64_t rows, int64_t cols, const float *src, int64_t lds,
+                             float *dst, int64_t ldd);
+void fnn_d_transpose_generic(int64_t rows, int64_t cols, const double *src, int64_t lds,
+                             double *dst, int64_t ldd);
 
 /* Micro-kernels, one file each, named by dtype, ISA and tile. */
 void fnn_sgemm_generic_4x8(int64_t k, const float *a, const float *b, int64_t rs_b,
@@ -222,6 +236,10 @@ void fnn_s_pack_avx512(int64_t w, int64_t kc, const float *src, int64_t sx, int6
                        int panel, float *dst);
 void fnn_d_pack_avx512(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
                        int panel, double *dst);
+void fnn_s_transpose_avx512(int64_t rows, int64_t cols, const float *src, int64_t lds,
+                            float *dst, int64_t ldd);
+void fnn_d_transpose_avx512(int64_t rows, int64_t cols, const double *src, int64_t lds,
+                            double *dst, int64_t ldd);
 void fnn_sgemv_avx2(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
                     int64_t cs_a, const float *b, int64_t ldb, float *c, int64_t ldc,
                     const float *bias, int relu);

@@ -38,4 +38,19 @@
         }                                                                               \
     }
 
+/* dst := src^T (fnn_s_transpose_t) in 8 x 8 blocks, so that the reads along src's rows
+ * and the writes along dst's rows both stay within a few cache lines. */
+#define DEFINE_TRANSPOSE(NAME, T)                                                       \
+    void NAME(int64_t rows, int64_t cols, const T *src, int64_t lds, T *dst, int64_t ldd) \
+    {                                                                                   \
+        for (int64_t i0 = 0; i0 < rows; i0 += 8)                                        \
+            for (int64_t j0 = 0; j0 < cols; j0 += 8) {                                  \
+                int64_t i1 = rows - i0 < 8 ? rows : i0 + 8;                             \
+                int64_t j1 = cols - j0 < 8 ? cols : j0 + 8;                             \
+                for (int64_t i = i0; i < i1; i++)                                       \
+                    for (int64_t j = j0; j < j1; j++)                                   \
+                        dst[j * ldd + i] = src[i * lds + j];                            \
+            }                                                                           \
+    }
+
 #endif /* FASTNN_GEMM_PACK_H */

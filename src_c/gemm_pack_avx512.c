@@ -1,7 +1,9 @@
-/* AVX-512 pack routines. Stores are full vectors where possible (masked stores are slow
- * on Zen 4): a panel narrower than a vector (12 floats) is written in ascending order, so
- * the spill-over of one k step is overwritten by the next one, and the last one lands in
- * the next panel (written later) or in the 64-byte slack the driver adds to the buffers. Both memory patterns of gemm_pack.h, vectorised:
+/* AVX-512 pack routines, and the transposed copy of gemm_transposed. Stores are full
+ * vectors where possible (masked stores are slow on Zen 4): a panel narrower than a vector
+ * (12 floats) is written in ascending order, so the spill-over of one k step is
+ * overwritten by the next one, and the last one lands in the next panel (written later)
+ * or in the 64-byte slack the driver adds to the buffers. Both memory patterns of
+ * gemm_pack.h, vectorised:
  *  - sx == 1 (op(B) row-major, op(A) stored transposed): per k step, masked vector copies
  *    of `panel` contiguous values;
  *  - sp == 1 (op(A) row-major, op(B) stored transposed, e.g. dZ . W^T): blocks of 16 x 16
@@ -115,6 +117,36 @@ static inline void transpose8(__m512d r[8])
         }                                                                                 \
     }
 
+/* dst := src^T for a rows x cols block (dst[j*ldd + i] = src[i*lds + j]) in VL x VL
+ * blocks transposed in registers; the edge blocks load and store with masks. The copy
+ * of a product computed as its transpose (src_c/gemm_driver.h, gemm_transposed). Zen 4,
+ * the 784 x 32 C^T of a 32 x 128 x 784 dZ . W^T: 4.6 us against 14.5 us for a scalar
+ * loop, of about 60 us for the product. */
+#define DEFINE_TRANSPOSE_AVX512(NAME)                                                     \
+    void NAME(int64_t rows, int64_t cols, const T *src, int64_t lds, T *dst, int64_t ldd) \
+    {                                                                                     \
+        for (int64_t i0 = 0; i0 < rows; i0 += VL) {                                       \
+            int64_t rn = rows - i0 < VL ? rows - i0 : VL;                                 \
+            MASK_T rm = MASK(rn);                                                         \
+            for (int64_t j0 = 0; j0 < cols; j0 += VL) {                                   \
+                int64_t cn = cols - j0 < VL ? cols - j0 : VL;                             \
+                MASK_T cm = MASK(cn);                                                     \
+                VEC r[VL];                                                                \
+                for (int i = 0; i < VL; i++)                                              \
+                    r[i] = i < rn ? LOADZ(cm, src + (i0 + i) * lds + j0) : ZERO();        \
+                TRANSPOSE(r);                                                             \
+                T *d = dst + j0 * ldd + i0;                                               \
+                if (rn == VL) {                                                           \
+                    for (int q = 0; q < cn; q++)                                          \
+                        STORE(d + q * ldd, r[q]);                                         \
+                } else {                                                                  \
+                    for (int q = 0; q < cn; q++)                                          \
+                        STOREM(d + q * ldd, rm, r[q]);                                    \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+    }
+
 #define T float
 #define VEC __m512
 #define VL 16
@@ -127,6 +159,7 @@ static inline void transpose8(__m512d r[8])
 #define ZERO _mm512_setzero_ps
 #define TRANSPOSE transpose16
 DEFINE_PACK_AVX512(fnn_s_pack_avx512)
+DEFINE_TRANSPOSE_AVX512(fnn_s_transpose_avx512)
 #undef T
 #undef VEC
 #undef VL
@@ -151,3 +184,4 @@ DEFINE_PACK_AVX512(fnn_s_pack_avx512)
 #define ZERO _mm512_setzero_pd
 #define TRANSPOSE transpose8
 DEFINE_PACK_AVX512(fnn_d_pack_avx512)
+DEFINE_TRANSPOSE_AVX512(fnn_d_transpose_avx512)

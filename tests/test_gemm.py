@@ -225,6 +225,36 @@ def test_a_in_place_same_bits(kernel_isa, dtype, ta):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_few_rows_against_transposed_b_same_bits(kernel_isa, dtype):
+    """dZ . W^T with few rows of dZ may be computed as (W dZ^T)^T, W's rows read in place
+    (where the ISA has the kernels for it): the same bits as the first rows of a product
+    tall enough to be computed directly, and as with W's rows 2 KiB apart (packed), on 1
+    and 2 threads, with the backward epilogue, nothing written past the end of C."""
+    rng = np.random.default_rng(15)
+    unit = 2048 // np.dtype(dtype).itemsize
+    for m, n, k in [(32, 784, 128), (64, 3000, 128), (13, 500, 100), (37, 257, 129),
+                    (96, 784, 128), (20, 130, 784)]:
+        dz, w = operands(rng, m, n, k, False, True, dtype)
+        tall = np.vstack([dz, rng.standard_normal((512 - m, k)).astype(dtype)])
+        direct = run(tall, w, False, True, dtype)[:m]
+        crowded = np.zeros((n, -(-k // unit) * unit), dtype)[:, :k]  # rows 2 KiB x j apart
+        crowded[...] = w
+        packed = run(dz, crowded, False, True, dtype)
+        assert packed.tobytes() == direct.tobytes(), (m, n, k)
+        for n_threads in (1, 2):
+            out = bounded_product(dz, w, False, True, dtype, n_threads)
+            check(out, dz, w, False, True)
+            assert out.tobytes() == direct.tobytes(), (m, n, k, n_threads)
+        z = rng.standard_normal((512, n)).astype(dtype)
+        want = _gemm.dense_backward_input(tall, w, z, ACT_RELU, 0.0,
+                                          np.empty((512, n), dtype), 1)[:m]
+        for n_threads in (1, 2):
+            got = _gemm.dense_backward_input(dz, w, z[:m], ACT_RELU, 0.0,
+                                             np.empty((m, n), dtype), n_threads)
+            assert got.tobytes() == want.tobytes(), (m, n, k, n_threads)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_across_threads(kernel_isa, dtype):
     rng = np.random.default_rng(9)
     shapes = [(300, 700, 500), (64, 784, 128), (784, 128, 256), (2000, 10, 300),
