@@ -76,9 +76,12 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
  * kernels for it). With one column block (n <= NC) each panel of A~ serves only
  * ceil(n / NR) tiles, so its pack is a pass over A that the arithmetic does not amortise.
  * Stored transposed (x^T.dZ), A's rows already hold a tile's values of each k step, as
- * A~ does. Row-major, a tile reads MR rows at once: not when they crowd into the same L1
- * sets (rows 2 KiB apart fall in two of them) and evict each other. Zen 4, AVX-512
- * float, C harness, three rounds of alternating builds, GFLOP/s, 1 / 2 threads:
+ * A~ does. Row-major, a tile reads MR rows at once: not when more than 6 of them fall in
+ * one 8-way L1 set (rows 4 KiB apart put all 12 in one: 1000 x 1024 x 64 ran 72-85 -> 70
+ * GFLOP/s in place). Rows 2 KiB apart, 6 to a set, gain as others do (against packing,
+ * 1 / 2 threads: 256 x 512 x 32 x.W 86-91 -> 109, 2000 x 512 x 128 83-88 -> 90-97 and
+ * 179-186 -> 195-201). Zen 4, AVX-512 float, C harness, three rounds of alternating
+ * builds, GFLOP/s, 1 / 2 threads:
  *   256 x 784 x 128 x.W      101-105 -> 108-115,  200-214 -> 221-223
  *   128 x 3000 x 64 x.W      94-100 -> 100-110,   144-175 -> 194-198
  *   784 x 32 x 128 x^T.dZ    85 -> 95-103,        158-164 -> 184-192
@@ -95,7 +98,7 @@ static int a_in_place(const KT *kt, int ta, int64_t n, int64_t lda)
         return 1;
     unsigned char rows_in_set[64] = {0}; /* 32 KiB, 8-way L1: 64 sets of 64-byte lines */
     for (int64_t i = 0; i < kt->mr; i++)
-        if (++rows_in_set[((uint64_t)(i * lda) * sizeof(T) / 64) % 64] > 2)
+        if (++rows_in_set[((uint64_t)(i * lda) * sizeof(T) / 64) % 64] > 6)
             return 0;
     return 1;
 }
@@ -366,9 +369,10 @@ static int few_columns(const KT *kt, int64_t m, int64_t n)
  *   32 x 128 x 784     83-96 -> 101-107,   140-164 -> 172-180
  *   64 x 128 x 784     94-103 -> 94-107,   150-175 -> 185-192
  *   64 x 128 x 3000    86-102 -> 97-104,   166-184 -> 187-196
- *   96 x 128 x 784     within 2 % on one thread.
- * Where B's rows would be packed anyway (rows 1 KiB apart, k = 256), 32 x 256 x 784
- * gained nothing. C^T is kept to L2's size: it is written, then read back. */
+ *   96 x 128 x 784     within 2 % on one thread,
+ *   32 x 256 x 784     86-92 -> 104-110,   129-158 -> 158-199
+ *   32 x 512 x 1024    81-86 -> 93-96 on one thread.
+ * C^T is kept to L2's size: it is written, then read back. */
 static int rows_of_b_in_place(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k,
                               int64_t ldb)
 {

@@ -197,12 +197,12 @@ def test_tall_a_from_memory(kernel_isa, dtype, ta):
 @pytest.mark.parametrize("ta", [False, True])
 def test_a_in_place_same_bits(kernel_isa, dtype, ta):
     """Against one column block of B (n <= NC) A is read in place where the ISA has the
-    kernels for it; against several, or (row-major A) when its rows crowd into a few L1
-    sets (rows 2 KiB apart), A~ is packed. Every path gives the same bits, partial row
+    kernels for it; against several, or (row-major A) when its rows crowd into one L1
+    set (rows 4 KiB apart), A~ is packed. Every path gives the same bits, partial row
     panels, alpha and beta included."""
     info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
     rng = np.random.default_rng(14)
-    wide = 2048 // np.dtype(dtype).itemsize
+    wide = 4096 // np.dtype(dtype).itemsize
     for m, n, k in [(60, 128, 200), (37, 100, 250), (25, 33, 129), (1000, 64, 240)]:
         a, b = operands(rng, m, n, k, ta, False, dtype)
         b_wide = rng.standard_normal((k, info["NC"] + 50)).astype(dtype)
@@ -228,16 +228,16 @@ def test_a_in_place_same_bits(kernel_isa, dtype, ta):
 def test_few_rows_against_transposed_b_same_bits(kernel_isa, dtype):
     """dZ . W^T with few rows of dZ may be computed as (W dZ^T)^T, W's rows read in place
     (where the ISA has the kernels for it): the same bits as the first rows of a product
-    tall enough to be computed directly, and as with W's rows 2 KiB apart (packed), on 1
+    tall enough to be computed directly, and as with W's rows 4 KiB apart (packed), on 1
     and 2 threads, with the backward epilogue, nothing written past the end of C."""
     rng = np.random.default_rng(15)
-    unit = 2048 // np.dtype(dtype).itemsize
+    unit = 4096 // np.dtype(dtype).itemsize
     for m, n, k in [(32, 784, 128), (64, 3000, 128), (13, 500, 100), (37, 257, 129),
                     (96, 784, 128), (20, 130, 784)]:
         dz, w = operands(rng, m, n, k, False, True, dtype)
         tall = np.vstack([dz, rng.standard_normal((512 - m, k)).astype(dtype)])
         direct = run(tall, w, False, True, dtype)[:m]
-        crowded = np.zeros((n, -(-k // unit) * unit), dtype)[:, :k]  # rows 2 KiB x j apart
+        crowded = np.zeros((n, -(-k // unit) * unit), dtype)[:, :k]  # rows 4 KiB x j apart
         crowded[...] = w
         packed = run(dz, crowded, False, True, dtype)
         assert packed.tobytes() == direct.tobytes(), (m, n, k)
