@@ -13,6 +13,9 @@
  *         for ir (MR rows: the A~ micro-panel stays in L1)
  *           for jr (NR columns): micro-kernel, then the epilogue on the last k-block
  * The epilogue (bias, activation, its derivative) is src_c/gemm_epilogue.h.
+ * A C with few columns (few_columns), or with few rows against a B stored transposed
+ * (dZ . W^T, rows_of_b_in_place), is computed as its transpose and copied across
+ * (gemm_transposed).
  * Threads own disjoint row strips or column strips of C, cut on MR / NR multiples,
  * so every element of C is computed by the same instructions in the same order
  * whatever the thread count: the output is bit-identical (and K is never split).
