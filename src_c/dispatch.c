@@ -43,7 +43,8 @@ static const fnn_d_kernels d_tables[FNN_N_ISA] = {
     {6, 8, 1020, 256, 240, 64, 64, 0, fnn_dgemm_avx2_6x8, fnn_d_pack_avx2,
      fnn_d_gemm_few_rows, NULL, NULL, fnn_d_transpose_generic},
     {8, 24, 1024, 256, 240, 64, 64, 0, fnn_dgemm_avx512_8x24, fnn_d_pack_avx512,
-     fnn_d_gemm_few_rows, NULL, NULL, fnn_d_transpose_avx512},
+     fnn_d_gemm_few_rows, fnn_dgemm_avx512_8x24_a_rows, fnn_dgemm_avx512_8x24_a_cols,
+     fnn_d_transpose_avx512},
 #elif defined(FNN_GEMM_ARM64)
     {6, 8, 1020, 256, 240, 16, 16, 0, fnn_dgemm_neon_6x8, fnn_d_pack_neon,
      fnn_d_gemm_few_rows, NULL, NULL, fnn_d_transpose_generic},

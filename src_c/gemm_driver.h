@@ -90,6 +90,9 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
  *   784 x 32 x 128 x^T.dZ    85 -> 95-103,        158-164 -> 184-192
  *   784 x 64 x 128 x^T.dZ    91-94 -> 102-106,    172-180 -> 197-205
  *   60,000 x 784 x 128 x.W   88-95 -> 89-101 on 1 thread.
+ * The AVX-512 double 8 x 24 tile, the same way: 256 x 784 x 128 x.W 45-48 -> 47-50 and
+ * 89-94 -> 97-98, 784 x 64 x 128 x^T.dZ 47 -> 49 and 91-92 -> 95-97, 32 x 784 x 128 and
+ * 60,000 x 784 x 128 alike within noise.
  * The AVX2 6 x 16 tile (8 tiles per panel at n = 128) measured mixed on the same
  * machine, within -13 % and +14 % on x.W, and -15 % (k = 256, 60,000) to +17 % (k = 32)
  * on x^T.dZ, so it still packs. */
@@ -352,15 +355,19 @@ static void gemm_blocked(const KT *kt, int ta, int tb, int64_t m, int64_t n, int
         transpose_strip(kt, out, c, m, n, 1, 0, m);
 }
 
+/* The elements of the register tiles that cover an m x n C, padding included. */
+static double tile_area(const KT *kt, int64_t m, int64_t n)
+{
+    return (double)(ceil_div(m, kt->mr) * kt->mr) * (double)(ceil_div(n, kt->nr) * kt->nr);
+}
+
 /* Whether C has so few columns that its transpose, op(B)^T op(A)^T, takes clearly fewer
  * register tiles: a classifier's last layer (n = 10 classes) fills 10 of the 32 columns
  * of an AVX-512 tile, but 10 of its 12 rows when transposed. Measured on Zen 5, one
  * thread: 128 x 512 x 10, forward 27 -> 7 us and its weight gradient 33 -> 5 us. */
 static int few_columns(const KT *kt, int64_t m, int64_t n)
 {
-    double tiles = (double)ceil_div(m, kt->mr) * kt->mr * (double)(ceil_div(n, kt->nr) * kt->nr);
-    double swapped = (double)ceil_div(n, kt->mr) * kt->mr * (double)(ceil_div(m, kt->nr) * kt->nr);
-    return n < kt->nr && 2 * tiles > 3 * swapped;
+    return n < kt->nr && 2 * tile_area(kt, m, n) > 3 * tile_area(kt, n, m);
 }
 
 /* Whether C = A B^T (dZ . W^T) with few rows of A is better computed as C^T = B A^T:
@@ -375,11 +382,14 @@ static int few_columns(const KT *kt, int64_t m, int64_t n)
  *   96 x 128 x 784     within 2 % on one thread,
  *   32 x 256 x 784     86-92 -> 104-110,   129-158 -> 158-199
  *   32 x 512 x 1024    81-86 -> 93-96 on one thread.
- * C^T is kept to L2's size: it is written, then read back. */
+ * Not where C^T's tiles are more padding than C's: m = 32 rows of the AVX-512 double
+ * tile's 24 columns make two tiles, a third of the second used (32 x 128 x 784: 45 -> 34
+ * GFLOP/s). C^T is kept to L2's size: it is written, then read back. */
 static int rows_of_b_in_place(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k,
                               int64_t ldb)
 {
     return !ta && tb && (double)m * (n + k) < (double)n * k &&
+           tile_area(kt, n, m) <= tile_area(kt, m, n) &&
            (double)m * n * sizeof(T) <= FNN_TRANSPOSED_MAX_BYTES && a_in_place(kt, 0, m, ldb);
 }
 

@@ -228,6 +228,12 @@ void fnn_sgemm_avx512_12x32_a_cols(int64_t k, const float *a, int64_t lda, const
 void fnn_dgemm_avx512_8x24(int64_t k, const double *a, const double *b, int64_t rs_b,
                            double *c, int64_t ldc, double alpha, double beta, int mr,
                            int nr, const double *bias, int relu);
+void fnn_dgemm_avx512_8x24_a_rows(int64_t k, const double *a, int64_t lda, const double *b,
+                                  int64_t rs_b, double *c, int64_t ldc, double alpha,
+                                  double beta, int nr, const double *bias, int relu);
+void fnn_dgemm_avx512_8x24_a_cols(int64_t k, const double *a, int64_t lda, const double *b,
+                                  int64_t rs_b, double *c, int64_t ldc, double alpha,
+                                  double beta, int nr, const double *bias, int relu);
 void fnn_s_pack_avx2(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,
                      int panel, float *dst);
 void fnn_d_pack_avx2(int64_t w, int64_t kc, const double *src, int64_t sx, int64_t sp,
