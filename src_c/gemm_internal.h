@@ -128,7 +128,7 @@ static inline int64_t fnn_strip_len(int64_t len, int64_t unit, int parts)
  * ukr_a_rows, ukr_a_cols: the micro-kernels on an A read in place, row-major or stored
  *   transposed (fnn_s_ukr_a_in_place_t; src_c/gemm_driver.h, a_in_place).
  * transpose: the copy of a product computed as its transpose into C
- *   (src_c/gemm_driver.h, gemm_transposed). */
+ *   (src_c/gemm_transposed.h). */
 typedef struct {
     int mr, nr;
     int64_t mc, kc, nc, small_m, narrow_m, small_work;

@@ -119,7 +119,7 @@ static inline void transpose8(__m512d r[8])
 
 /* dst := src^T for a rows x cols block (dst[j*ldd + i] = src[i*lds + j]) in VL x VL
  * blocks transposed in registers; the edge blocks load and store with masks. The copy
- * of a product computed as its transpose (src_c/gemm_driver.h, gemm_transposed). Zen 4,
+ * of a product computed as its transpose (src_c/gemm_transposed.h). Zen 4,
  * the 784 x 32 C^T of a 32 x 128 x 784 dZ . W^T: 4.6 us against 14.5 us for a scalar
  * loop, of about 60 us for the product. */
 #define DEFINE_TRANSPOSE_AVX512(NAME)                                                     \
