@@ -50,6 +50,33 @@ def test_register_tile_edges(kernel_isa, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_edge_tile_widths_same_bits(kernel_isa, dtype):
+    """A product's last register tile, of every width from 1 to NR columns (the AVX-512
+    kernels run fewer vectors of B for a narrow one), has the bits of the same columns
+    computed inside full tiles: B read in place and packed, A in place and packed, alpha
+    and beta, the fused bias + relu."""
+    info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
+    nr = info["NR"]
+    rng = np.random.default_rng(16)
+    for m, k, ta in [(41, 77, False), (300, 130, False), (300, 130, True)]:
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+        b = rng.standard_normal((k, 3 * nr)).astype(dtype)
+        c0 = rng.standard_normal((m, 3 * nr)).astype(dtype)
+        bias = rng.standard_normal(3 * nr).astype(dtype)
+        full = run(a, b, ta, False, dtype, 0.5, 1.0, c0)
+        x = np.ascontiguousarray(a.T) if ta else a    # dense_forward's x is row-major
+        fused = _gemm.dense_forward(x, b, bias, ACT_RELU, 0.0, np.empty((m, 3 * nr), dtype), 1)
+        for r in range(1, nr + 1):
+            n = 2 * nr + r
+            bn = np.ascontiguousarray(b[:, :n])
+            part = run(a, bn, ta, False, dtype, 0.5, 1.0, np.ascontiguousarray(c0[:, :n]))
+            assert part.tobytes() == np.ascontiguousarray(full[:, :n]).tobytes(), (m, r)
+            got = _gemm.dense_forward(x, bn, bias[:n].copy(), ACT_RELU, 0.0,
+                                      np.empty((m, n), dtype), 1)
+            assert got.tobytes() == np.ascontiguousarray(fused[:, :n]).tobytes(), (m, r)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_few_rows(kernel_isa, dtype):
     """One or two rows of a plain A B (a single-sample predict) take the row kernels:
     every column-block width they branch on, k from 1 to 784, and nothing written past
