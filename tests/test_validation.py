@@ -119,8 +119,8 @@ def test_layer_arguments():
 def test_ops_matmul_shapes():
     with pytest.raises(ValueError, match="matching inner dimensions"):
         fastnn.ops.matmul(np.ones((2, 3)), np.ones((2, 3)))
-    with pytest.raises(ValueError, match="`a` must be a 2-D array"):
-        fastnn.ops.matmul(np.ones(3), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="`a` must be an array of at least one dimension"):
+        fastnn.ops.matmul(3.0, np.ones((3, 3)))
     with pytest.raises(ValueError, match="`out` must have shape"):
         fastnn.ops.matmul(np.ones((2, 3)), np.ones((3, 4)), out=np.empty((2, 3)))
 
