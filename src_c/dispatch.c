@@ -16,6 +16,13 @@
  * where the row kernel overtakes the packed ones below about 2e4 multiply-adds; the
  * AVX-512 row kernel has the same structure. The double row kernel is the portable
  * loop, slower than packing at every size (32 x 32 x 16: 0.42x), so 0.
+ * The AVX-512 float MC, 4,104 rows (6.3 MB of A~, in L3), is that large because B~ is
+ * packed again for every block of MC rows: 1536 rows packed all of B twice on 2048^3 and
+ * three times on 4096^3. Zen 4, C harness, builds alternated 6-12 times, medians, GFLOP/s:
+ * 2048^3 91.7 -> 95.4 and 94.8 -> 95.6 on one thread, 4096^3 98.0 -> 100.8 (one thread)
+ * and 184.7 -> 191.9 (two), 3000^3 96.4 -> 99.2; 60,000 x 128 x 784 (x.W^T) alike on one
+ * and two threads.
+ * (The double MC, 1024 -> 2048, measured the same within noise on 2048^3.)
  * NEON (AArch64): the tiles of BLIS's ARMv8 kernels, NEON pack routines and the portable
  * row kernels (so small_work 0, as for the generic row) and blocking sized for 64 KiB of L1
  * and 1 MiB of L2 (Neoverse N1/V1): KC x 12 floats of B per k-panel, 12 KiB, in L1 and
@@ -27,7 +34,7 @@ static const fnn_s_kernels s_tables[FNN_N_ISA] = {
 #ifdef FNN_GEMM_X86
     {6, 16, 1536, 384, 384, 64, 64, 20000, fnn_sgemm_avx2_6x16, fnn_s_pack_avx2,
      fnn_sgemv_avx2, NULL, NULL, fnn_s_transpose_generic},
-    {12, 32, 1536, 384, 384, 64, 256, 20000, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
+    {12, 32, 4104, 384, 384, 64, 256, 20000, fnn_sgemm_avx512_12x32, fnn_s_pack_avx512,
      fnn_sgemv_avx512, fnn_sgemm_avx512_12x32_a_rows, fnn_sgemm_avx512_12x32_a_cols,
      fnn_s_transpose_avx512},
 #elif defined(FNN_GEMM_ARM64)
