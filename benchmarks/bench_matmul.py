@@ -12,7 +12,8 @@ never steal the cores of the next, and a slow stretch of a shared machine spoils
 not one library's figure. The ceiling is the FMA peak measured by benchmarks/peak_fma.c
 (compiled here with the system C compiler) before and after each thread count's cases, the
 higher of the two kept. Writes a table to stdout, a JSON file, and a PNG of GFLOP/s against
-size when matplotlib is installed.
+size when matplotlib is installed. Rows that fastnn's speed targets cover (`target`) show
+the target and whether this run meets it; the table's last line counts them.
 """
 import argparse
 import json
@@ -174,20 +175,47 @@ def run_worker_process(threads, quick):
     return json.loads(proc.stdout)
 
 
+def target(r, peak):
+    """(the case's speed target and where it stands, whether it is met) for one result row,
+    or None where the targets set none: float32 squares 1024-4096 at least the faster
+    peer's speed; the MLP shapes on two or more threads 1.1x the faster peer or 90 % of
+    the FMA peak, whichever is lower (some peers already run at 85 % of peak there);
+    float64 squares 0.9x NumPy; the fused dense forward 1.2x NumPy's matmul + bias + relu.
+    """
+    best = max((r[lib] for lib in ("numpy", "torch") if lib in r), default=None)
+    if r["group"] == "square" and r["m"] >= 1024 and best:
+        return f"{r['fastnn'] / best:.2f}x best>=1.0", r["fastnn"] >= best
+    if r["group"] == "mlp" and r["threads"] >= 2 and best:
+        need = min(1.1 * best, 0.9 * peak) if peak else 1.1 * best
+        return ">=1.1x best|90%pk", r["fastnn"] >= need
+    if r["group"] in ("square64", "dense") and r.get("numpy"):
+        goal = 0.9 if r["group"] == "square64" else 1.2
+        ratio = r["fastnn"] / r["numpy"]
+        return f"{ratio:.2f}x np>={goal}", ratio >= goal
+    return None
+
+
 def print_table(data):
     libs = [lib for lib in ("fastnn", "numpy", "torch")
             if any(lib in r for r in data["results"])]
     head = f"{'case':<30} {'dtype':<8} {'thr':>3} " + " ".join(f"{lib:>8}" for lib in libs)
-    print(head + f" {'vs best':>8} {'% peak':>7}")
-    print("-" * len(head) + "-" * 17)
+    print(head + f" {'vs best':>8} {'% peak':>7}  {'target':<18} met")
+    print("-" * len(head) + "-" * 42)
+    met = []
     for r in data["results"]:
         peers = [r[lib] for lib in libs if lib != "fastnn" and lib in r]
         peak = data["peak"][str(r["threads"])][0 if r["dtype"] == "float32" else 1]
         vals = " ".join(f"{r.get(lib, float('nan')):8.1f}" for lib in libs)
         ratio = r["fastnn"] / max(peers) if peers else float("nan")
         pct = 100 * r["fastnn"] / peak if peak else float("nan")
+        goal = target(r, peak)
+        if goal is not None:
+            met.append(goal[1])
+        goal_text = f"  {goal[0]:<18} {'yes' if goal[1] else 'NO'}" if goal else ""
         print(f"{r['case']:<30} {r['dtype']:<8} {r['threads']:>3} {vals} {ratio:7.2f}x "
-              f"{pct:6.1f}%")
+              f"{pct:6.1f}%{goal_text}")
+    if met:
+        print(f"targets met: {sum(met)} of {len(met)}")
 
 
 def plot(data, path):
