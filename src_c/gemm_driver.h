@@ -7,7 +7,7 @@
  * Structure (BLIS's five loops in the row-major mapping, see gemm_internal.h):
  *   for i0 (MC rows of A, packed A~ shared by every column block)
  *     for p0 (KC, balanced so the last k-block is not a sliver)
- *       pack A~ (or read A in place when B is one column block: a_in_place)
+ *       pack A~ (or read A in place: one column block of B, or a short k: a_in_place)
  *       for j0 (NC columns of B, packed B~ stays in L2)
  *         pack B~ (or read a row-major B in place when m is small)
  *         for ir (MR rows: the A~ micro-panel stays in L1)
@@ -64,15 +64,41 @@ static void gemm_naive(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha,
  * narrow_m rows of A (b_in_place). */
 #define FNN_NARROW_B_BYTES 2048
 
+/* The most k steps of A, stored transposed, read in place against more than one column
+ * block of B (a_in_place), and the most of their cache lines one L1 set may hold; also
+ * the longest k for which B is read in place for more rows alongside an A in place
+ * (b_in_place). */
+#define FNN_A_COLS_SHORT_K 128
+#define FNN_A_COLS_WAYS 4
+
 /* Whether the micro-kernels read a row-major B in place for a block of m rows of A
  * instead of packing it. Packing B~ does not pay for few rows (small_m). Up to narrow_m
  * rows it still does not while B's rows are short: on Zen 4, one thread, 128 x 784 x 128
  * runs 3-4 % faster in place, 128 x 512 x 512 6 %; but rows 4 KiB or more apart map to
- * a few L1 sets and thrash when read in place (128 x 512 x 2048: 24 % slower). */
-static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
+ * a few L1 sets and thrash when read in place (128 x 512 x 2048: 24 % slower).
+ * Where A is read in place too and k is short (short_a: at most FNN_A_COLS_SHORT_K), up
+ * to twice narrow_m rows: then nothing is packed at all. Either alone measured the same
+ * within noise, both together not (Zen 4, AVX-512 float, C harness, builds alternated,
+ * GFLOP/s on 1 / 2 threads: the weight gradient 784 x 128 x 512 x^T.dZ 103.6 -> 112.3 on
+ * one thread's 396 rows, 201.6 -> 212.2 on two; 784 x 32 x 128 177 -> 182 on two). Not
+ * for a long k: 784 x 60,000 x 128 x^T.dZ, with B (dZ) from memory, ran 171 -> 156 on
+ * two threads. */
+static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb, int short_a)
 {
+    int64_t narrow = short_a ? 2 * kt->narrow_m : kt->narrow_m;
     return !tb && (m <= kt->small_m ||
-                   (m <= kt->narrow_m && ldb * (int64_t)sizeof(T) <= FNN_NARROW_B_BYTES));
+                   (m <= narrow && ldb * (int64_t)sizeof(T) <= FNN_NARROW_B_BYTES));
+}
+
+/* Whether no L1 set holds more than `ways` of the lines that `rows` rows, `ld` elements
+ * apart, start on (8-way, 64 sets of 64-byte lines: 32 KiB, as on Zen 4 and most x86). */
+static int rows_spread_in_l1(int64_t rows, int64_t ld, int ways)
+{
+    unsigned char in_set[64] = {0};
+    for (int64_t i = 0; i < rows; i++)
+        if (++in_set[((uint64_t)(i * ld) * sizeof(T) / 64) % 64] > ways)
+            return 0;
+    return 1;
 }
 
 /* Whether the micro-kernels read A in place instead of packing A~ (where the ISA has the
@@ -95,18 +121,18 @@ static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb)
  * 60,000 x 784 x 128 alike within noise.
  * The AVX2 6 x 16 tile (8 tiles per panel at n = 128) measured mixed on the same
  * machine, within -13 % and +14 % on x.W, and -15 % (k = 256, 60,000) to +17 % (k = 32)
- * on x^T.dZ, so it still packs. */
-static int a_in_place(const KT *kt, int ta, int64_t n, int64_t lda)
+ * on x^T.dZ, so it still packs.
+ * Stored transposed with a short k (at most FNN_A_COLS_SHORT_K, one k-block), a tile's
+ * strip of A is a few KiB even in place, so it is read in place against any number of
+ * column blocks, where its k rows spread over L1's sets (not at 2048 floats apart, all in
+ * one set: 2048 x 128 x 2048 x^T.dZ ran 103 -> 93 GFLOP/s). */
+static int a_in_place(const KT *kt, int ta, int64_t n, int64_t k, int64_t lda)
 {
-    if (n > kt->nc || (ta ? kt->ukr_a_cols : kt->ukr_a_rows) == NULL)
+    if ((ta ? kt->ukr_a_cols : kt->ukr_a_rows) == NULL)
         return 0;
-    if (ta)
-        return 1;
-    unsigned char rows_in_set[64] = {0}; /* 32 KiB, 8-way L1: 64 sets of 64-byte lines */
-    for (int64_t i = 0; i < kt->mr; i++)
-        if (++rows_in_set[((uint64_t)(i * lda) * sizeof(T) / 64) % 64] > 6)
-            return 0;
-    return 1;
+    if (n > kt->nc)
+        return ta && k <= FNN_A_COLS_SHORT_K && rows_spread_in_l1(k, lda, FNN_A_COLS_WAYS);
+    return ta || rows_spread_in_l1(kt->mr, lda, 6); /* 12 rows 4 KiB apart: one set */
 }
 
 typedef struct {
@@ -196,8 +222,8 @@ static int gemm_serial(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
     const int64_t mc_step = block_rows(kt, m, n, k, pl.kc, far_a);
     pl.mc = ceil_div(min64(m, mc_step), MR) * MR;
     pl.nc = ceil_div(min64(n, kt->nc), NR) * NR;
-    pl.direct_b = b_in_place(kt, tb, m, ldb);
-    const int direct_a = a_in_place(kt, ta, n, lda);
+    const int direct_a = a_in_place(kt, ta, n, k, lda);
+    pl.direct_b = b_in_place(kt, tb, m, ldb, direct_a && k <= FNN_A_COLS_SHORT_K);
     /* + PACK_SLACK: vector pack routines may store one vector past the last panel */
     T *ap = (T *)fnn_gemm_scratch(0, (size_t)(pl.mc * pl.kc) * sizeof(T) + PACK_SLACK);
     T *bp = (T *)fnn_gemm_scratch(pl.direct_b ? 2 : 1,
@@ -264,8 +290,8 @@ static void gemm_run(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t
  * column split), and no B packing where the micro-kernels read B in place. (The column
  * split was charged for packing B even then; without the charge 128 x 784 x 128 and
  * 128 x 784 x 512 split columns on Zen 4, which measured the same within noise.) */
-static int thread_plan(const KT *kt, int tb, int64_t m, int64_t n, int64_t k, int64_t ldb,
-                       int n_threads, int *by_rows)
+static int thread_plan(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                       int64_t lda, int64_t ldb, int n_threads, int *by_rows)
 {
     *by_rows = 1;
     if (n_threads <= 1 || (double)m * n * k < FNN_GEMM_PAR_MIN_WORK)
@@ -276,8 +302,11 @@ static int thread_plan(const KT *kt, int tb, int64_t m, int64_t n, int64_t k, in
     if (nt <= 1)
         return 1;
     double rows = (double)(ceil_div(mt, nt) * kt->mr), cols = (double)(ceil_div(ntl, nt) * kt->nr);
-    double b_pack_r = b_in_place(kt, tb, (int64_t)rows, ldb) ? 0.0 : (double)k * n;
-    double b_pack_c = b_in_place(kt, tb, m, ldb) ? 0.0 : cols * k;
+    int short_k = k <= FNN_A_COLS_SHORT_K;
+    int a_r = short_k && a_in_place(kt, ta, n, k, lda);
+    int a_c = short_k && a_in_place(kt, ta, (int64_t)cols, k, lda);
+    double b_pack_r = b_in_place(kt, tb, (int64_t)rows, ldb, a_r) ? 0.0 : (double)k * n;
+    double b_pack_c = b_in_place(kt, tb, m, ldb, a_c) ? 0.0 : cols * k;
     double cost_r = rows * ntl * kt->nr * k + PACK_COST * (rows * k + b_pack_r);
     double cost_c = (double)mt * kt->mr * cols * k + PACK_COST * ((double)m * k + b_pack_c);
     *by_rows = cost_r <= cost_c;
@@ -295,7 +324,7 @@ static void gemm_blocked(const KT *kt, int ta, int tb, int64_t m, int64_t n, int
                          const transposed_out_t *out)
 {
     int by_rows;
-    int nt = thread_plan(kt, tb, m, n, k, ldb, n_threads, &by_rows);
+    int nt = thread_plan(kt, ta, tb, m, n, k, lda, ldb, n_threads, &by_rows);
 #ifdef _OPENMP
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)

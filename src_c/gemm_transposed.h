@@ -68,7 +68,7 @@ static int rows_of_b_in_place(const KT *kt, int ta, int tb, int64_t m, int64_t n
 {
     return !ta && tb && (double)m * (n + k) < (double)n * k &&
            tile_area(kt, n, m) <= tile_area(kt, m, n) &&
-           (double)m * n * sizeof(T) <= FNN_TRANSPOSED_MAX_BYTES && a_in_place(kt, 0, m, ldb);
+           (double)m * n * sizeof(T) <= FNN_TRANSPOSED_MAX_BYTES && a_in_place(kt, 0, m, k, ldb);
 }
 
 /* C := op(A) op(B) (+ epilogue) as the transpose of op(B)^T op(A)^T, computed into a

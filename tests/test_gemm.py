@@ -252,6 +252,37 @@ def test_a_in_place_same_bits(kernel_isa, dtype, ta):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_short_k_transposed_a_in_place_same_bits(kernel_isa, dtype):
+    """x^T.dZ with a short k (at most 128): A, stored transposed, is read in place against
+    several column blocks of B too where its rows spread over L1's sets, and B is read in
+    place alongside it for up to twice narrow_m rows. Those paths give the bits of the
+    packed ones (A's rows 4096 elements apart, all in one L1 set; B's rows past 2 KiB),
+    right, with alpha and beta, on 1 and 2 threads."""
+    info = _gemm.kernel_info()["float32" if dtype == np.float32 else "float64"]
+    rng = np.random.default_rng(15)
+    nc, nr, narrow = info["NC"], info["NR"], info["narrow_m"]
+    near = 2048 // np.dtype(dtype).itemsize             # B's rows at most 2 KiB apart
+    far = near + 16
+    for m, k, n in [(2 * narrow - 5, 128, min(nc + nr + 3, near)),
+                    (narrow + 7, 64, 2 * nc + 1), (37, 1, nc + 5)]:
+        x = rng.standard_normal((k, m)).astype(dtype)      # A = x^T, k rows of m
+        b = rng.standard_normal((k, n)).astype(dtype)
+        crowded = np.zeros((k, 4096), dtype)[:, :m]
+        crowded[...] = x
+        b_far = np.zeros((k, n + far), dtype)[:, :n]
+        b_far[...] = b
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        for alpha, beta in ((1.0, 0.0), (0.5, 1.0)):
+            direct = run(x, b, True, False, dtype, alpha, beta, c0)
+            check(direct, x, b, True, False, alpha, beta, c0)
+            for a_, b_ in ((crowded, b), (x, b_far), (crowded, b_far)):
+                packed = run(a_, b_, True, False, dtype, alpha, beta, c0)
+                assert packed.tobytes() == direct.tobytes(), (m, k, n, alpha, beta)
+            two = run(x, b, True, False, dtype, alpha, beta, c0, n_threads=2)
+            assert two.tobytes() == direct.tobytes(), (m, k, n, alpha, beta)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_few_rows_against_transposed_b_same_bits(kernel_isa, dtype):
     """dZ . W^T with few rows of dZ may be computed as (W dZ^T)^T, W's rows read in place
     (where the ISA has the kernels for it): the same bits as the first rows of a product
