@@ -80,7 +80,7 @@ static void gemm_naive(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha,
  * to twice narrow_m rows: then nothing is packed at all. Either alone measured the same
  * within noise, both together not (Zen 4, AVX-512 float, C harness, builds alternated,
  * GFLOP/s on 1 / 2 threads: the weight gradient 784 x 128 x 512 x^T.dZ 103.6 -> 112.3 on
- * one thread's 396 rows, 201.6 -> 212.2 on two; 784 x 32 x 128 177 -> 182 on two). Not
+ * one thread's 396 rows, 201.6 -> 207.7 on two; 784 x 32 x 128 177 -> 182 on two). Not
  * for a long k: 784 x 60,000 x 128 x^T.dZ, with B (dZ) from memory, ran 171 -> 156 on
  * two threads. */
 static int b_in_place(const KT *kt, int tb, int64_t m, int64_t ldb, int short_a)
@@ -133,6 +133,13 @@ static int a_in_place(const KT *kt, int ta, int64_t n, int64_t k, int64_t lda)
     if (n > kt->nc)
         return ta && k <= FNN_A_COLS_SHORT_K && rows_spread_in_l1(k, lda, FNN_A_COLS_WAYS);
     return ta || rows_spread_in_l1(kt->mr, lda, 6); /* 12 rows 4 KiB apart: one set */
+}
+
+/* Whether A is read in place with a k short enough for b_in_place's wider row limit
+ * (the thread plan's estimate of what gemm_serial decides). */
+static int short_a_in_place(const KT *kt, int ta, int64_t n, int64_t k, int64_t lda)
+{
+    return k <= FNN_A_COLS_SHORT_K && a_in_place(kt, ta, n, k, lda);
 }
 
 typedef struct {
@@ -302,9 +309,8 @@ static int thread_plan(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64
     if (nt <= 1)
         return 1;
     double rows = (double)(ceil_div(mt, nt) * kt->mr), cols = (double)(ceil_div(ntl, nt) * kt->nr);
-    int short_k = k <= FNN_A_COLS_SHORT_K;
-    int a_r = short_k && a_in_place(kt, ta, n, k, lda);
-    int a_c = short_k && a_in_place(kt, ta, (int64_t)cols, k, lda);
+    int a_r = short_a_in_place(kt, ta, n, k, lda);
+    int a_c = short_a_in_place(kt, ta, (int64_t)cols, k, lda);
     double b_pack_r = b_in_place(kt, tb, (int64_t)rows, ldb, a_r) ? 0.0 : (double)k * n;
     double b_pack_c = b_in_place(kt, tb, m, ldb, a_c) ? 0.0 : cols * k;
     double cost_r = rows * ntl * kt->nr * k + PACK_COST * (rows * k + b_pack_r);
