@@ -11,9 +11,13 @@ turns, three per case, with a pause in between, so one library's spinning worker
 never steal the cores of the next, and a slow stretch of a shared machine spoils one turn,
 not one library's figure. The ceiling is the FMA peak measured by benchmarks/peak_fma.c
 (compiled here with the system C compiler) before and after each thread count's cases, the
-higher of the two kept. Writes a table to stdout, a JSON file, and a PNG of GFLOP/s against
-size when matplotlib is installed. Rows that fastnn's speed targets cover (`target`) show
-the target and whether this run meets it; the table's last line counts them.
+higher of the two kept. A second, lower ceiling is fastnn's own float micro-kernel run in
+cache (benchmarks/kernel_ceiling.c, compiled from src_c/ with setup.py's flags): no whole
+product, packing and memory traffic included, can pass it. Writes a table to stdout, a
+JSON file, and a PNG of GFLOP/s against size when matplotlib is installed. Rows that
+fastnn's speed targets cover (`target`) show the target, whether this run meets it, and
+the speed it asks for as a share of the micro-kernel's in-cache rate (`ukr%`); the
+table's last lines count them.
 """
 import argparse
 import json
@@ -31,6 +35,16 @@ MLP_SHAPES = [(32, 784, 128), (64, 784, 128), (128, 784, 512), (256, 512, 512),
               (60000, 784, 128)]
 PAUSE_S = 0.2  # > OpenBLAS's and libgomp's spin-wait after a call
 ROUNDS = 3  # turns each library takes per case (median_times)
+# The float micro-kernel of each ISA, for kernel_ceiling.c: its file in src_c/, symbol,
+# tile (MR x NR) and the flags setup.py's ISA_FLAGS and base flags compile it with.
+KERNELS = {
+    "avx512": ("sgemm_avx512_12x32.c", "fnn_sgemm_avx512_12x32", 12, 32,
+               ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mavx2"]),
+    "avx2": ("sgemm_avx2_6x16.c", "fnn_sgemm_avx2_6x16", 6, 16, ["-mavx2", "-mfma", "-mf16c"]),
+    "neon": ("sgemm_neon_8x12.c", "fnn_sgemm_neon_8x12", 8, 12, []),
+    "generic": ("sgemm_generic_4x8.c", "fnn_sgemm_generic_4x8", 4, 8, []),
+}
+BASE_C_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing"]
 
 
 def cases(quick):
@@ -161,6 +175,28 @@ def peak_gflops(threads):
             return None, None
 
 
+def kernel_ceiling(threads, isa):
+    """float32 GFLOP/s of the ISA's micro-kernel in cache on `threads` threads
+    (benchmarks/kernel_ceiling.c), or None where src_c/ is absent or it fails to build."""
+    src_c = HERE.parent / "src_c"
+    if isa not in KERNELS or not src_c.is_dir():
+        return None
+    source, symbol, mr, nr, flags = KERNELS[isa]
+    cc = os.environ.get("CC", "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "kernel_ceiling")
+        try:
+            subprocess.run([cc, *BASE_C_FLAGS, *flags, "-fopenmp", f"-I{src_c}",
+                            f"-DUKR={symbol}", f"-DMR={mr}", f"-DNR={nr}",
+                            str(HERE / "kernel_ceiling.c"), str(src_c / source), "-o", exe],
+                           check=True, capture_output=True)
+            out = subprocess.run([exe, str(threads)], check=True, capture_output=True,
+                                 text=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+            return float(out.stdout.split()[0])
+        except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+            return None
+
+
 def best_peak(*peaks):
     """The per-dtype maximum of (float32, float64) peaks, ignoring failed (None) runs."""
     return tuple(max((v for v in column if v is not None), default=None)
@@ -176,32 +212,41 @@ def run_worker_process(threads, quick):
 
 
 def target(r, peak):
-    """(the case's speed target and where it stands, whether it is met) for one result row,
-    or None where the targets set none: float32 squares 1024-4096 at least the faster
-    peer's speed; the MLP shapes on two or more threads 1.1x the faster peer or 90 % of
-    the FMA peak, whichever is lower (some peers already run at 85 % of peak there);
-    float64 squares 0.9x NumPy; the fused dense forward 1.2x NumPy's matmul + bias + relu.
+    """(the case's speed target and where it stands, whether it is met, the GFLOP/s it asks
+    for) for one result row, or None where the targets set none: float32 squares
+    1024-4096 at least the faster peer's speed; the MLP shapes on two or more threads 1.1x
+    the faster peer or 90 % of the FMA peak, whichever is lower (some peers already run at
+    85 % of peak there); float64 squares 0.9x NumPy; the fused dense forward 1.2x NumPy's
+    matmul + bias + relu.
     """
     best = max((r[lib] for lib in ("numpy", "torch") if lib in r), default=None)
     if r["group"] == "square" and r["m"] >= 1024 and best:
-        return f"{r['fastnn'] / best:.2f}x best>=1.0", r["fastnn"] >= best
+        return f"{r['fastnn'] / best:.2f}x best>=1.0", r["fastnn"] >= best, best
     if r["group"] == "mlp" and r["threads"] >= 2 and best:
         need = min(1.1 * best, 0.9 * peak) if peak else 1.1 * best
-        return ">=1.1x best|90%pk", r["fastnn"] >= need
+        return ">=1.1x best|90%pk", r["fastnn"] >= need, need
     if r["group"] in ("square64", "dense") and r.get("numpy"):
         goal = 0.9 if r["group"] == "square64" else 1.2
         ratio = r["fastnn"] / r["numpy"]
-        return f"{ratio:.2f}x np>={goal}", ratio >= goal
+        return f"{ratio:.2f}x np>={goal}", ratio >= goal, goal * r["numpy"]
     return None
+
+
+def share_of_ceiling(r, need, ceilings):
+    """The GFLOP/s a target asks for as a share of the float micro-kernel's in-cache rate
+    on the row's threads (None for float64 rows, or where the ceiling is unknown)."""
+    ceiling = ceilings.get(str(r["threads"]))
+    return need / ceiling if ceiling and r["dtype"] == "float32" else None
 
 
 def print_table(data):
     libs = [lib for lib in ("fastnn", "numpy", "torch")
             if any(lib in r for r in data["results"])]
     head = f"{'case':<30} {'dtype':<8} {'thr':>3} " + " ".join(f"{lib:>8}" for lib in libs)
-    print(head + f" {'vs best':>8} {'% peak':>7}  {'target':<18} met")
-    print("-" * len(head) + "-" * 42)
-    met = []
+    print(head + f" {'vs best':>8} {'% peak':>7}  {'target':<18} met  ukr%")
+    print("-" * len(head) + "-" * 48)
+    met, missed_shares = [], []
+    ceilings = data.get("kernel_ceiling", {})
     for r in data["results"]:
         peers = [r[lib] for lib in libs if lib != "fastnn" and lib in r]
         peak = data["peak"][str(r["threads"])][0 if r["dtype"] == "float32" else 1]
@@ -209,13 +254,22 @@ def print_table(data):
         ratio = r["fastnn"] / max(peers) if peers else float("nan")
         pct = 100 * r["fastnn"] / peak if peak else float("nan")
         goal = target(r, peak)
+        goal_text = ""
         if goal is not None:
-            met.append(goal[1])
-        goal_text = f"  {goal[0]:<18} {'yes' if goal[1] else 'NO'}" if goal else ""
+            text, ok, need = goal
+            met.append(ok)
+            share = share_of_ceiling(r, need, ceilings)
+            if not ok and share is not None:
+                missed_shares.append(share)
+            share_text = f"{100 * share:4.0f}%" if share is not None else ""
+            goal_text = f"  {text:<18} {'yes' if ok else 'NO ':<4}{share_text}"
         print(f"{r['case']:<30} {r['dtype']:<8} {r['threads']:>3} {vals} {ratio:7.2f}x "
               f"{pct:6.1f}%{goal_text}")
     if met:
         print(f"targets met: {sum(met)} of {len(met)}")
+    if missed_shares:
+        print(f"the float32 targets missed ask for {100 * min(missed_shares):.0f}-"
+              f"{100 * max(missed_shares):.0f} % of the micro-kernel's in-cache rate (ukr%)")
 
 
 def plot(data, path):
@@ -272,7 +326,8 @@ def main():
         print(json.dumps(worker(args.worker, args.quick)))
         return
     data = {"machine": machine_name(),
-            "python": platform.python_version(), "peak": {}, "results": []}
+            "python": platform.python_version(), "peak": {}, "kernel_ceiling": {},
+            "results": []}
     try:
         import numpy
         data["numpy"] = numpy.__version__
@@ -282,10 +337,12 @@ def main():
         before = peak_gflops(threads)
         part = run_worker_process(threads, args.quick)
         data["peak"][str(threads)] = best_peak(before, peak_gflops(threads))
+        data["kernel_ceiling"][str(threads)] = kernel_ceiling(threads, part["isa"])
         data["isa"], data["kernel_info"] = part["isa"], part["kernel_info"]
         data["results"] += part["results"]
     print(f"machine: {data['machine']}; ISA {data['isa']}; FMA peak (fp32, fp64) GFLOP/s by "
-          f"threads: {data['peak']}; medians in GFLOP/s")
+          f"threads: {data['peak']}; micro-kernel in cache (fp32): {data['kernel_ceiling']}; "
+          "medians in GFLOP/s")
     print_table(data)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(data, indent=1))

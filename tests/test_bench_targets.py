@@ -1,5 +1,7 @@
-"""The speed targets benchmarks/bench_matmul.py checks each result row against."""
+"""The speed targets benchmarks/bench_matmul.py checks each result row against, and the
+micro-kernel ceiling it measures them by."""
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,9 @@ bench_matmul = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_matmul)
 
 
-def row(group, m, threads, fastnn, numpy, torch=None):
-    r = {"group": group, "m": m, "threads": threads, "fastnn": fastnn, "numpy": numpy}
+def row(group, m, threads, fastnn, numpy, torch=None, dtype="float32"):
+    r = {"group": group, "m": m, "threads": threads, "fastnn": fastnn, "numpy": numpy,
+         "dtype": dtype}
     if torch is not None:
         r["torch"] = torch
     return r
@@ -41,3 +44,35 @@ def test_target_met(r, peak, met):
 ])
 def test_no_target(r):
     assert bench_matmul.target(r, 117.0) is None
+
+
+@pytest.mark.parametrize("r, peak, need", [
+    (row("square", 1024, 1, 95.0, 94.0, 96.0), 117.0, 96.0),         # the faster peer
+    (row("mlp", 128, 2, 196.7, 186.4, 161.9), 234.0, 1.1 * 186.4),   # 1.1x the faster peer
+    (row("mlp", 128, 2, 212.0, 200.0, 205.0), 234.0, 0.9 * 234.0),   # or 90 % of peak
+    (row("dense", 128, 1, 101.1, 91.5, 78.2), 117.0, 1.2 * 91.5),    # 1.2x NumPy
+    (row("square64", 2048, 2, 90.0, 100.0, dtype="float64"), 116.0, 90.0),
+])
+def test_target_asks_for(r, peak, need):
+    assert bench_matmul.target(r, peak)[2] == pytest.approx(need)
+
+
+def test_share_of_ceiling():
+    ceilings = {"1": 115.0, "2": 230.0}
+    assert bench_matmul.share_of_ceiling(row("dense", 128, 1, 0, 0), 109.25, ceilings) \
+        == pytest.approx(0.95)
+    assert bench_matmul.share_of_ceiling(row("mlp", 128, 2, 0, 0), 115.0, ceilings) \
+        == pytest.approx(0.5)
+    # no float64 kernel is measured, and no ceiling for a thread count not run
+    assert bench_matmul.share_of_ceiling(row("square64", 1024, 1, 0, 0, dtype="float64"),
+                                         50.0, ceilings) is None
+    assert bench_matmul.share_of_ceiling(row("dense", 128, 4, 0, 0), 50.0, ceilings) is None
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler named cc")
+def test_kernel_ceiling_builds_and_runs():
+    """benchmarks/kernel_ceiling.c compiles against src_c/ with the portable kernel (any
+    CPU) and reports a rate; an unknown ISA gives None instead of an error."""
+    rate = bench_matmul.kernel_ceiling(1, "generic")
+    assert rate is not None and rate > 0.1
+    assert bench_matmul.kernel_ceiling(1, "no-such-isa") is None
