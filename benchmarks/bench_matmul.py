@@ -183,18 +183,23 @@ def kernel_ceiling(threads, isa):
         return None
     source, symbol, mr, nr, flags = KERNELS[isa]
     cc = os.environ.get("CC", "cc")
+    # without OpenMP (a compiler that lacks it) the program measures one thread only
+    openmp_options = [["-fopenmp"], []] if threads == 1 else [["-fopenmp"]]
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, "kernel_ceiling")
-        try:
-            subprocess.run([cc, *BASE_C_FLAGS, *flags, "-fopenmp", f"-I{src_c}",
-                            f"-DUKR={symbol}", f"-DMR={mr}", f"-DNR={nr}",
-                            str(HERE / "kernel_ceiling.c"), str(src_c / source), "-o", exe],
-                           check=True, capture_output=True)
-            out = subprocess.run([exe, str(threads)], check=True, capture_output=True,
-                                 text=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
-            return float(out.stdout.split()[0])
-        except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
-            return None
+        for openmp in openmp_options:
+            try:
+                subprocess.run([cc, *BASE_C_FLAGS, *flags, *openmp, f"-I{src_c}",
+                                f"-DUKR={symbol}", f"-DMR={mr}", f"-DNR={nr}",
+                                str(HERE / "kernel_ceiling.c"), str(src_c / source), "-o", exe],
+                               check=True, capture_output=True)
+                out = subprocess.run([exe, str(threads)], check=True, capture_output=True,
+                                     text=True,
+                                     env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+                return float(out.stdout.split()[0])
+            except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+                continue
+    return None
 
 
 def best_peak(*peaks):
