@@ -20,6 +20,7 @@ the speed it asks for as a share of the micro-kernel's in-cache rate (`ukr%`); t
 table's last lines count them.
 """
 import argparse
+import ast
 import json
 import os
 import platform
@@ -35,15 +36,7 @@ MLP_SHAPES = [(32, 784, 128), (64, 784, 128), (128, 784, 512), (256, 512, 512),
               (60000, 784, 128)]
 PAUSE_S = 0.2  # > OpenBLAS's and libgomp's spin-wait after a call
 ROUNDS = 3  # turns each library takes per case (median_times)
-# The float micro-kernel of each ISA, for kernel_ceiling.c: its file in src_c/, symbol,
-# tile (MR x NR) and the flags setup.py's ISA_FLAGS and base flags compile it with.
-KERNELS = {
-    "avx512": ("sgemm_avx512_12x32.c", "fnn_sgemm_avx512_12x32", 12, 32,
-               ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mavx2"]),
-    "avx2": ("sgemm_avx2_6x16.c", "fnn_sgemm_avx2_6x16", 6, 16, ["-mavx2", "-mfma", "-mf16c"]),
-    "neon": ("sgemm_neon_8x12.c", "fnn_sgemm_neon_8x12", 8, 12, []),
-    "generic": ("sgemm_generic_4x8.c", "fnn_sgemm_generic_4x8", 4, 8, []),
-}
+# setup.py's optimisation flags for C (its ISA flags are read from setup.py: isa_flags)
 BASE_C_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-strict-aliasing"]
 
 
@@ -175,13 +168,24 @@ def peak_gflops(threads):
             return None, None
 
 
-def kernel_ceiling(threads, isa):
-    """float32 GFLOP/s of the ISA's micro-kernel in cache on `threads` threads
-    (benchmarks/kernel_ceiling.c), or None where src_c/ is absent or it fails to build."""
-    src_c = HERE.parent / "src_c"
-    if isa not in KERNELS or not src_c.is_dir():
+def isa_flags(isa):
+    """setup.py's compiler flags for the C files of `isa` (none for the portable code),
+    read from its ISA_FLAGS table without running setup.py."""
+    tree = ast.parse((HERE.parent / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ISA_FLAGS":
+            return ast.literal_eval(node.value).get(isa, {}).get("unix", [])
+    return []
+
+
+def kernel_ceiling(threads, isa, mr, nr):
+    """float32 GFLOP/s of the ISA's MR x NR micro-kernel (src_c/sgemm_<isa>_<mr>x<nr>.c) in
+    cache on `threads` threads (benchmarks/kernel_ceiling.c), or None where its source is
+    absent or it fails to build or run."""
+    name = f"sgemm_{isa}_{mr}x{nr}"
+    source = HERE.parent / "src_c" / f"{name}.c"
+    if not source.is_file():
         return None
-    source, symbol, mr, nr, flags = KERNELS[isa]
     cc = os.environ.get("CC", "cc")
     # without OpenMP (a compiler that lacks it) the program measures one thread only
     openmp_options = [["-fopenmp"], []] if threads == 1 else [["-fopenmp"]]
@@ -189,10 +193,10 @@ def kernel_ceiling(threads, isa):
         exe = os.path.join(tmp, "kernel_ceiling")
         for openmp in openmp_options:
             try:
-                subprocess.run([cc, *BASE_C_FLAGS, *flags, *openmp, f"-I{src_c}",
-                                f"-DUKR={symbol}", f"-DMR={mr}", f"-DNR={nr}",
-                                str(HERE / "kernel_ceiling.c"), str(src_c / source), "-o", exe],
-                               check=True, capture_output=True)
+                subprocess.run([cc, *BASE_C_FLAGS, *isa_flags(isa), *openmp,
+                                f"-I{source.parent}", f"-DUKR=fnn_{name}", f"-DMR={mr}",
+                                f"-DNR={nr}", str(HERE / "kernel_ceiling.c"), str(source),
+                                "-o", exe], check=True, capture_output=True)
                 out = subprocess.run([exe, str(threads)], check=True, capture_output=True,
                                      text=True,
                                      env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
@@ -273,8 +277,9 @@ def print_table(data):
     if met:
         print(f"targets met: {sum(met)} of {len(met)}")
     if missed_shares:
-        print(f"the float32 targets missed ask for {100 * min(missed_shares):.0f}-"
-              f"{100 * max(missed_shares):.0f} % of the micro-kernel's in-cache rate (ukr%)")
+        low, high = (f"{100 * v:.0f}" for v in (min(missed_shares), max(missed_shares)))
+        print(f"the float32 targets missed ask for {low if low == high else low + '-' + high} "
+              "% of the micro-kernel's in-cache rate (ukr%)")
 
 
 def plot(data, path):
@@ -342,7 +347,9 @@ def main():
         before = peak_gflops(threads)
         part = run_worker_process(threads, args.quick)
         data["peak"][str(threads)] = best_peak(before, peak_gflops(threads))
-        data["kernel_ceiling"][str(threads)] = kernel_ceiling(threads, part["isa"])
+        tile = part["kernel_info"]["float32"]
+        data["kernel_ceiling"][str(threads)] = kernel_ceiling(threads, part["isa"], tile["MR"],
+                                                              tile["NR"])
         data["isa"], data["kernel_info"] = part["isa"], part["kernel_info"]
         data["results"] += part["results"]
     print(f"machine: {data['machine']}; ISA {data['isa']}; FMA peak (fp32, fp64) GFLOP/s by "

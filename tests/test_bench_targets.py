@@ -73,6 +73,12 @@ def test_share_of_ceiling():
 def test_kernel_ceiling_builds_and_runs():
     """benchmarks/kernel_ceiling.c compiles against src_c/ with the portable kernel (any
     CPU) and reports a rate; an unknown ISA gives None instead of an error."""
-    rate = bench_matmul.kernel_ceiling(1, "generic")
+    rate = bench_matmul.kernel_ceiling(1, "generic", 4, 8)
     assert rate is not None and rate > 0.1
-    assert bench_matmul.kernel_ceiling(1, "no-such-isa") is None
+    assert bench_matmul.kernel_ceiling(1, "no-such-isa", 4, 8) is None
+
+
+def test_isa_flags_come_from_setup_py():
+    assert "-mavx512f" in bench_matmul.isa_flags("avx512")
+    assert bench_matmul.isa_flags("avx2") == ["-mavx2", "-mfma", "-mf16c"]
+    assert bench_matmul.isa_flags("generic") == []
