@@ -3,6 +3,7 @@
     pip install .                       # optimised build, OpenMP when the compiler has it
     FASTNN_NO_OPENMP=1 pip install .    # single-threaded build (show_config() says so)
     FASTNN_DEBUG=1 pip install .        # Cython bounds checks and asserts back on
+    FASTNN_SANITIZE=1 pip install .     # GCC/Clang: AddressSanitizer + UBSan (.ci/sanitize.sh)
 
 The C in src_c/ is compiled once per instruction set: files named `*_avx2*.c` get the
 AVX2+FMA flags, `*_avx512*.c` the AVX-512 flags, `*_neon*.c` are aarch64-only, and all
@@ -40,6 +41,13 @@ CYTHON_DIRECTIVES = {
     "nonecheck": False,
 }
 DEBUG_DIRECTIVES = {"boundscheck": True, "wraparound": True, "initializedcheck": True}
+
+# FASTNN_SANITIZE=1: every C file, the micro-kernels included, is built with ASan and UBSan
+# (plus float-cast-overflow, which GCC leaves out of "undefined": a NaN or out-of-range float
+# converted to an integer), and any undefined behaviour aborts. The interpreter is not
+# instrumented: the runtimes are preloaded (LD_PRELOAD), as .ci/sanitize.sh does.
+SANITIZE_FLAGS = ["-fsanitize=address,undefined,float-cast-overflow",
+                  "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
 
 # Per-ISA compiler flags for GCC/Clang and MSVC. Never -march=native: wheels run anywhere.
 ISA_FLAGS = {
@@ -105,12 +113,16 @@ class BuildExt(build_ext):
                     "-fvisibility=hidden"]
             if target_is_x86():
                 base += ["-mno-avx", "-mno-avx2"]  # baseline only in shared code
+        sanitize = kind == "unix" and bool(os.environ.get("FASTNN_SANITIZE"))
+        if sanitize:
+            base += SANITIZE_FLAGS
         self.base_flags = base
+        link = self.openmp_flags["link"] + (SANITIZE_FLAGS if sanitize else [])
         defines = [("FNN_OPENMP", "1")] if self.openmp_flags["compile"] else []
         for ext in self.extensions:
             ext.define_macros += defines
             ext.extra_compile_args = base + self.openmp_flags["compile"]
-            ext.extra_link_args = self.openmp_flags["link"]
+            ext.extra_link_args = link
             ext.extra_objects = self._compile_isa_objects(ext, kind)
         super().build_extensions()
 

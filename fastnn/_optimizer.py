@@ -4,8 +4,8 @@ ParamGroup) for the cpu backend's training step. The optimizers themselves are i
 fastnn/optimizers.py.
 """
 import math
-import numbers
 
+from fastnn import _validation
 from fastnn._threads import get_num_threads
 from fastnn.backend import get_backend
 
@@ -14,11 +14,7 @@ GROUP_ADAM, GROUP_RMSPROP = 0, 1
 
 
 def _check_positive(name, value, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            value >= 0 if allow_zero else value > 0):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"`{name}` must be a number {bound}; got {value!r}")
-    return float(value)
+    return _validation.real(value, name, 0, min_open=not allow_zero)
 
 
 class Optimizer:
@@ -50,6 +46,8 @@ class Optimizer:
                              f"be set; got {', '.join(given)}")
         self.clipnorm, self.clipvalue, self.global_clipnorm = (
             None if v is None else _check_positive(k, v) for k, v in clips.items())
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {name!r}")
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self._slots = None
@@ -163,10 +161,12 @@ class Optimizer:
             return cached[2]
         from fastnn._kernels.compiled import ParamGroup
         slots = [[s[name] for s in self._slots] for name in self.group_slots]
-        try:
-            group = ParamGroup(list(params), list(grads), *slots)
-        except ValueError:  # mixed dtypes or non-contiguous arrays: one call each
-            group = None
+        arrays = list(params) + list(grads)
+        # one compiled call needs one dtype and C-contiguous arrays (parameters built by
+        # fastnn layers are); otherwise each parameter is updated by its own call. Any
+        # other refusal by ParamGroup is a fault and is raised.
+        uniform = all(a.dtype == arrays[0].dtype and a.flags.c_contiguous for a in arrays)
+        group = ParamGroup(list(params), list(grads), *slots) if uniform and params else None
         # the arrays are held here, so their ids cannot be reused while cached
         self._group = (key, (tuple(params), tuple(grads)), group)
         return group

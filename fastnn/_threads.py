@@ -9,6 +9,14 @@ import contextlib
 import contextvars
 import os
 
+from fastnn import _validation
+
+# The most threads a kernel is ever given: four per core, and at least 64. A count above
+# it would only oversubscribe the machine, and an absurd one (10**6) makes the OpenMP
+# runtime fail to create its threads. `set_num_threads` and `threads` reject larger
+# counts; a larger OMP_NUM_THREADS is capped to it.
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
+
 _state = {"n_threads": None, "forked": False}
 _block = contextvars.ContextVar("fastnn_threads", default=None)
 
@@ -23,7 +31,7 @@ def mark_forked_child():
 def _default_threads():
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
-        return int(env)
+        return min(int(env), MAX_THREADS)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
@@ -40,7 +48,7 @@ def get_num_threads():
     n = _block.get()
     # a limit set on the OpenMP runtime (threadpoolctl's threadpool_limits, or
     # omp_set_num_threads from other code) in this thread applies to fastnn too
-    return min(_state["n_threads"] if n is None else n, _omp_limit())
+    return min(_state["n_threads"] if n is None else n, _omp_limit(), MAX_THREADS)
 
 
 def _omp_limit():
@@ -60,20 +68,23 @@ def set_num_threads(n):
     still has its own count inside it).
 
     Args:
-        n: a positive int.
+        n: a positive int, at most `fastnn._threads.MAX_THREADS` (four per core, and
+            at least 64).
+
+    Raises:
+        ValueError: `n` is not an int in [1, MAX_THREADS]; the setting is unchanged.
 
     Example:
         >>> import fastnn
         >>> fastnn.set_num_threads(1)
     """
-    _check_count(n)
-    _state["n_threads"] = n
+    n = _check_count(n)
     _set_omp_threads(n)
+    _state["n_threads"] = n
 
 
 def _check_count(n):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"`n` must be a positive int; got {n!r}")
+    return _validation.positive_int(n, "n", MAX_THREADS)
 
 
 def _set_omp_threads(n):
@@ -97,14 +108,14 @@ def threads(n):
     over an enclosing threadpoolctl limit there; other threads keep theirs.
 
     Args:
-        n: a positive int.
+        n: a positive int, at most `fastnn._threads.MAX_THREADS`.
 
     Example:
         >>> import fastnn
         >>> with fastnn.threads(1):
         ...     pass
     """
-    _check_count(n)
+    n = _check_count(n)
     previous_omp = _omp_limit()
     token = _block.set(n)
     _set_omp_threads(n)

@@ -10,22 +10,122 @@ class NotCompiledError(RuntimeError, ValueError):
     and a ValueError, as fastnn raises for every misuse at the boundary)."""
 
 
-def positive_int(value, name):
-    """`value` as an int > 0, or a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive int; got {value!r}")
+# The largest array a boundary check lets a call allocate (elements): a request beyond
+# it is a mistake in the arguments, not a workload, and fails before any allocation.
+MAX_ELEMENTS = 1 << 36
+
+
+def is_int(value):
+    """Whether `value` is an int (Python or NumPy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, numpy.bool_))
+
+
+def integer(value, name, minimum=None, maximum=None):
+    """`value` (a Python or NumPy int, not a bool or a float) as an int in
+    [minimum, maximum], or a TypeError / ValueError naming `name`."""
+    if not is_int(value):
+        raise TypeError(f"`{name}` must be an int; got {value!r}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        lo = "" if minimum is None else f">= {minimum}"
+        hi = "" if maximum is None else f"<= {maximum}"
+        raise ValueError(f"`{name}` must be an int {lo}{' and ' if lo and hi else ''}{hi}; "
+                         f"got {value!r}")
+    return value
+
+
+def positive_int(value, name, maximum=None):
+    """`value` as an int > 0 (and <= maximum), or a ValueError naming `name`."""
+    if not is_int(value) or value <= 0 or (maximum is not None and value > maximum):
+        bound = "" if maximum is None else f" <= {maximum}"
+        raise ValueError(f"`{name}` must be a positive int{bound}; got {value!r}")
     return int(value)
+
+
+def real(value, name, minimum=None, maximum=None, min_open=False, max_open=False):
+    """`value` (a Python or NumPy real, not a bool) as a finite float in the interval
+    given by minimum / maximum (open ends when min_open / max_open), or an error naming
+    `name`."""
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number; got {value!r}")
+    as_float = float(value)
+    low_ok = minimum is None or (as_float > minimum if min_open else as_float >= minimum)
+    high_ok = maximum is None or (as_float < maximum if max_open else as_float <= maximum)
+    if as_float != as_float or abs(as_float) == float("inf") or not (low_ok and high_ok):
+        lo = "" if minimum is None else ("(" if min_open else "[") + f"{minimum}, "
+        hi = "" if maximum is None else f"{maximum}" + (")" if max_open else "]")
+        where = (f" in {lo}{hi}" if lo and hi else f" {'>' if min_open else '>='} {minimum}"
+                 if lo else f" {'<' if max_open else '<='} {maximum}" if hi else "")
+        raise ValueError(f"`{name}` must be a finite number{where}; got {value!r}")
+    return as_float
 
 
 def fraction(value, name):
     """`value` as a float in [0, 1), or a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Real) \
+            or not 0 <= value < 1:
         raise ValueError(f"`{name}` must be a number in [0, 1); got {value!r}")
     return float(value)
 
 
-def numeric_array(data, name):
-    """`data` as a finite numeric NumPy array, or a clear error."""
+# Philox takes a 64-bit key
+MAX_SEED = 2 ** 64 - 1
+
+
+def seed(value, name="seed"):
+    """`value` as an int in [0, 2**64 - 1] (what the Philox generator takes)."""
+    return integer(value, name, 0, MAX_SEED)
+
+
+def shape(value, name="input_shape"):
+    """`value` (an int or a sequence of ints) as a tuple of positive ints."""
+    items = (value,) if is_int(value) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        raise TypeError(f"`{name}` must be a tuple of positive ints; got {value!r}") from None
+    if not items or not all(is_int(s) and s > 0 for s in items):
+        bad = TypeError if not all(is_int(s) for s in items) or not items else ValueError
+        raise bad(f"`{name}` must be a tuple of positive ints; got {value!r}")
+    items = tuple(int(s) for s in items)
+    size = 1
+    for s in items:
+        size *= s
+    if size > MAX_ELEMENTS:
+        raise ValueError(f"`{name}` must describe at most {MAX_ELEMENTS} values per sample; "
+                         f"got {value!r}")
+    return items
+
+
+def config_dict(identifier, arg_name, kind):
+    """The (class_name, config) of a Keras-style serialized `identifier`, or a
+    ValueError naming `arg_name` when the dict is not {'class_name': ..., 'config': ...}."""
+    class_name, config = identifier.get("class_name"), identifier.get("config", {})
+    if not isinstance(class_name, str) or not isinstance(config, dict) \
+            or set(identifier) - {"class_name", "config", "module", "registered_name"}:
+        raise ValueError(f"`{arg_name}` as a dict must be a serialized {kind}, "
+                         f"{{'class_name': str, 'config': dict}}; got {identifier!r}")
+    return class_name, config
+
+
+def from_config_dict(identifier, classes, arg_name, kind):
+    """The object of serialized `identifier`, its class looked up in `classes`
+    ({name: class}); an unknown class or a config its constructor rejects raises a
+    ValueError naming `arg_name`."""
+    class_name, config = config_dict(identifier, arg_name, kind)
+    cls = classes.get(class_name)
+    if cls is None:
+        raise ValueError(f"`{arg_name}` names an unknown {kind} class {class_name!r}; "
+                         f"expected one of {sorted(classes)}")
+    try:
+        return cls.from_config(config)
+    except TypeError as exc:   # unknown or missing constructor arguments
+        raise ValueError(f"`{arg_name}` holds an invalid {kind} config for {class_name} "
+                         f"({exc}); got {config!r}") from None
+
+
+def numeric_array(data, name, finite=True):
+    """`data` as a finite (unless not `finite`) numeric NumPy array, or a clear error."""
     if data is None:
         raise ValueError(f"`{name}` must be an array of numbers; got None")
     try:
@@ -44,7 +144,8 @@ def numeric_array(data, name):
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise ValueError(f"`{name}` must hold at least one sample; got shape {arr.shape}")
     # a sum of finite numbers is finite unless it overflows: only then look element-wise
-    if kind == "f" and not numpy.isfinite(arr.sum()) and not numpy.isfinite(arr).all():
+    if finite and kind == "f" and not numpy.isfinite(arr.sum()) \
+            and not numpy.isfinite(arr).all():
         raise not_finite(name, int((~numpy.isfinite(arr)).sum()))
     return arr
 
@@ -85,3 +186,109 @@ def sample_weights(weights, n_samples, dtype, name="sample_weight"):
     if (w < 0).any():
         raise ValueError(f"`{name}` must be non-negative; got a minimum of {w.min()}")
     return numpy.ascontiguousarray(w, dtype=dtype)
+
+
+# ------------------------------------------------------------- kernel arguments
+# Checks of the arrays an exported backend method hands to compiled code: cheap (a few
+# attribute reads), since they run on every call of the per-layer path.
+FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
+
+def kernel_array(a, name, ndim, dtype=None, shape=None, contiguous=True):
+    """A TypeError / ValueError unless `a` is a NumPy array of `ndim` dimensions, of
+    `dtype` (float32 or float64 when None), of `shape` (None entries are free), and
+    C-contiguous when `contiguous`. Returns `a`."""
+    if type(a) is not numpy.ndarray and not isinstance(a, numpy.ndarray):
+        raise TypeError(f"`{name}` must be a NumPy array; got {type(a).__name__}")
+    if a.ndim != ndim:
+        raise ValueError(f"`{name}` must be a {ndim}-D array; got shape {a.shape}")
+    if dtype is None:
+        if a.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"`{name}` must have dtype float32 or float64; got {a.dtype}")
+    elif a.dtype != dtype:
+        raise TypeError(f"`{name}` must have dtype {numpy.dtype(dtype)}; got {a.dtype}")
+    if shape is not None and a.shape != shape:
+        if len(shape) != ndim or any(w is not None and g != w for g, w in zip(a.shape, shape)):
+            want = "(" + ", ".join("n" if w is None else str(w) for w in shape) + \
+                   ("," if ndim == 1 else "") + ")"
+            raise ValueError(f"`{name}` must have shape {want}; got shape {a.shape}")
+    if contiguous and not a.flags.c_contiguous:
+        raise ValueError(f"`{name}` must be C-contiguous; got strides {a.strides}")
+    return a
+
+
+def kernel_out(out, name, shape, dtype):
+    """`out` checked as a writable C-contiguous array of exactly `shape` and `dtype`."""
+    kernel_array(out, name, len(shape), dtype, shape)
+    if not out.flags.writeable:
+        raise ValueError(f"`{name}` must be writable")
+    return out
+
+
+def kernel_indices(indices, name, n_rows):
+    """`indices` checked as a 1-D C-contiguous int64 array of values in [0, n_rows)."""
+    kernel_array(indices, name, 1, numpy.int64)
+    if indices.shape[0] and (indices.min() < 0 or indices.max() >= n_rows):
+        raise ValueError(f"`{name}` must hold row numbers in [0, {n_rows - 1}]; got values "
+                         f"in [{indices.min()}, {indices.max()}]")
+    return indices
+
+
+def same_size(arrays, names, size, dtype):
+    """A ValueError unless every array (None skipped) is a C-contiguous array of `size`
+    elements and `dtype`: the slots of an optimizer update."""
+    for a, name in zip(arrays, names):
+        if a is None:
+            continue
+        if not isinstance(a, numpy.ndarray) or a.dtype != dtype or a.size != size \
+                or not a.flags.c_contiguous:
+            got = (f"shape {a.shape}, dtype {a.dtype}" if isinstance(a, numpy.ndarray)
+                   else type(a).__name__)
+            raise ValueError(f"`{name}` must be a C-contiguous {dtype} array of {size} "
+                             f"values (the parameter's); got {got}")
+
+
+def loss_arguments(y_true, y_pred, sample_weight):
+    """(y_pred as a 2-D array, y_true, sample_weight as a 1-D array or None) of a loss or
+    metric call, checked against one another: as many samples in each, finite numbers."""
+    y_pred = numeric_array(y_pred, "y_pred", finite=False)   # a diverged model's NaN
+    if y_pred.ndim == 1:
+        y_pred = y_pred.reshape(-1, 1)
+    if y_pred.ndim != 2:
+        raise ValueError(f"`y_pred` must have shape (n_samples, n_outputs); got shape "
+                         f"{y_pred.shape}")
+    n = y_pred.shape[0]
+    y_true = numeric_array(y_true, "y_true")
+    if y_true.shape[0] != n:
+        raise ValueError(f"`y_true` must have {n} samples, as `y_pred` (shape "
+                         f"{y_pred.shape}); got shape {y_true.shape}")
+    if sample_weight is not None:
+        w = numpy.asarray(sample_weight) if not isinstance(sample_weight, numpy.ndarray) \
+            else sample_weight
+        if w.ndim == 0:   # one weight for every sample, as Keras allows
+            w = numpy.full(n, w)
+        elif w.ndim == 2 and w.shape[1] == 1:
+            w = w[:, 0]
+        sample_weight = sample_weights(w, n, numpy.float64)
+    return y_pred, y_true, sample_weight
+
+
+def _physical_memory():
+    """This machine's memory in bytes (2**40 where the platform does not say)."""
+    try:
+        import os
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 40
+
+
+PHYSICAL_MEMORY = _physical_memory()
+
+
+def allocation(n_elements, itemsize, name, what):
+    """A ValueError naming `name`, before anything is allocated, when `what` (n_elements
+    values of itemsize bytes) would not fit in this machine's memory: an allocation the
+    operating system grants lazily would otherwise end in the process being killed."""
+    if n_elements * itemsize > PHYSICAL_MEMORY:
+        raise ValueError(f"`{name}` asks for {what}: {n_elements * itemsize} bytes, more "
+                         f"than this machine's memory ({PHYSICAL_MEMORY} bytes)")

@@ -3,6 +3,7 @@
 An activation is a small spec object (name, parameter) that backends dispatch on; it is
 callable on an array, so ``fastnn.activations.relu(x)`` works as in Keras.
 """
+from fastnn import _validation
 from fastnn._registry import lookup
 
 __all__ = ["ActivationSpec", "get", "serialize", "linear", "relu", "leaky_relu", "elu",
@@ -89,7 +90,12 @@ def get(identifier):
     if isinstance(identifier, ActivationSpec):
         return identifier
     if isinstance(identifier, dict):
-        return ActivationSpec(get(identifier["name"]).name, identifier.get("param"))
+        if not isinstance(identifier.get("name"), str) or set(identifier) - {"name", "param"}:
+            raise ValueError(f"`activation` as a dict must be {{'name': str, 'param': "
+                             f"number}}; got {identifier!r}")
+        param = identifier.get("param")
+        return ActivationSpec(get(identifier["name"]).name,
+                              None if param is None else _validation.real(param, "param"))
     if not isinstance(identifier, str):
         raise TypeError(f"`activation` must be an activation name or one of "
                         f"fastnn.activations' functions; got {identifier!r}")

@@ -4,7 +4,7 @@ import math
 
 import numpy
 
-from fastnn import _random
+from fastnn import _random, _validation
 from fastnn._registry import Configurable, lookup
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
@@ -41,7 +41,7 @@ class Constant(Initializer):
     """All `value`."""
 
     def __init__(self, value=0.0):
-        self.value = float(value)
+        self.value = _validation.real(value, "value")
 
     def __call__(self, shape, dtype="float32"):
         return numpy.full(shape, self.value, dtype=dtype)
@@ -52,7 +52,7 @@ class Constant(Initializer):
 
 class _Seeded(Initializer):
     def __init__(self, seed=None):
-        self.seed = seed
+        self.seed = None if seed is None else _validation.seed(seed)
 
     def _rng(self):
         return _random.generator(self.seed)
@@ -66,7 +66,8 @@ class RandomNormal(_Seeded):
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
+        self.mean = _validation.real(mean, "mean")
+        self.stddev = _validation.real(stddev, "stddev", 0)
 
     def __call__(self, shape, dtype="float32"):
         return self._rng().normal(self.mean, self.stddev, shape).astype(dtype)
@@ -80,7 +81,8 @@ class RandomUniform(_Seeded):
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
-        self.minval, self.maxval = float(minval), float(maxval)
+        self.minval = _validation.real(minval, "minval")
+        self.maxval = _validation.real(maxval, "maxval", self.minval)
 
     def __call__(self, shape, dtype="float32"):
         return self._rng().uniform(self.minval, self.maxval, shape).astype(dtype)
@@ -104,7 +106,8 @@ class TruncatedNormal(_Seeded):
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
+        self.mean = _validation.real(mean, "mean")
+        self.stddev = _validation.real(stddev, "stddev", 0)
 
     def __call__(self, shape, dtype="float32"):
         return (self.mean + _truncated_normal(self._rng(), self.stddev, shape)).astype(dtype)
@@ -182,7 +185,8 @@ def get(identifier):
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
-        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
+        return _validation.from_config_dict(identifier, _CLASSES, "initializer",
+                                            "initializer")
     return lookup(_NAMES, identifier, "initializer", "initializer")()
 
 

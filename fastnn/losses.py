@@ -7,6 +7,7 @@ gradient with respect to the logits is simply p - y, stable for any logit.
 """
 import numpy
 
+from fastnn import _validation
 from fastnn._registry import Configurable, lookup
 from fastnn.backend import get_backend
 from fastnn.backend.reference import (BCE, CCE, HINGE, HUBER, KLD, MAE, MSE, SIGMOID_BCE,
@@ -24,6 +25,8 @@ class Loss(Configurable):
     sparse = False
 
     def __init__(self, name=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {name!r}")
         self.name = name or _SNAKE[type(self).__name__]
 
     def kernel(self, last_activation):
@@ -43,14 +46,12 @@ class Loss(Configurable):
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The mean loss of `y_pred` against `y_true`, as a float."""
         backend = get_backend()
-        y_pred = numpy.asarray(y_pred)
-        if y_pred.ndim == 1:
-            y_pred = y_pred.reshape(-1, 1)
+        y_pred, y_true, w = _validation.loss_arguments(y_true, y_pred, sample_weight)
         dtype = y_pred.dtype if y_pred.dtype in (numpy.float32, numpy.float64) else "float64"
         pred = backend.asarray(numpy.ascontiguousarray(y_pred, dtype=dtype))
         target = backend.asarray(self.prepare_target(y_true, pred.shape[1], dtype))
-        w = None if sample_weight is None else backend.asarray(
-            numpy.ascontiguousarray(sample_weight, dtype=dtype))
+        if w is not None:
+            w = backend.asarray(numpy.ascontiguousarray(w, dtype=dtype))
         kind, _ = self.kernel(None)
         return backend.loss_grad(kind, self._param(), pred, target, w)
 
@@ -78,9 +79,7 @@ class Huber(Loss):
 
     def __init__(self, delta=1.0, name=None):
         super().__init__(name or "huber_loss")
-        if not delta > 0:
-            raise ValueError(f"`delta` must be > 0; got {delta!r}")
-        self.delta = float(delta)
+        self.delta = _validation.real(delta, "delta", 0, min_open=True)
 
     def _param(self):
         return self.delta
@@ -190,7 +189,7 @@ def get(identifier):
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
-        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
+        return _validation.from_config_dict(identifier, _CLASSES, "loss", "loss")
     cls = lookup(_NAMES, identifier, "loss", "loss")
     loss = cls()
     if identifier.lower() in ("mse", "mae"):

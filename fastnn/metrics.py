@@ -5,6 +5,7 @@ their running sums in float64.
 """
 import numpy
 
+from fastnn import _validation
 from fastnn._registry import lookup
 
 __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -17,6 +18,8 @@ class Metric:
     """Base class: a sample-weighted mean of per-sample values."""
 
     def __init__(self, name=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"`name` must be a str; got {name!r}")
         self.name = name or _SNAKE[type(self).__name__]
         self.reset_state()
 
@@ -26,15 +29,22 @@ class Metric:
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch."""
-        y_pred = numpy.asarray(y_pred)
-        v = numpy.asarray(self.values(numpy.asarray(y_true), y_pred), dtype=numpy.float64)
-        if sample_weight is None:
+        y_pred, y_true, w = _validation.loss_arguments(y_true, y_pred, sample_weight)
+        self._check_labels(y_true, y_pred)
+        v = numpy.asarray(self.values(y_true, y_pred), dtype=numpy.float64)
+        if w is None:
             self._total += float(v.sum())
             self._count += v.shape[0]
         else:
-            w = numpy.asarray(sample_weight, dtype=numpy.float64)
             self._total += float((v * w).sum())
             self._count += float(w.sum())
+
+    def _check_labels(self, y_true, y_pred):
+        """A ValueError unless `y_true` holds one value per value of `y_pred` (element-wise
+        metrics; metrics of labels check them instead)."""
+        if y_true.size != y_pred.size:
+            raise ValueError(f"`y_true` must have shape {y_pred.shape}, as `y_pred`, for "
+                             f"metric {self.name!r}; got shape {y_true.shape}")
 
     def result(self):
         """The mean so far (0 before any update)."""
@@ -68,11 +78,12 @@ class BinaryAccuracy(Metric):
     """How often (y_pred > threshold) equals y_true."""
 
     def __init__(self, name=None, threshold=0.5):
-        self.threshold = float(threshold)
+        self.threshold = _validation.real(threshold, "threshold")
         super().__init__(name)
 
     def values(self, y_true, y_pred):
-        hit = (y_pred > self.threshold) == (y_true.reshape(y_pred.shape) > 0.5)
+        # as in Keras 3: only y_pred is thresholded; a soft label matches no prediction
+        hit = (y_pred > self.threshold) == y_true.reshape(y_pred.shape)
         return hit.reshape(len(y_pred), -1).mean(axis=1)
 
     def get_config(self):
@@ -83,11 +94,28 @@ class CategoricalAccuracy(Metric):
     """How often argmax(y_pred) equals argmax(y_true) (one-hot labels)."""
 
     def values(self, y_true, y_pred):
-        return y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)
+        return y_pred.argmax(axis=-1) == y_true.reshape(y_pred.shape).argmax(axis=-1)
+
+
+def _check_sparse_labels(metric, y_true, y_pred, in_range=False):
+    """A ValueError unless `y_true` holds one class label per row of `y_pred` (and, when
+    `in_range`, labels in [0, n_outputs))."""
+    labels = _as_labels(y_true)
+    if labels.ndim != 1:
+        raise ValueError(f"`y_true` must be integer class labels of shape ({len(y_pred)},) "
+                         f"for metric {metric.name!r}; got shape {y_true.shape}")
+    if in_range and (labels.min() < 0 or labels.max() >= y_pred.shape[1]
+                     or (labels != numpy.round(labels)).any()):
+        raise ValueError(f"`y_true` must hold integer class labels in [0, "
+                         f"{y_pred.shape[1] - 1}] for metric {metric.name!r}; got values in "
+                         f"[{labels.min()}, {labels.max()}]")
 
 
 class SparseCategoricalAccuracy(Metric):
     """How often argmax(y_pred) equals the integer label."""
+
+    def _check_labels(self, y_true, y_pred):
+        _check_sparse_labels(self, y_true, y_pred)
 
     def values(self, y_true, y_pred):
         return y_pred.argmax(axis=-1) == _as_labels(y_true)
@@ -97,8 +125,11 @@ class SparseTopKCategoricalAccuracy(Metric):
     """How often the integer label is among the k highest predictions."""
 
     def __init__(self, k=5, name=None):
-        self.k = int(k)
+        self.k = _validation.positive_int(k, "k")
         super().__init__(name)
+
+    def _check_labels(self, y_true, y_pred):
+        _check_sparse_labels(self, y_true, y_pred, in_range=True)
 
     def values(self, y_true, y_pred):
         labels = _as_labels(y_true).astype(numpy.int64)
@@ -113,8 +144,11 @@ class SparseTopKCategoricalAccuracy(Metric):
 class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
     """How often argmax(y_true) is among the k highest predictions."""
 
+    def _check_labels(self, y_true, y_pred):
+        Metric._check_labels(self, y_true, y_pred)
+
     def values(self, y_true, y_pred):
-        return super().values(y_true.argmax(axis=-1), y_pred)
+        return super().values(y_true.reshape(y_pred.shape).argmax(axis=-1), y_pred)
 
 
 class MeanSquaredError(Metric):
@@ -173,3 +207,28 @@ def resolve(identifier, loss, n_outputs, sparse_labels):
             return SparseCategoricalAccuracy(name=name)
         return CategoricalAccuracy(name=name)
     return get(identifier)
+
+
+def log_names(metrics, weighted_metrics):
+    """The log keys of compiled `metrics` then `weighted_metrics`, as Keras 3 names them:
+    each metric's name; a repeated plain name gets '_1', '_2', ...; a weighted metric
+    whose name is taken becomes 'weighted_<name>' (then numbered if that is taken too)."""
+    seen, names = {}, []
+    for metric in metrics:
+        name = metric.name
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name] - 1}"
+        else:
+            seen[name] = 1
+        names.append(name)
+    for metric in weighted_metrics:
+        name = metric.name
+        if name in seen:
+            name = "weighted_" + name
+            if name in seen:
+                seen[name] += 1
+                name = f"{name}_{seen[name] - 1}"
+        seen.setdefault(name, 1)
+        names.append(name)
+    return names

@@ -1,6 +1,7 @@
 """Array operations on the active backend."""
 import numpy
 
+from fastnn import _validation
 from fastnn.backend import get_backend
 
 __all__ = ["matmul"]
@@ -79,6 +80,13 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
                              f"{tuple(out.shape)} and dtype {out.dtype}")
         if not out.flags.c_contiguous:
             raise ValueError("`out` must be C-contiguous")
+        if not out.flags.writeable:
+            raise ValueError("`out` must be writable")
+        if xp.may_share_memory(out, a) or xp.may_share_memory(out, b):
+            # the GEMM would overwrite inputs it has still to read: compute aside, copy
+            out[...] = matmul(a, b, transpose_a, transpose_b)
+            return out
+    _check_size(shape, dtype)
     if not batch and not row and not column:
         return backend.matmul(a, b, out=out, transpose_a=transpose_a,
                               transpose_b=transpose_b)
@@ -90,3 +98,11 @@ def matmul(a, b, transpose_a=False, transpose_b=False, out=None):
         backend.matmul(a[index], b[index], out=c[index], transpose_a=transpose_a,
                        transpose_b=transpose_b)
     return result
+
+
+def _check_size(shape, dtype):
+    """A ValueError, before anything is allocated, for a result beyond the memory."""
+    size = 1
+    for s in shape:
+        size *= s
+    _validation.allocation(size, dtype.itemsize, "a` and `b", f"a result of shape {shape}")

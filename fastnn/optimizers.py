@@ -6,6 +6,7 @@ parameter and its slots in place (the base class, Optimizer, is in fastnn/_optim
 """
 import math
 
+from fastnn import _validation
 from fastnn import schedules  # noqa: F401  (fastnn.optimizers.schedules, as in Keras)
 from fastnn._optimizer import GROUP_ADAM, GROUP_RMSPROP, Optimizer
 from fastnn._registry import lookup
@@ -19,9 +20,8 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"`momentum` must be in [0, 1); got {momentum!r}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = _validation.real(momentum, "momentum", 0, 1, max_open=True)
+        self.nesterov = bool(nesterov)
 
     def _active_slots(self):
         return ("momentum",) if self.momentum > 0 else ()
@@ -41,8 +41,11 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
-        self.epsilon, self.amsgrad = float(epsilon), bool(amsgrad)
+        # beta in [0, 1): the bias corrections divide by 1 - beta**t
+        self.beta_1 = _validation.real(beta_1, "beta_1", 0, 1, max_open=True)
+        self.beta_2 = _validation.real(beta_2, "beta_2", 0, 1, max_open=True)
+        self.epsilon = _validation.real(epsilon, "epsilon", 0, min_open=True)
+        self.amsgrad = bool(amsgrad)
 
     def _active_slots(self):
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
@@ -94,8 +97,10 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
                  centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.rho, self.momentum = float(rho), float(momentum)
-        self.epsilon, self.centered = float(epsilon), bool(centered)
+        self.rho = _validation.real(rho, "rho", 0, 1, max_open=True)
+        self.momentum = _validation.real(momentum, "momentum", 0, 1, max_open=True)
+        self.epsilon = _validation.real(epsilon, "epsilon", 0, min_open=True)
+        self.centered = bool(centered)
 
     def _active_slots(self):
         return (("velocity",) + (("average_grad",) if self.centered else ())
@@ -125,8 +130,9 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = _validation.real(
+            initial_accumulator_value, "initial_accumulator_value", 0)
+        self.epsilon = _validation.real(epsilon, "epsilon", 0, min_open=True)
 
     def _init_slot(self, name, backend, param):
         slot = backend.zeros(param.shape, param.dtype)
@@ -199,7 +205,7 @@ def get(identifier):
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict):
-        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
+        return _validation.from_config_dict(identifier, _CLASSES, "optimizer", "optimizer")
     return lookup(_NAMES, identifier, "optimizer", "optimizer")()
 
 

@@ -1,4 +1,5 @@
 """Weight regularizers (penalties added to the loss), by Keras name and class."""
+from fastnn import _validation
 from fastnn._registry import lookup
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get"]
@@ -8,10 +9,8 @@ class Regularizer:
     """penalty(w) = l1 * sum|w| + l2 * sum w^2, with its gradient."""
 
     def __init__(self, l1=0.0, l2=0.0):
-        for name, value in (("l1", l1), ("l2", l2)):
-            if not value >= 0:
-                raise ValueError(f"`{name}` must be >= 0; got {value!r}")
-        self.l1, self.l2 = float(l1), float(l2)
+        self.l1 = _validation.real(l1, "l1", 0)
+        self.l2 = _validation.real(l2, "l2", 0)
 
     def __call__(self, w):
         """The penalty of weights `w` (a float)."""
@@ -83,7 +82,8 @@ def get(identifier):
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        return _CLASSES[identifier["class_name"]].from_config(identifier["config"])
+        return _validation.from_config_dict(identifier, _CLASSES, "regularizer",
+                                            "regularizer")
     return lookup(_NAMES, identifier, "regularizer", "regularizer")()
 
 

@@ -102,6 +102,12 @@ void fnn_dgemm_k_halves(int64_t m, int64_t n, int64_t k, const double *a, int64_
  * the gradient it computed. */
 int64_t fnn_gemm_row_strip(int double_precision, int64_t rows, int parts);
 
+/* 1 if a GEMM since the last call could not allocate its packing buffers (its output
+ * is then unspecified), else 0; clears the flag. The Python boundary raises MemoryError. */
+int fnn_gemm_take_alloc_failure(void);
+/* For tests: the next n requests for GEMM buffers fail as if memory had run out. */
+void fnn_gemm_scratch_fail_next(int n);
+
 /* ------------------------------------------------------------------ */
 /* CPU-feature dispatch (src_c/isa.c)                                   */
 /* ------------------------------------------------------------------ */

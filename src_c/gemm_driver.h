@@ -39,23 +39,6 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 #include "gemm_epilogue.h"
 
-/* Unblocked fallback, only used if the pack buffers cannot be allocated. */
-static void gemm_naive(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,
-                       int64_t lda, const T *b, int64_t ldb, T beta, T *c, int64_t ldc,
-                       const epi_t *e)
-{
-    for (int64_t i = 0; i < m; i++) {
-        for (int64_t j = 0; j < n; j++) {
-            T s = 0;
-            for (int64_t p = 0; p < k; p++)
-                s += (ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
-            T v = alpha * s + (beta == 0 ? (T)0 : beta * c[i * ldc + j]);
-            c[i * ldc + j] = v;
-        }
-    }
-    epi_rows(e, c, ldc, 0, 0, m, n);
-}
-
 /* The largest C^T (bytes) computed to be transposed into C for B's rows to be read in
  * place (rows_of_b_in_place). */
 #define FNN_TRANSPOSED_MAX_BYTES (1 << 20)
@@ -286,7 +269,7 @@ static void gemm_run(const KT *kt, int ta, int tb, int64_t m, int64_t n, int64_t
                      int64_t ldc, const epi_t *e)
 {
     if (gemm_serial(kt, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e) != 0)
-        gemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, e);
+        fnn_gemm_note_alloc_failure();
 }
 
 #include "gemm_unpacked.h"

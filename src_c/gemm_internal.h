@@ -173,6 +173,8 @@ void fnn_gemm_kernel_info(int double_precision, int64_t info[8]);
  * 3: the second k-half of fnn_sgemm_k_halves, 4: the transposed product of a C with
  * few columns). */
 void *fnn_gemm_scratch(int slot, size_t bytes);
+/* A product that could not allocate its buffers says so here (see gemm_scratch.c). */
+void fnn_gemm_note_alloc_failure(void);
 
 /* Portable pack and transpose routines (src_c/gemm_pack.c). */
 void fnn_s_pack_generic(int64_t w, int64_t kc, const float *src, int64_t sx, int64_t sp,

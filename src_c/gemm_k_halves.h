@@ -38,19 +38,8 @@ void FNAME_HALVES(int64_t m, int64_t n, int64_t k, const T *a, int64_t lda, cons
     const int act = ep ? ep->act : FNN_ACT_LINEAR;
     const double param = ep ? ep->act_param : 0.0;
     T *part = (T *)fnn_gemm_scratch(3, (size_t)(m * n) * sizeof(T));
-    if (part == NULL) { /* no scratch: the same two sums, unblocked */
-        const T *bias = (const T *)bias_only.bias;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                T s0 = 0, s1 = 0;
-                for (int64_t p = 0; p < h; p++)
-                    s0 += a[i * lda + p] * b[p * ldb + j];
-                for (int64_t p = h; p < k; p++)
-                    s1 += a[i * lda + p] * b[p * ldb + j];
-                c[i * ldc + j] = s0 + (bias ? s1 + bias[j] : s1);
-            }
-        for (int64_t i = 0; i < m; i++)
-            ACT_FWD(act, param, c + i * ldc, NULL, n);
+    if (part == NULL) { /* reported to the caller, which raises MemoryError */
+        fnn_gemm_note_alloc_failure();
         return;
     }
     int nt = (double)m * n * k < FNN_GEMM_PAR_MIN_WORK ? 1 : n_threads;

@@ -70,8 +70,17 @@ static scratch_set *thread_set(void)
 }
 #endif
 
+/* Tests make the next requests fail, to see a failed allocation reported. */
+static volatile int fail_requests = 0;
+
+void fnn_gemm_scratch_fail_next(int n) { fail_requests = n; }
+
 void *fnn_gemm_scratch(int slot, size_t bytes)
 {
+    if (fail_requests > 0) {
+        fail_requests--;
+        return NULL;
+    }
     scratch_set *s = thread_set();
     if (s == NULL)
         return NULL;
@@ -86,4 +95,18 @@ void *fnn_gemm_scratch(int slot, size_t bytes)
         s->size[slot] = want;
     }
     return s->ptr[slot];
+}
+
+/* Set by a GEMM whose packing buffers could not be allocated (any thread; only ever set
+ * to 1, so the race is harmless), read and cleared by the Python boundary, which raises
+ * MemoryError: such a product is not computed at all rather than computed another way. */
+static volatile int alloc_failed = 0;
+
+void fnn_gemm_note_alloc_failure(void) { alloc_failed = 1; }
+
+int fnn_gemm_take_alloc_failure(void)
+{
+    int failed = alloc_failed;
+    alloc_failed = 0;
+    return failed;
 }

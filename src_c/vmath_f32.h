@@ -17,23 +17,38 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float vm_bits_to_float(int32_t i)
+static inline float vm_bits_to_float(uint32_t i)
 {
     float f;
     memcpy(&f, &i, sizeof(f));
     return f;
 }
 
-/* e^x, with its argument clamped to [-87.34, 88.72]: about 1.2e-38 below, +inf at the
- * top (exp's own overflow point), so callers need no special cases. */
+static inline int32_t vm_float_to_bits(float f)
+{
+    int32_t i;
+    memcpy(&i, &f, sizeof(i));
+    return i;
+}
+
+/* e^x, with its argument clamped to [-87.34, 88.72]: about 1.2e-38 below and 3.4e38
+ * (FLT_MAX, exp's own overflow point) at the top, so callers need no special cases:
+ * -inf gives 1.2e-38, +inf gives 3.4e38, NaN gives NaN. Defined behaviour for every
+ * input, NaN included: no float-to-integer conversion, and the exponent fields are
+ * shifted as unsigned integers. */
 static inline float vm_expf(float x)
 {
-    x = x > 88.72283f ? 88.72283f : x;     /* two plain selects: if-convertible */
-    x = x < -87.33654f ? -87.33654f : x;
+    x = x > 88.72283f ? 88.72283f : x;     /* two plain selects: if-convertible; NaN */
+    x = x < -87.33654f ? -87.33654f : x;   /* passes both and stays NaN */
     /* x = n ln2 + r, |r| <= ln2 / 2; n rounded to nearest by the 1.5 * 2^23 trick (no
-     * rint: the baseline x86-64 has no vector rounding instruction) */
-    float fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    int32_t n = (int32_t)fn;
+     * rint: the baseline x86-64 has no vector rounding instruction). The sum t lies in
+     * [2^23, 2^24), where floats are the integers, so t = 1.5 * 2^23 + n exactly and n is
+     * its bit pattern less that of 1.5 * 2^23 (0x4B400000): no (int32_t) conversion,
+     * which is undefined for NaN. For NaN, n is meaningless but cannot overflow below
+     * (|n| < 0x4BC00000) and r, p and the result are NaN. */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float fn = t - 12582912.0f;
+    int32_t n = vm_float_to_bits(t) - 0x4B400000;
     float r = x - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -43,9 +58,11 @@ static inline float vm_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    /* 2^n for n in [-126, 128] as two factors, each a normal float */
+    /* 2^n for n in [-126, 128] as two factors, each a normal float (the biased exponent
+     * is in [64, 191] before the unsigned shift) */
     int32_t half = n >> 1;
-    return p * vm_bits_to_float((half + 127) << 23) * vm_bits_to_float((n - half + 127) << 23);
+    return p * vm_bits_to_float((uint32_t)(half + 127) << 23)
+             * vm_bits_to_float((uint32_t)(n - half + 127) << 23);
 }
 
 /* e^x - 1, accurate near 0 (a Taylor polynomial there, exp elsewhere). */

@@ -135,6 +135,65 @@ def test_softmax_rows_in_blocks_match_each_row_alone(kernel_isa, cpu, ref, dtype
     np.testing.assert_array_equal(split, block)
 
 
+# limits at -inf and +inf of the activations built on exp (src_c/vmath_f32.h clamps exp's
+# argument, so these come out within float32's smallest normal of the exact limits)
+INF_LIMITS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "elu": (-1.0, np.inf),
+              "selu": (-1.0507009873554805 * 1.6732632423543772, np.inf),
+              "softplus": (0.0, np.inf)}
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "gelu", "silu", "sigmoid", "tanh",
+                                  "softplus"])
+def test_transcendentals_on_nan_and_inf(kernel_isa, cpu, dtype, name):
+    # NaN in, NaN out, in vector lanes and the scalar tail alike, and no other element
+    # changes; +-inf give the activation's limits
+    act = activations.get(name)
+    x = (5 * np.random.default_rng(11).standard_normal(203)).astype(dtype)
+    clean = cpu.activation_forward(x.reshape(1, -1), act).ravel()
+    nan_at = np.arange(0, x.size, 7)
+    bad = x.copy()
+    bad[nan_at] = np.nan
+    bad[nan_at[::2]] = -np.nan
+    got = cpu.activation_forward(bad.reshape(1, -1), act).ravel()
+    assert np.isnan(got[nan_at]).all()
+    rest = np.ones(x.size, bool)
+    rest[nan_at] = False
+    np.testing.assert_array_equal(got[rest], clean[rest])
+    if name in INF_LIMITS:
+        inf = np.array([-np.inf, np.inf] * 20, dtype)   # 40: vector lanes and a tail
+        got = cpu.activation_forward(inf.reshape(1, -1), act).ravel()
+        np.testing.assert_allclose(got, INF_LIMITS[name] * 20, rtol=1e-6, atol=1e-37)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_a_row_with_nan_is_nan(kernel_isa, cpu, dtype, name):
+    act = activations.get(name)
+    x = (5 * np.random.default_rng(12).standard_normal((70, 37))).astype(dtype)
+    clean = cpu.activation_forward(x, act)
+    bad = x.copy()
+    bad[2, 0] = bad[5, 20] = bad[69, 36] = np.nan     # first, middle and last column
+    got = cpu.activation_forward(bad, act)
+    nan_rows = np.zeros(len(x), bool)
+    nan_rows[[2, 5, 69]] = True
+    assert np.isnan(got[nan_rows]).all()
+    np.testing.assert_array_equal(got[~nan_rows], clean[~nan_rows])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "silu", "elu", "gelu"])
+def test_dense_with_a_nan_weight(kernel_isa, cpu, dtype, name):
+    # the GEMM's epilogue applies the activation: a NaN weight makes its column NaN only
+    act = activations.get(name)
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((40, 30)).astype(dtype)
+    w = rng.standard_normal((30, 45)).astype(dtype)
+    b = rng.standard_normal(45).astype(dtype)
+    clean = cpu.dense_forward(x, w, b, act)
+    w[7, 33] = np.nan
+    got = cpu.dense_forward(x, w, b, act)
+    assert np.isnan(got[:, 33]).all()
+    np.testing.assert_array_equal(np.delete(got, 33, axis=1), np.delete(clean, 33, axis=1))
+
+
 def test_bias_grad_and_optimizers(kernel_isa, cpu, ref, dtype):
     rng = np.random.default_rng(8)
     dz = rng.standard_normal((301, 77)).astype(dtype)

@@ -45,6 +45,8 @@ cdef extern from "fastnn.h" nogil:
                             const double *b, int64_t ldb, double *c, int64_t ldc,
                             const fnn_epilogue *ep, int n_threads)
     int64_t fnn_gemm_row_strip(int double_precision, int64_t rows, int parts)
+    int fnn_gemm_take_alloc_failure()
+    void fnn_gemm_scratch_fail_next(int n)
 
     const char *fnn_isa_name()
     int fnn_isa_available(const char *name)

@@ -10,11 +10,20 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 
 from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_sgemm_k_halves,
-                                   fnn_dgemm_k_halves, fnn_gemm_row_strip)
+                                   fnn_dgemm_k_halves, fnn_gemm_row_strip,
+                                   fnn_gemm_take_alloc_failure, fnn_gemm_scratch_fail_next)
 
 cdef extern from "gemm_internal.h" nogil:
     void fnn_gemm_kernel_info(int double_precision, int64_t info[8])
 
+
+
+cdef inline int _gemm_buffers_ok() except -1:
+    """A MemoryError if a product since the last check could not allocate its packing
+    buffers (its output is then unspecified); called after every compiled GEMM call."""
+    if fnn_gemm_take_alloc_failure():
+        raise MemoryError("the matrix product's packing buffers could not be allocated")
+    return 0
 
 
 cdef object _operand(object x, bint trans, int64_t *ld, bint *trans_out):
@@ -62,7 +71,7 @@ cdef int _run(object a, object b, floating[:, ::1] out, bint trans_a, bint trans
                       ep, n_threads)
         else:
             fnn_dgemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, n, ep, n_threads)
-    return 0
+    return _gemm_buffers_ok()
 
 
 cdef int _forward(object x, object w, object b, int act, double act_param,
@@ -94,7 +103,7 @@ cdef int _forward(object x, object w, object b, int act, double act_param,
         else:
             fnn_dgemm_k_halves(m, n, k, &xv[0, 0] if k else NULL, k,
                                &wv[0, 0] if k else NULL, n, &out[0, 0], n, &ep, n_threads)
-    return 0
+    return _gemm_buffers_ok()
 
 
 cdef int _backward_input(object dz, object w, object saved, int act, double act_param,
@@ -176,3 +185,9 @@ def kernel_info():
         result[key] = dict(zip(("MR", "NR", "MC", "KC", "NC", "small_m", "narrow_m",
                                 "small_work"), [int(info[i]) for i in range(8)]))
     return result
+
+
+def _fail_next_gemm_buffers(int n):
+    """Make the next `n` requests for GEMM packing buffers fail (tests of the
+    MemoryError path; 0 stops it)."""
+    fnn_gemm_scratch_fail_next(n)

@@ -103,6 +103,7 @@ cdef class StackPlan:
         _dropout_steps(dropout_steps, steps)
         with nogil:
             self._forward(px, steps, n_threads)
+        _gemm_buffers_ok()
         return self.output
 
     cdef const void *_buffer_of(self, x) except NULL:
@@ -176,6 +177,7 @@ cdef class StackPlan:
                 self._forward(px, NULL, n_threads)
         finally:
             last.y = saved_y
+        _gemm_buffers_ok()
         return bad
 
     def train_step(self, x, y, sample_weight, const int64_t[::1] indices, int loss_kind,
@@ -208,6 +210,7 @@ cdef class StackPlan:
                               n_threads)
             if group is not None:
                 group._update(rule, lr, decay_1, decay_2, epsilon, wd_lr, n_threads)
+        _gemm_buffers_ok()
         return loss
 
     cdef int _sources(self, x, y, sample_weight, int loss_kind, StepSources *src) except -1:
@@ -321,6 +324,7 @@ cdef class StackPlan:
         cdef const void *pg = self._buffer_of(grad)
         with nogil:
             self._backward(px, pg, grad_is_dz, n_threads)
+        _gemm_buffers_ok()
 
     cdef void _backward(self, const void *x, const void *grad, bint is_dz,
                         int nt) noexcept nogil:

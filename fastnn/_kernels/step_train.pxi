@@ -54,6 +54,7 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
                 memcpy(keep_out + s * out_bytes, last_y, out_bytes)
             if keep_y != NULL:
                 memcpy(keep_y + s * y_bytes, src.by, y_bytes)
+    _gemm_buffers_ok()
     return losses
 
 

@@ -9,6 +9,8 @@ import threading
 import numpy
 
 from fastnn._threads import get_num_threads, mark_forked_child
+from fastnn._validation import (kernel_array as _array, kernel_indices as _indices,
+                                kernel_out as _out_of, same_size as _same_size)
 from fastnn.backend.reference import CCE, SOFTMAX_CCE, ReferenceBackend
 
 try:
@@ -70,16 +72,38 @@ class CpuBackend(ReferenceBackend):
 
     def matmul(self, a, b, out=None, transpose_a=False, transpose_b=False, alpha=1.0,
                beta=0.0):
-        m = a.shape[1] if transpose_a else a.shape[0]
-        n = b.shape[0] if transpose_b else b.shape[1]
+        _array(a, "a", 2, contiguous=False)
+        _array(b, "b", 2, a.dtype, contiguous=False)
+        m, k = a.shape[::-1] if transpose_a else a.shape
+        k2, n = b.shape[::-1] if transpose_b else b.shape
+        if k != k2:
+            raise ValueError(f"`a` and `b` must have matching inner dimensions; got op(a) "
+                             f"of shape {(m, k)} and op(b) of shape {(k2, n)}")
         if out is None:
             out = numpy.empty((m, n), dtype=a.dtype)
+        else:
+            _out_of(out, "out", (m, n), a.dtype)
+            if numpy.may_share_memory(out, a) or numpy.may_share_memory(out, b):
+                # the kernel writes `out` while reading a and b: use a temporary
+                tmp = out.copy() if beta else numpy.empty_like(out)
+                _k.gemm(a, b, tmp, transpose_a, transpose_b, alpha, beta, get_num_threads())
+                out[...] = tmp
+                return out
         _k.gemm(a, b, out, transpose_a, transpose_b, alpha, beta, get_num_threads())
         return out
 
     def dense_forward(self, x, w, b, activation, out=None, preact=None):
+        _array(x, "x", 2, contiguous=False)
+        _array(w, "w", 2, x.dtype, (x.shape[1], None), contiguous=False)
+        shape = (x.shape[0], w.shape[1])
+        if b is not None:
+            _array(b, "b", 1, x.dtype, (w.shape[1],))
+        if preact is not None:
+            _out_of(preact, "preact", shape, x.dtype)
         if out is None:
-            out = numpy.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+            out = numpy.empty(shape, dtype=x.dtype)
+        else:
+            _out_of(out, "out", shape, x.dtype)
         nt = get_num_threads()
         if activation.name in _SOFTMAX:
             _k.dense_forward(x, w, b, 0, 0.0, out, nt)
@@ -97,8 +121,15 @@ class CpuBackend(ReferenceBackend):
         return out
 
     def dense_backward_input(self, dz, w, activation, saved, out=None):
+        _array(dz, "dz", 2, contiguous=False)
+        _array(w, "w", 2, dz.dtype, (None, dz.shape[1]), contiguous=False)
+        shape = (dz.shape[0], w.shape[0])
+        if activation is not None and activation.name != "linear":
+            _array(saved, "saved", 2, dz.dtype, shape, contiguous=False)
         if out is None:
-            out = numpy.empty((dz.shape[0], w.shape[0]), dtype=dz.dtype)
+            out = numpy.empty(shape, dtype=dz.dtype)
+        else:
+            _out_of(out, "out", shape, dz.dtype)
         nt = get_num_threads()
         if activation is None or activation.name == "linear":
             _k.dense_backward_input(dz, w, None, 0, 0.0, out, nt)
@@ -111,14 +142,20 @@ class CpuBackend(ReferenceBackend):
         return out
 
     def bias_grad(self, dz, out=None):
-        if out is None:
+        _array(dz, "dz", 2)
+        if out is not None:
+            _out_of(out, "out", (dz.shape[1],), dz.dtype)
+        else:
             out = numpy.empty(dz.shape[1], dtype=dz.dtype)
         _k.bias_grad(dz, out, _threads_for(dz.size))
         return out
 
     def activation_forward(self, x, activation, out=None):
+        _array(x, "x", 2)
         if out is None:
             out = numpy.empty_like(x)
+        else:
+            _out_of(out, "out", x.shape, x.dtype)
         nt = _threads_for(x.size)
         if activation.name in _SOFTMAX:
             _k.softmax_forward(x, out, _SOFTMAX[activation.name], nt)
@@ -127,8 +164,12 @@ class CpuBackend(ReferenceBackend):
         return out
 
     def activation_backward(self, activation, grad, saved, out=None):
+        _array(grad, "grad", 2)
+        _array(saved, "saved", 2, grad.dtype, grad.shape)
         if out is None:
             out = numpy.empty_like(grad)
+        else:
+            _out_of(out, "out", grad.shape, grad.dtype)
         nt = _threads_for(grad.size)
         if activation.name in _SOFTMAX:
             _k.softmax_backward(grad, saved, out, _SOFTMAX[activation.name], nt)
@@ -138,26 +179,52 @@ class CpuBackend(ReferenceBackend):
         return out
 
     def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None):
-        rows = self._row_buffer(pred.shape[0])
+        _array(pred, "pred", 2)
+        n = pred.shape[0]
+        if type(kind) is not int or not 0 <= kind <= _LAST_LOSS:
+            raise ValueError(f"`kind` must be a loss code in [0, {_LAST_LOSS}]; got {kind!r}")
+        if sample_weight is not None:
+            _array(sample_weight, "sample_weight", 1, pred.dtype, (n,))
+        if grad is not None:
+            _out_of(grad, "grad", pred.shape, pred.dtype)
+        rows = self._row_buffer(n)
         nt = _threads_for(pred.size)
-        if target.ndim == 1:
+        if getattr(target, "ndim", None) == 1:
             if kind not in (CCE, SOFTMAX_CCE):
                 raise ValueError(f"integer targets need a cross-entropy loss; got kind {kind}")
+            _indices(target, "target", pred.shape[1])
+            if target.shape[0] != n:
+                raise ValueError(f"`target` must have shape ({n},), one label per row of "
+                                 f"`pred`; got shape {target.shape}")
             return _k.loss_grad_sparse(kind, pred, target, sample_weight, grad, rows, nt)
+        _array(target, "target", 2, pred.dtype, pred.shape)
         return _k.loss_grad(kind, param, pred, target, sample_weight, grad, rows, nt)
 
     def dropout(self, x, rate, seed, step, layer, out=None, mask=None):
+        _array(x, "x", 2)
+        _dropout_scalars(rate, seed, step, layer)
         if out is None:
             out = numpy.empty_like(x)
+        else:
+            _out_of(out, "out", x.shape, x.dtype)
         if mask is None:
             mask = numpy.empty(x.shape, dtype=numpy.uint8)
+        else:
+            _out_of(mask, "mask", x.shape, numpy.uint8)
         _k.dropout_forward(x, rate, seed, layer, step, out, mask,
                               _threads_for(x.size))
         return out
 
     def dropout_backward(self, grad, mask, rate, out=None, activation=None, saved=None):
+        _array(grad, "grad", 2)
+        _array(mask, "mask", 2, numpy.uint8, grad.shape)
+        _dropout_scalars(rate, 0, 0, 0)
+        if activation is not None:
+            _array(saved, "saved", 2, grad.dtype, grad.shape)
         if out is None:
             out = numpy.empty_like(grad)
+        else:
+            _out_of(out, "out", grad.shape, grad.dtype)
         if activation is None or activation.code < 0:
             _k.dropout_backward(grad, mask, rate, out, _threads_for(grad.size))
             if activation is not None:  # softmax: row-wise, not fused
@@ -168,17 +235,24 @@ class CpuBackend(ReferenceBackend):
         return out
 
     def take_rows(self, x, indices, out=None):
+        _array(x, "x", 2)
+        _indices(indices, "indices", x.shape[0])
+        shape = (indices.shape[0], x.shape[1])
         if out is None:
-            out = numpy.empty((len(indices), x.shape[1]), dtype=x.dtype)
+            out = numpy.empty(shape, dtype=x.dtype)
+        else:
+            _out_of(out, "out", shape, x.dtype)
         _k.take_rows(x, indices, out, _threads_for(out.size))
         return out
 
     def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, wd_lr):
+        _slots(param, grad=grad, velocity=velocity)
         _k.sgd(param.reshape(-1), grad.reshape(-1), _flat(velocity), lr, momentum,
                  nesterov, wd_lr, _threads_for(param.size))
         return param
 
     def adam_update(self, param, grad, m, v, v_max, alpha, beta_1, beta_2, epsilon, wd_lr):
+        _slots(param, grad=grad, m=m, v=v, v_max=v_max)
         _k.adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                   _flat(v_max), alpha, beta_1, beta_2, epsilon, wd_lr,
                   _threads_for(param.size))
@@ -186,23 +260,28 @@ class CpuBackend(ReferenceBackend):
 
     def rmsprop_update(self, param, grad, velocity, average_grad, momentum_buf, lr, rho,
                        momentum, epsilon, wd_lr):
+        _slots(param, grad=grad, velocity=velocity, average_grad=average_grad,
+               momentum_buf=momentum_buf)
         _k.rmsprop(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1),
                      _flat(average_grad), _flat(momentum_buf), lr, rho, momentum,
                      epsilon, wd_lr, _threads_for(param.size))
         return param
 
     def adagrad_update(self, param, grad, accumulator, lr, epsilon, wd_lr):
+        _slots(param, grad=grad, accumulator=accumulator)
         _k.adagrad(param.reshape(-1), grad.reshape(-1), accumulator.reshape(-1), lr,
                      epsilon, wd_lr, _threads_for(param.size))
         return param
 
     def adamax_update(self, param, grad, m, u, alpha, beta_1, beta_2, epsilon, wd_lr):
+        _slots(param, grad=grad, m=m, u=u)
         _k.adamax(param.reshape(-1), grad.reshape(-1), m.reshape(-1), u.reshape(-1),
                     alpha, beta_1, beta_2, epsilon, wd_lr, _threads_for(param.size))
         return param
 
     def nadam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, c_m, c_g, c_v,
                      wd_lr):
+        _slots(param, grad=grad, m=m, v=v)
         _k.nadam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                    lr, beta_1, beta_2, epsilon, c_m, c_g, c_v, wd_lr,
                    _threads_for(param.size))
@@ -211,3 +290,31 @@ class CpuBackend(ReferenceBackend):
 
 def _flat(a):
     return None if a is None else a.reshape(-1)
+
+
+_LAST_LOSS = 8   # the highest loss code of fastnn/_kernels/losses.pxi (SIGMOID_BCE)
+
+
+def _slots(param, **arrays):
+    """Check an optimizer update's arrays: C-contiguous, of the parameter's size and
+    dtype (the kernels update them in place through flat views)."""
+    if not isinstance(param, numpy.ndarray) or param.dtype not in _FLOATS \
+            or not param.flags.c_contiguous or not param.flags.writeable:
+        raise ValueError(f"`param` must be a writable C-contiguous float32 or float64 "
+                         f"array; got {param!r:.80}")
+    _same_size(arrays.values(), arrays.keys(), param.size, param.dtype)
+
+
+_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
+
+def _dropout_scalars(rate, seed, step, layer):
+    """Check dropout's scalars against what the kernel takes: rate in [0, 1), a 64-bit
+    seed, 32-bit step and layer counters."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"`rate` must be a number in [0, 1); got {rate!r}")
+    if not 0 <= seed < 1 << 64:
+        raise ValueError(f"`seed` must be an int in [0, 2**64 - 1]; got {seed!r}")
+    if not (0 <= step < 1 << 32 and 0 <= layer < 1 << 32):
+        raise ValueError(f"`step` and `layer` must be ints in [0, 2**32 - 1]; got {step!r} "
+                         f"and {layer!r}")

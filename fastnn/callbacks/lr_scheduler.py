@@ -1,4 +1,5 @@
 """LearningRateScheduler: set the learning rate at the start of each epoch."""
+import inspect
 import numbers
 
 from fastnn.callbacks.base import Callback
@@ -25,15 +26,18 @@ class LearningRateScheduler(Callback):
             raise TypeError(f"`schedule` must be callable as schedule(epoch, lr); got "
                             f"{schedule!r}")
         self.schedule, self.verbose = schedule, verbose
+        self._takes_lr = _takes_two_arguments(schedule)
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is None:
             raise ValueError("`model.optimizer` must be set (compile the model) for "
                              "LearningRateScheduler; got None")
-        try:
+        # the form is read from the signature, so a TypeError raised inside the schedule
+        # reaches the user instead of being retried as the one-argument form
+        if self._takes_lr:
             lr = self.schedule(epoch, float(optimizer.learning_rate))
-        except TypeError:  # the one-argument form, schedule(epoch)
+        else:
             lr = self.schedule(epoch)
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
             raise ValueError(f"the output of `schedule` must be a float; got {lr!r}")
@@ -45,3 +49,17 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+def _takes_two_arguments(schedule):
+    """Whether `schedule` can be called as schedule(epoch, lr) (else schedule(epoch));
+    a callable whose signature cannot be read is given both."""
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(0, 0.1)
+        return True
+    except TypeError:
+        return False

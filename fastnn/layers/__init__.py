@@ -1,4 +1,5 @@
 """Layers, as in ``keras.layers``."""
+from fastnn import _validation
 from fastnn.layers.activation import Activation
 from fastnn.layers.base import Layer
 from fastnn.layers.dense import Dense
@@ -17,8 +18,9 @@ def serialize(layer):
 
 def get(config):
     """The layer described by a `serialize` dict."""
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"`class_name` must be one of {sorted(_CLASSES)}; got "
-                         f"{config.get('class_name')!r}")
-    return cls.from_config(config["config"])
+    if isinstance(config, Layer):
+        return config
+    if not isinstance(config, dict):
+        raise TypeError(f"`config` must be a serialized layer, {{'class_name': str, "
+                        f"'config': dict}}; got {config!r}")
+    return _validation.from_config_dict(config, _CLASSES, "config", "layer")

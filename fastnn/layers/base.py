@@ -2,6 +2,7 @@
 import itertools
 import re
 
+from fastnn import _validation
 from fastnn.backend import get_backend
 
 _counters = {}
@@ -145,13 +146,4 @@ class Layer:
 
 
 def _as_shape(shape):
-    if isinstance(shape, int):
-        shape = (shape,)
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"`input_shape` must be a tuple of positive ints; got {shape!r}") \
-            from None
-    if not shape or any(s <= 0 for s in shape):
-        raise ValueError(f"`input_shape` must be a tuple of positive ints; got {shape!r}")
-    return shape
+    return _validation.shape(shape, "input_shape")

@@ -1,7 +1,9 @@
 """Dense: y = activation(x @ kernel + bias), as ``keras.layers.Dense``."""
-from fastnn import activations, initializers, regularizers
+from fastnn import _validation, activations, initializers, regularizers
 from fastnn.backend import get_backend
 from fastnn.layers.base import Layer
+
+import numpy
 
 
 class Dense(Layer):
@@ -27,11 +29,9 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, input_dim=None, **kwargs):
         if input_dim is not None and "input_shape" not in kwargs:
-            kwargs["input_shape"] = (input_dim,)
+            kwargs["input_shape"] = (_validation.positive_int(input_dim, "input_dim"),)
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"`units` must be a positive int; got {units!r}")
-        self.units = units
+        self.units = _validation.positive_int(units, "units")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -49,6 +49,8 @@ class Dense(Layer):
         dtype = self.dtype or floatx()
         backend = get_backend()
         n_in = int(input_shape[0])
+        _validation.allocation(n_in * self.units, numpy.dtype(dtype).itemsize, "units",
+                               f"a kernel of shape ({n_in}, {self.units})")
         self.kernel = backend.asarray(self.kernel_initializer((n_in, self.units), dtype))
         self._params, self._param_names = [self.kernel], ["kernel"]
         if self.use_bias:
@@ -66,7 +68,9 @@ class Dense(Layer):
         shape = (x.shape[0], self.units)
         y = workspace.buffer(self, "y", shape, x.dtype)
         z = None
-        if self.activation.needs_z or (training and self.keep_preact):
+        # the logits are kept where the loss is fused with this activation, in evaluation
+        # too, so that evaluate and val_loss compute the loss exactly as training does
+        if self.activation.needs_z or self.keep_preact:
             z = workspace.buffer(self, "z", shape, x.dtype)
         backend.dense_forward(x, self.kernel, self.bias, self.activation, out=y, preact=z)
         # what backward needs: references only, so inference pays nothing for it

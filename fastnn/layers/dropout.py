@@ -1,5 +1,5 @@
 """Dropout, as ``keras.layers.Dropout``, with counter-based (Philox) masks."""
-from fastnn import _random
+from fastnn import _random, _validation
 from fastnn.backend import get_backend
 from fastnn.layers.base import Layer
 
@@ -26,12 +26,11 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"`rate` must be a number in [0, 1); got {rate!r}")
+        self.rate = _validation.fraction(rate, "rate")
         if noise_shape is not None:
             raise ValueError("`noise_shape` is not supported: masks are per element")
-        self.rate = float(rate)
-        self.seed = _random.next_seed() if seed is None else int(seed)
+        # the Philox key is 64 bits
+        self.seed = _random.next_seed() if seed is None else _validation.seed(seed)
         self.layer_index = 0   # set by the model: the Philox counter's layer word
         self.step = 0          # training steps taken: the Philox counter's step word
 

@@ -57,6 +57,10 @@ def apply_class_weight(class_weight, y, w, dtype):
     """Sample weights multiplied by each sample's class weight."""
     if class_weight is None:
         return w
+    if w is not None:
+        raise ValueError("`class_weight` and `sample_weight` cannot be given together (as "
+                         "in Keras 3): multiply each sample's class weight into "
+                         "`sample_weight` instead")
     if not isinstance(class_weight, dict):
         raise ValueError(f"`class_weight` must be a dict {{class index: weight}}; got "
                          f"{type(class_weight).__name__}")
@@ -68,7 +72,7 @@ def apply_class_weight(class_weight, y, w, dtype):
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
             raise ValueError(f"`class_weight`[{cls}] must be a number >= 0; got {weight!r}")
         cw[labels == int(cls)] = weight
-    return cw if w is None else w * cw
+    return cw
 
 
 def epoch_order(fit_seed, epoch, n_samples):

@@ -47,7 +47,8 @@ class InferenceMixin:
         verbose = fit_data.check_verbose(verbose)
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
-        w = _validation.sample_weights(sample_weight, len(x), self._dtype())
+        w = self._loss_weights(_validation.sample_weights(sample_weight, len(x),
+                                                         self._dtype()), len(x))
         if not self._training_ready:
             self._setup_training(y)
         steps = -(-len(x) // max(batch_size, PREDICT_CHUNK))
@@ -62,11 +63,11 @@ class InferenceMixin:
 
     def _evaluate_arrays(self, x, y, w, batch_size, callbacks=None):
         backend = get_backend()
-        metrics = self.compiled_metrics
+        metrics = self._all_metrics()
         saved = [(m._total, m._count) for m in metrics]
         for m in metrics:
             m.reset_state()
-        kind, _ = self.loss.kernel(None)
+        kind = self._loss_kind   # the training step's own loss: fused with its activation
         workspace = self._predict_workspace()
         cbs = callbacks or CallbackList([], self, {})
         cbs.on_test_begin()
@@ -79,10 +80,11 @@ class InferenceMixin:
             by = backend.asarray(y[start:start + chunk])
             bw = None if w is None else backend.asarray(w[start:start + chunk])
             out = self._forward(bx, False, workspace)
-            total += backend.loss_grad(kind, self.loss._param(), out, by, bw) * len(bx)
+            pred = self._layers[-1]._z if self._fused else out
+            total += backend.loss_grad(kind, self.loss._param(), pred, by, bw) * len(bx)
             self._update_metrics(by, out, bw)
             logs = {"loss": total / (start + len(bx)) + reg}
-            logs.update((m.name, m.result()) for m in metrics)
+            logs.update((name, m.result()) for name, m in zip(self._metric_names, metrics))
             cbs.on_test_batch_end(step, dict(logs))
         for m, (t, c) in zip(metrics, saved):
             m._total, m._count = t, c
@@ -108,29 +110,31 @@ class InferenceMixin:
 
         Args:
             x: inputs (n_samples, n_features).
-            batch_size: accepted for Keras compatibility (rows go in chunks of 1024).
+            batch_size: rows per forward call, and per predict batch hook of the
+                callbacks (by default 1,024 rows a call; the outputs are the same).
             verbose: 'auto' (1), 0 silent, 1 or 2 one progress line.
             callbacks: callbacks receiving the predict hooks.
 
         Returns:
             A NumPy array (n_samples, n_outputs).
         """
-        if batch_size is not None:
-            _validation.positive_int(batch_size, "batch_size")
+        chunk = PREDICT_CHUNK if batch_size is None else _validation.positive_int(
+            batch_size, "batch_size")
         if verbose != 0 or callbacks:
             verbose = fit_data.check_verbose(verbose)
         if not verbose and not callbacks:
-            out = self._serve(x)
+            out = self._serve(x) if chunk == PREDICT_CHUNK else None
             if out is not None:
                 return out
-            return self._predict_rows(self._prepare_x(x, finite=False), finite=False)
+            return self._predict_rows(self._prepare_x(x, finite=False), finite=False,
+                                      chunk=chunk)
         x = self._prepare_x(x)
         cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
                            list(callbacks or []), self,
-                           {"epochs": 1, "steps": math.ceil(len(x) / PREDICT_CHUNK),
+                           {"epochs": 1, "steps": math.ceil(len(x) / chunk),
                             "verbose": verbose})
         cbs.on_predict_begin()
-        result = self._predict_rows(x, callbacks=cbs)
+        result = self._predict_rows(x, callbacks=cbs, chunk=chunk)
         cbs.on_predict_end()
         return result
 
@@ -153,8 +157,8 @@ class InferenceMixin:
             raise _validation.not_finite("x", bad)
         return out
 
-    def _predict_rows(self, x, finite=True, callbacks=None):
-        """The outputs for x in chunks of PREDICT_CHUNK rows, each given to `callbacks`'
+    def _predict_rows(self, x, finite=True, callbacks=None, chunk=PREDICT_CHUNK):
+        """The outputs for x in chunks of `chunk` rows, each given to `callbacks`'
         predict batch hooks when there are any. On the cpu backend each chunk is one
         compiled call (fastnn.models.stack_plan.inference_plan) writing straight into the
         result, with buffers kept per thread, so nothing else is allocated. With
@@ -164,7 +168,7 @@ class InferenceMixin:
             plans = local.plans
         except AttributeError:
             plans = local.plans = {}
-        if callbacks is None and 0 < len(x) <= PREDICT_CHUNK:
+        if callbacks is None and 0 < len(x) <= chunk:
             # one chunk, the serving call: a third of a single sample's time went in the
             # loop, the slices and the output shape's lookup
             plan = stack_plan.inference_plan(self, len(x), plans)
@@ -178,24 +182,24 @@ class InferenceMixin:
                 return out
         result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
         n_threads = get_num_threads()
-        for step, start in enumerate(range(0, len(x), PREDICT_CHUNK)):
+        for step, start in enumerate(range(0, len(x), chunk)):
             if callbacks is not None:
                 callbacks.on_predict_batch_begin(step)
-            chunk = x[start:start + PREDICT_CHUNK] if len(x) > PREDICT_CHUNK else x
-            out = result[start:start + len(chunk)]
-            plan = stack_plan.inference_plan(self, len(chunk), plans)
+            rows = x[start:start + chunk] if len(x) > chunk else x
+            out = result[start:start + len(rows)]
+            plan = stack_plan.inference_plan(self, len(rows), plans)
             if plan is None:
                 if not finite:
                     _validation.numeric_array(x, "x")   # raises for NaN or infinity
                     finite = True
                 backend = get_backend()
-                out[...] = backend.to_numpy(self._forward(backend.asarray(chunk), False,
+                out[...] = backend.to_numpy(self._forward(backend.asarray(rows), False,
                                                           self._predict_workspace()))
             else:
-                bad = plan.infer(chunk, out, n_threads, not finite)
+                bad = plan.infer(rows, out, n_threads, not finite)
                 if bad:
                     raise _validation.not_finite("x", bad + int(
-                        (~numpy.isfinite(x[start + len(chunk):])).sum()))
+                        (~numpy.isfinite(x[start + len(rows):])).sum()))
             if callbacks is not None:
                 callbacks.on_predict_batch_end(step, {"outputs": out})
         return result

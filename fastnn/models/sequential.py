@@ -1,4 +1,5 @@
 """Sequential: a linear stack of layers, as ``keras.Sequential``."""
+from fastnn import _validation
 from fastnn import layers as layers_module
 from fastnn import losses, optimizers
 from fastnn import metrics as metrics_lib
@@ -37,7 +38,13 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         self.input_shape = None
         self.optimizer = self.loss = None
         self.compiled_metrics = []
+        self.compiled_weighted_metrics = []
         self._metric_specs = []
+        self._weighted_metric_specs = []
+        self._loss_weight = 1.0
+        # the seed of every epoch's shuffling order: drawn at the first fit, kept in the
+        # model file, so that a resumed run shuffles as the uninterrupted one
+        self.training_seed = None
         self.stop_training = False
         self._training_ready = False
         for layer in layers or []:
@@ -136,30 +143,38 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         (print_fn or print)(summary_text(self))
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, run_eagerly=None, jit_compile=None):
-        """Configure training.
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configure training, with Keras 3's arguments in Keras 3's positional order.
 
         Args:
             optimizer: an optimizer name or object ('rmsprop' by default, as in Keras).
             loss: a loss name or object.
+            loss_weights: a number (or a list or dict of one number) scaling the loss
+                and its gradient, as Keras scales a single output's loss.
             metrics: a list of metric names or objects ('accuracy' is resolved from the
-                loss and labels, as in Keras).
+                loss and labels, as in Keras); they ignore sample and class weights.
+            weighted_metrics: metrics computed with the sample and class weights; one
+                whose name a plain metric already has is logged as 'weighted_<name>'.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss: accepted for
+                Keras compatibility; fastnn runs its own compiled step either way.
+
+        Example:
+            >>> model.compile("adam", "sparse_categorical_crossentropy",
+            ...               metrics=["accuracy"])                     # doctest: +SKIP
         """
         if loss is None:
             raise ValueError("`loss` must be given to compile, e.g. "
                              "loss='sparse_categorical_crossentropy'; got None")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str, metrics_lib.Metric)):
-            metrics = [metrics]
-        self._metric_specs = list(metrics)
-        for spec in self._metric_specs:
-            if isinstance(spec, str):
-                metrics_lib.get(spec)  # fail now on an unknown name
+        self._loss_weight = _single_loss_weight(loss_weights)
+        self._metric_specs = _metric_list(metrics, "metrics")
+        self._weighted_metric_specs = _metric_list(weighted_metrics, "weighted_metrics")
+        _validation.positive_int(steps_per_execution, "steps_per_execution")
         self.compiled_metrics = []
+        self.compiled_weighted_metrics = []
         self._training_ready = False
 
     # ------------------------------------------------------------------ config
@@ -229,3 +244,35 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
     def __repr__(self):
         return f"<Sequential name={self.name!r}, layers={len(self._layers)}>"
 
+
+def _metric_list(metrics, name):
+    """`metrics` (None, one metric or a list) as a list, unknown names refused now."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, metrics_lib.Metric)):
+        metrics = [metrics]
+    if not isinstance(metrics, (list, tuple)):
+        raise ValueError(f"`{name}` must be a list of metric names or objects; got "
+                         f"{type(metrics).__name__}")
+    for spec in metrics:
+        if isinstance(spec, str):
+            metrics_lib.get(spec)  # fail now on an unknown name
+        elif not isinstance(spec, metrics_lib.Metric):
+            raise ValueError(f"`{name}` must hold metric names or fastnn.metrics.Metric "
+                             f"objects; got {spec!r}")
+    return list(metrics)
+
+
+def _single_loss_weight(loss_weights):
+    """The factor on the loss of the model's single output (1.0 for None)."""
+    if loss_weights is None:
+        return 1.0
+    value = loss_weights
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"`loss_weights` must hold one weight for the model's single "
+                             f"output; got {loss_weights!r}")
+        value = value[0]
+    return _validation.real(value, "loss_weights", minimum=0)

@@ -65,8 +65,14 @@ class TrainingMixin:
     def _setup_training(self, y):
         """Resolve metrics and loss fusion once the labels are known."""
         sparse = y.ndim == 1
-        self.compiled_metrics = [metrics_lib.resolve(m, self.loss, self.output_shape[-1],
-                                                     sparse) for m in self._metric_specs]
+        n_outputs = self.output_shape[-1]
+        self.compiled_metrics = [metrics_lib.resolve(m, self.loss, n_outputs, sparse)
+                                 for m in self._metric_specs]
+        self.compiled_weighted_metrics = [
+            metrics_lib.resolve(m, self.loss, n_outputs, sparse)
+            for m in self._weighted_metric_specs]
+        self._metric_names = metrics_lib.log_names(self.compiled_metrics,
+                                                   self.compiled_weighted_metrics)
         last = self._layers[-1]
         self._loss_kind, self._fused = self.loss.kernel(getattr(last, "activation", None))
         self._fused = self._fused and hasattr(last, "keep_preact")
@@ -152,7 +158,7 @@ class TrainingMixin:
         from fastnn._kernels.compiled import train_steps
         xb, yb, wb = data
         outputs = targets = None
-        if self.compiled_metrics:
+        if self._all_metrics():
             rows = n_steps * batch_size
             outputs = numpy.empty((rows,) + plan.output.shape[1:], plan.output.dtype)
             targets = numpy.empty((rows,) + yb.shape[1:], yb.dtype)
@@ -161,7 +167,8 @@ class TrainingMixin:
                              self.loss._param(), self._fused, self._next_dropout_steps(n_steps),
                              group, updates, n_threads, outputs, targets)
         if outputs is not None:
-            self._update_metrics(targets, outputs, None)
+            rows = order[step * batch_size:(step + n_steps) * batch_size]
+            self._update_metrics(targets, outputs, None if wb is None else wb[rows])
         return losses
 
     def _backward(self, grad, workspace, is_dz=None, to_input=False):
@@ -189,20 +196,34 @@ class TrainingMixin:
         return sum(l.regularization_loss() for l in self._layers
                    if hasattr(l, "regularization_loss"))
 
+    def _all_metrics(self):
+        return self.compiled_metrics + self.compiled_weighted_metrics
+
     def _update_metrics(self, y, out, w):
-        # as in Keras, sample and class weights weight the loss, not compiled metrics
-        if not self.compiled_metrics:
+        # as in Keras, sample and class weights reach weighted_metrics, not metrics
+        if not self.compiled_metrics and not self.compiled_weighted_metrics:
             return
-        pred = get_backend().to_numpy(out)
-        labels = get_backend().to_numpy(y)
+        backend = get_backend()
+        pred, labels = backend.to_numpy(out), backend.to_numpy(y)
         for metric in self.compiled_metrics:
             metric.update_state(labels, pred)
+        weights = None if w is None else backend.to_numpy(w)
+        for metric in self.compiled_weighted_metrics:
+            metric.update_state(labels, pred, weights)
 
     def _logs(self, loss_total, count):
         logs = {"loss": loss_total / max(count, 1)}
-        for metric in self.compiled_metrics:
-            logs[metric.name] = metric.result()
+        for name, metric in zip(self._metric_names, self._all_metrics()):
+            logs[name] = metric.result()
         return logs
+
+    def _loss_weights(self, w, n_samples):
+        """Sample weights with compile's `loss_weights` factor applied."""
+        if self._loss_weight == 1.0:
+            return w
+        if w is None:
+            return numpy.full(n_samples, self._loss_weight, self._dtype())
+        return (w * self._loss_weight).astype(w.dtype, copy=False)
 
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -253,9 +274,11 @@ class TrainingMixin:
         if validation_data is not None:
             val = self._prepare_validation(validation_data)
         elif validation_split > 0:
-            (x, y, w), val = fit_data.split_validation(x, y, w, validation_split,
-                                                       self._is_classifier())
+            (x, y, w), (vx, vy, vw) = fit_data.split_validation(
+                x, y, w, validation_split, self._is_classifier())
+            val = (vx, vy, self._loss_weights(vw, len(vx)))
         w = fit_data.apply_class_weight(class_weight, y, w, self._dtype())
+        w = self._loss_weights(w, len(x))
         self._setup_training(y)
         backend = get_backend()
         data = (backend.asarray(x), backend.asarray(y), None if w is None else
@@ -268,8 +291,9 @@ class TrainingMixin:
         self.history = history
         self._train_workspace = Workspace()
         self._thread_choice = ThreadChoice(get_num_threads())
-        # one seed per fit; each epoch's order derives from it and the epoch number
-        fit_seed = _random.next_seed()
+        # each epoch's order derives from the model's training seed and the epoch number
+        if self.training_seed is None:
+            self.training_seed = _random.next_seed()
         self.stop_training = False
         cbs.on_train_begin()
         batch_hooks = cbs.wants_train_batch_hooks()
@@ -278,10 +302,10 @@ class TrainingMixin:
                  if stack_plan.whole_steps(self, data) else None)
         logs = {}
         for epoch in range(initial_epoch, epochs):
-            for metric in self.compiled_metrics:
+            for metric in self._all_metrics():
                 metric.reset_state()
             cbs.on_epoch_begin(epoch)
-            order = (fit_data.epoch_order(fit_seed, epoch, len(x)) if shuffle
+            order = (fit_data.epoch_order(self.training_seed, epoch, len(x)) if shuffle
                      else numpy.arange(len(x)))
             logs = self._train_epoch(data, order, batch_size, cbs, batch_hooks, group)
             if val is not None and (epoch + 1) % validation_freq == 0:
@@ -309,9 +333,9 @@ class TrainingMixin:
         # metrics whose state is a sum over samples take a block's outputs at once
         in_blocks = group is not None and not batch_hooks and all(
             type(m).update_state is metrics_lib.Metric.update_state
-            for m in self.compiled_metrics)
+            for m in self._all_metrics())
         longest = whole
-        if self.compiled_metrics:   # the outputs kept for them: METRIC_BLOCK_VALUES
+        if self._all_metrics():   # the outputs kept for them: METRIC_BLOCK_VALUES
             longest = max(2, METRIC_BLOCK_VALUES // (batch_size * self.output_shape[-1]))
         step = 0
         while step < n_steps:
@@ -334,8 +358,7 @@ class TrainingMixin:
             if done is not None:
                 loss, out, by, bw = done
             else:
-                bx = backend.take_rows(xb, idx, out=workspace.buffer(
-                    self, "x", (len(idx),) + xb.shape[1:], xb.dtype))
+                bx = self._take_samples(xb, idx, workspace)
                 by = self._take_labels(yb, idx, workspace)
                 bw = None if wb is None else wb[idx]
                 loss, out = self._train_step(bx, by, bw, workspace, n_threads)
@@ -354,6 +377,16 @@ class TrainingMixin:
         name = getattr(self.loss, "name", "")
         return "crossentropy" in name or "hinge" in name
 
+    def _take_samples(self, xb, idx, workspace):
+        """The samples `idx` of `xb` in a reused buffer. Samples of any shape (images
+        before a Flatten) are gathered as rows of their flattened, C-contiguous view."""
+        backend = get_backend()
+        rows = workspace.buffer(self, "x", (len(idx),) + xb.shape[1:], xb.dtype)
+        if xb.ndim == 2:
+            return backend.take_rows(xb, idx, out=rows)
+        backend.take_rows(xb.reshape(len(xb), -1), idx, out=rows.reshape(len(idx), -1))
+        return rows
+
     def _take_labels(self, yb, idx, workspace):
         backend = get_backend()
         if yb.ndim == 1:
@@ -371,7 +404,7 @@ class TrainingMixin:
         vy = self._prepare_y(data[1], len(vx), "validation_data[1]")
         vw = _validation.sample_weights(data[2] if len(data) == 3 else None, len(vx),
                                         self._dtype(), "validation_data[2]")
-        return vx, vy, vw
+        return vx, vy, self._loss_weights(vw, len(vx))
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch.
@@ -385,6 +418,7 @@ class TrainingMixin:
         y = self._prepare_y(y, len(x))
         w = _validation.sample_weights(sample_weight, len(x), self._dtype())
         w = fit_data.apply_class_weight(class_weight, y, w, self._dtype())
+        w = self._loss_weights(w, len(x))
         if not self._training_ready or not hasattr(self, "_train_workspace"):
             self._setup_training(y)
             self._train_workspace = Workspace()
@@ -393,7 +427,7 @@ class TrainingMixin:
         loss, out = self._train_step(backend.asarray(x), by,
                                      None if w is None else backend.asarray(w),
                                      self._train_workspace)
-        for metric in self.compiled_metrics:
+        for metric in self._all_metrics():
             metric.reset_state()
         self._update_metrics(by, out, w)
         logs = self._logs(loss, 1)

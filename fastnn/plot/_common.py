@@ -107,9 +107,13 @@ def grid(n, max_cols=10):
     return int(numpy.ceil(n / cols)), cols
 
 
-def class_labels(y):
+def class_labels(y, name="y"):
     """Integer class labels from labels, one-hot rows or probabilities."""
-    y = numpy.asarray(y)
+    from fastnn import _validation
+    y = _validation.numeric_array(y, name)
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] == 0):
+        raise ValueError(f"`{name}` must be class labels (n_samples,) or rows of class "
+                         f"scores (n_samples, n_classes); got shape {y.shape}")
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(axis=1)
     y = y.reshape(-1)

@@ -9,18 +9,27 @@ _NORMALIZE = (None, "true", "pred", "all")
 
 def confusion_matrix(y_true, y_pred, n_classes=None):
     """Counts (n_classes, n_classes): rows are true classes, columns predicted ones."""
-    t, p = class_labels(y_true), class_labels(y_pred)
+    t, p = class_labels(y_true, "y_true"), class_labels(y_pred, "y_pred")
     if len(t) != len(p):
         raise ValueError(f"`y_true` and `y_pred` must have the same number of samples; got "
                          f"{len(t)} and {len(p)}")
     n = n_classes or int(max(t.max(), p.max())) + 1
+    for name, values in (("y_true", t), ("y_pred", p)):
+        if values.min() < 0 or values.max() >= n:
+            raise ValueError(f"`{name}` must hold class labels in [0, {n - 1}] (from "
+                             f"{'`labels`' if n_classes else 'the labels'}); got values in "
+                             f"[{values.min()}, {values.max()}]")
     matrix = numpy.zeros((n, n), dtype=numpy.int64)
     numpy.add.at(matrix, (t, p), 1)
     return matrix
 
 
-def plot_confusion_matrix(y_true, y_pred, labels=None, normalize=None, ax=None, path=None):
+def plot_confusion_matrix(y_true, y_pred, labels=None, normalize=None, ax=None, path=None,
+                          class_names=None):
     """The confusion matrix as an annotated heatmap (rows: true class, columns: predicted).
+
+    Also called as ``plot_confusion_matrix(model, x, y)``: the model's predictions for
+    `x` against `y` (class names then go by keyword: ``class_names=``).
 
     Args:
         y_true: the classes (labels or one-hot rows).
@@ -38,6 +47,17 @@ def plot_confusion_matrix(y_true, y_pred, labels=None, normalize=None, ax=None, 
     Example:
         >>> fig = fastnn.plot.plot_confusion_matrix(y_test, model.predict(x_test))
     """
+    if hasattr(y_true, "predict") and hasattr(y_true, "layers"):
+        model, x, y = y_true, y_pred, labels
+        check_model(model)
+        if y is None:
+            raise TypeError("`y` must be given with a model: plot_confusion_matrix(model, x, "
+                            "y)")
+        y_true, y_pred, labels = y, model.predict(x, verbose=0), class_names
+    elif class_names is not None:
+        if labels is not None:
+            raise TypeError("`labels` and `class_names` name the same thing; give one")
+        labels = class_names
     if normalize not in _NORMALIZE:
         raise ValueError(f"`normalize` must be one of {list(_NORMALIZE)}; got {normalize!r}")
     n = len(labels) if labels is not None else None

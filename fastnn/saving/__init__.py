@@ -61,6 +61,7 @@ import io
 import os
 
 from fastnn.saving import archive as _archive
+from fastnn.saving import schema as _schema
 from fastnn.saving import state as _state
 from fastnn.saving.archive import FormatError
 
@@ -116,13 +117,16 @@ def _load(source, label, compile):
         with _archive.Archive(source) as arch:
             _state.check_meta(arch.json("fastnn.json"), "model")
             doc = arch.json("model.json")
+            _schema.check_document(doc)
             try:
                 if not compile:
                     doc = dict(doc, compile=None, optimizer_state=None)
                 model = _state.build_model(doc)
             except FormatError:
                 raise
-            except Exception as exc:  # any constructor's complaint about the config
+            except (ValueError, TypeError) as exc:  # a constructor's complaint (every
+                # constructor validates its arguments with these two); anything else is a
+                # fault of fastnn's, not of the file, and goes up as it is
                 raise FormatError(f"its model config is invalid ({type(exc).__name__}: "
                                   f"{exc})") from None
             _state.restore(model, doc, arch)

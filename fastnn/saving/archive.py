@@ -7,6 +7,7 @@ import re
 import stat
 import tempfile
 import zipfile
+import zlib
 
 import numpy
 from numpy.lib import format as npy_format
@@ -20,6 +21,12 @@ _DTYPES = {"float32": numpy.dtype("<f4"), "float64": numpy.dtype("<f8")}
 
 class FormatError(ValueError):
     """A fault in a model file; `load` turns it into a ValueError naming the file."""
+
+
+# What zipfile and zlib raise on a damaged archive: a bad header, a truncated member, a
+# corrupt deflate stream, an unsupported zip version or compression method.
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+              NotImplementedError, zlib.error, OverflowError, KeyError)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -95,7 +102,7 @@ class Archive:
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes)
                                         else source)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+        except ZIP_ERRORS as exc:
             raise FormatError(f"it is not a readable zip archive ({exc})") from None
         names = [info.filename for info in self._zip.infolist()]
         for name in names:
@@ -126,9 +133,9 @@ class Archive:
                               f"are expected")
         try:
             data = self._zip.read(name)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-                NotImplementedError) as exc:
-            raise FormatError(f"member {name!r} is corrupted ({exc})") from None
+        except ZIP_ERRORS as exc:
+            raise FormatError(f"member {name!r} is corrupted ({type(exc).__name__}: "
+                              f"{exc})") from None
         if len(data) != size:
             raise FormatError(f"member {name!r} holds {len(data)} bytes; its entry "
                               f"declares {size}")
@@ -138,8 +145,10 @@ class Archive:
         """A JSON member (an object), parsed."""
         data = self._read(name, MAX_JSON_BYTES)
         try:
-            value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
+            value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant,
+                               parse_int=_bounded_int)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # too deep: the
+            # decoder stops at the interpreter's recursion limit
             raise FormatError(f"member {name!r} is not valid JSON ({exc})") from None
         if not isinstance(value, dict):
             raise FormatError(f"member {name!r} must hold a JSON object; got "
@@ -178,3 +187,12 @@ class Archive:
 
 def _reject_constant(token):
     raise ValueError(f"non-standard JSON constant {token}")
+
+
+def _bounded_int(token):
+    """A JSON integer of at most 20 digits (a model file holds no larger one): a huge
+    literal is rejected instead of being converted, which takes quadratic time."""
+    if len(token.lstrip("-")) > 20:
+        raise ValueError(f"integer literal of {len(token)} digits")
+    return int(token)
+

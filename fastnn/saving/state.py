@@ -23,12 +23,14 @@ def _trainable_params(model):
 def _compile_config(model):
     if model.optimizer is None or model.loss is None:
         return None
-    specs = []
-    for spec in model._metric_specs:
-        specs.append(spec if isinstance(spec, str) else
-                     {"class_name": type(spec).__name__, "config": spec.get_config()})
+    def specs(metrics):
+        return [spec if isinstance(spec, str) else
+                {"class_name": type(spec).__name__, "config": spec.get_config()}
+                for spec in metrics]
     return {"optimizer": optimizers.serialize(model.optimizer),
-            "loss": losses.serialize(model.loss), "metrics": specs}
+            "loss": losses.serialize(model.loss), "loss_weights": model._loss_weight,
+            "metrics": specs(model._metric_specs),
+            "weighted_metrics": specs(model._weighted_metric_specs)}
 
 
 def _optimizer_state(opt):
@@ -63,6 +65,7 @@ def gather(model, contents):
         doc["compile"] = _compile_config(model)
         doc["layer_state"] = {layer.name: {"step": int(layer.step)}
                               for layer in model.layers if hasattr(layer, "step")}
+        doc["training_seed"] = model.training_seed
         doc["optimizer_state"] = None
         if model.optimizer is not None:
             doc["optimizer_state"], slot_arrays = _optimizer_state(model.optimizer)
@@ -87,9 +90,15 @@ def check_meta(meta, contents):
         raise FormatError("it holds only weights; load it with model.load_weights")
 
 
-def _int(value, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise FormatError(f"{what} must be an int >= 0; got {value!r}")
+# counters and seeds in a file are 64-bit in the kernels that read them
+MAX_SEED = 2 ** 64 - 1
+MAX_COUNT = 2 ** 63 - 1
+
+
+def _int(value, what, maximum=MAX_COUNT):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not \
+            0 <= value <= maximum:
+        raise FormatError(f"{what} must be an int in [0, {maximum}]; got {value!r}")
     return int(value)
 
 
@@ -124,7 +133,10 @@ def build_model(doc):
     if compile_config is not None:
         model.compile(optimizer=optimizers.get(compile_config["optimizer"]),
                       loss=losses.get(compile_config["loss"]),
-                      metrics=[_metric(m) for m in compile_config["metrics"]])
+                      loss_weights=compile_config.get("loss_weights"),
+                      metrics=[_metric(m) for m in compile_config["metrics"]],
+                      weighted_metrics=[_metric(m) for m in
+                                        compile_config.get("weighted_metrics", [])])
     return model
 
 
@@ -181,6 +193,8 @@ def restore(model, doc, archive):
             raise FormatError(f"layer_state names {name!r}, which is not a Dropout layer "
                               f"of the model")
         layer.step = _int(state.get("step"), f"layer_state[{name!r}].step")
+    seed = doc.get("training_seed")
+    model.training_seed = None if seed is None else _int(seed, "training_seed", MAX_SEED)
     _restore_optimizer(model, doc.get("optimizer_state"), archive)
 
 
