@@ -195,13 +195,12 @@ def get(identifier):
 
 
 def resolve(identifier, loss, n_outputs, sparse_labels):
-    """`get`, with "accuracy"/"acc" resolved from the loss and output as Keras does:
-    binary for one output (or a binary loss), sparse categorical for integer labels,
-    categorical otherwise. The metric keeps the name the user gave."""
+    """`get`, with "accuracy"/"acc" resolved from the shapes as Keras 3 does (the loss
+    plays no part, unlike Keras 2): binary for one output, sparse categorical for
+    integer labels, categorical otherwise. The metric keeps the name the user gave."""
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         name = identifier.lower()
-        loss_name = getattr(loss, "name", "")
-        if n_outputs == 1 or loss_name == "binary_crossentropy":
+        if n_outputs == 1:
             return BinaryAccuracy(name=name)
         if sparse_labels:
             return SparseCategoricalAccuracy(name=name)

@@ -239,3 +239,25 @@ def test_binary_accuracy_compares_soft_labels_exactly():
     m.update_state(numpy.array([[0.7], [1.0], [0.0], [0.3], [1.0]]),
                    numpy.array([[0.9], [0.8], [0.2], [0.1], [0.4]]))
     assert m.result() == pytest.approx(2 / 5)
+
+
+def test_accuracy_is_resolved_from_shapes_not_the_loss():
+    """Keras 3: two softmax outputs with binary_crossentropy on one-hot labels is
+    categorical accuracy (Keras 2 chose binary accuracy from the loss)."""
+    model = models.Sequential([layers.Dense(2, activation="softmax", input_shape=(1,))])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["acc"])
+    model.set_weights([numpy.array([[1.0, -1.0]]), numpy.zeros(2)])
+    x = numpy.array([[1.0], [1.0], [-1.0]])
+    y = numpy.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    # argmax: 0, 0, 1 against 0, 1, 0: one hit (binary accuracy would give 1/3 too for
+    # hard labels, so the soft prediction decides: p = 0.88 / 0.12 per row)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "acc"]
+    assert logs["acc"] == pytest.approx(1 / 3)
+    assert isinstance(model.compiled_metrics[0], metrics.CategoricalAccuracy)
+
+
+def test_demo_words_a_ratio_below_one_as_slower():
+    from fastnn.__main__ import speed_sentence
+    assert speed_sentence("cpu", 1.0, "reference", 4.0) == "cpu is 4.0x faster than reference"
+    assert speed_sentence("cpu", 2.0, "reference", 1.0) == "cpu is 2.0x slower than reference"

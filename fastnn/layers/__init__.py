@@ -5,8 +5,10 @@ from fastnn.layers.base import Layer
 from fastnn.layers.dense import Dense
 from fastnn.layers.dropout import Dropout
 from fastnn.layers.flatten import Flatten
+from fastnn.layers.input_layer import Input, InputLayer
 
-__all__ = ["Layer", "Dense", "Dropout", "Activation", "Flatten", "get", "serialize"]
+__all__ = ["Layer", "Dense", "Dropout", "Activation", "Flatten", "Input", "InputLayer", "get",
+           "serialize"]
 
 _CLASSES = {cls.__name__: cls for cls in (Dense, Dropout, Activation, Flatten)}
 

@@ -4,6 +4,7 @@ from fastnn import layers as layers_module
 from fastnn import losses, optimizers
 from fastnn import metrics as metrics_lib
 from fastnn.layers.base import Layer
+from fastnn.layers.input_layer import InputLayer
 from fastnn.models.summary import summary_text
 from fastnn.models.gradients import GradientMixin
 from fastnn.models.inference import InferenceMixin
@@ -34,6 +35,7 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
             Sequential._count += 1
         self.name = name
         self._layers = []
+        self._input_layer = None   # an Input / InputLayer given first, if any
         self.built = False
         self.input_shape = None
         self.optimizer = self.loss = None
@@ -57,7 +59,14 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         return list(self._layers)
 
     def add(self, layer):
-        """Append a layer."""
+        """Append a layer; an `Input(shape=...)` / `InputLayer` first sets the input
+        shape (and builds the layers as they come), as in Keras 3."""
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError(f"`layer` {layer!r} must come first, before any other "
+                                 f"layer, and only once")
+            self._input_layer = layer
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"`layer` must be a fastnn layer (e.g. fastnn.layers.Dense); "
                             f"got {layer!r}")
@@ -68,8 +77,28 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         self.built = False
         self._training_ready = False   # parameters and plans are set up again
         # as in Keras, a model whose input shape is known builds each layer as it comes
-        if self._layers[0].input_shape is not None:
-            self.build((None,) + self._layers[0].input_shape)
+        shape = self._declared_input_shape()
+        if shape is not None:
+            self._build_with_dtype((None,) + shape)
+
+    def _declared_input_shape(self):
+        """One sample's shape from the Input or the first layer's input_shape, or None."""
+        if self._input_layer is not None:
+            return self._input_layer.shape_per_sample
+        return self._layers[0].input_shape if self._layers else None
+
+    def _build_with_dtype(self, input_shape):
+        """build, in the Input's dtype where it names one."""
+        dtype = None if self._input_layer is None else self._input_layer.dtype
+        if dtype is None:
+            return self.build(input_shape)
+        from fastnn import config
+        previous = config.floatx()
+        config.set_floatx(dtype)
+        try:
+            self.build(input_shape)
+        finally:
+            config.set_floatx(previous)
 
     def pop(self):
         """Remove and return the last layer."""
@@ -93,10 +122,11 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
     def build(self, input_shape=None):
         """Create every layer's weights for inputs of `input_shape` ((None, n_features))."""
         if input_shape is None:
-            if not self._layers or self._layers[0].input_shape is None:
-                raise ValueError("`input_shape` is unknown: give the first layer "
+            if self._declared_input_shape() is None:
+                raise ValueError("`input_shape` is unknown: open the model with "
+                                 "Input(shape=(n_features,)), give the first layer "
                                  "input_shape=(n_features,) or call fit/predict first")
-            input_shape = (None,) + self._layers[0].input_shape
+            input_shape = (None,) + self._declared_input_shape()
         if not self._layers:
             raise ValueError("the model has no layers; add some before building it")
         shape = tuple(input_shape[1:])

@@ -43,8 +43,7 @@ class TrainingMixin:
                 and x.shape[1] == self.input_shape[1] and x.flags.c_contiguous
                 and x.dtype == self._dtype() and (not finite or numpy.isfinite(x.sum()))):
             return x  # the common case, checked in a microsecond or two (predict)
-        shape = self.input_shape[1:] if self.built else (
-            self._layers[0].input_shape if self._layers else None)
+        shape = self.input_shape[1:] if self.built else self._declared_input_shape()
         arr = _validation.features(x, shape, numpy.float64 if not self.built else self._dtype(),
                                    name)
         if not self.built:

@@ -104,8 +104,9 @@ def _image_rows(x, methods, shape, sample_labels, max_samples, fig, path):
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("red: raises the explained output, blue: lowers it (each map on its own "
-                 "scale)", fontsize=9)
+    # on two lines where the figure is too narrow for one (fewer than 5 columns)
+    fig.suptitle("red: raises the explained output, blue: lowers it" +
+                 ("\n" if cols < 5 else " ") + "(each map on its own scale)", fontsize=9)
     return finish(fig, path)
 
 
