@@ -234,18 +234,18 @@ def kernel_indices(indices, name, n_rows):
     return indices
 
 
-def same_size(arrays, names, size, dtype):
-    """A ValueError unless every array (None skipped) is a C-contiguous array of `size`
-    elements and `dtype`: the slots of an optimizer update."""
+def same_shape(arrays, names, shape, dtype):
+    """A ValueError unless every array (None skipped) is a C-contiguous array of `shape`
+    and `dtype`: the gradient and slots of an optimizer update."""
     for a, name in zip(arrays, names):
         if a is None:
             continue
-        if not isinstance(a, numpy.ndarray) or a.dtype != dtype or a.size != size \
+        if not isinstance(a, numpy.ndarray) or a.dtype != dtype or a.shape != shape \
                 or not a.flags.c_contiguous:
             got = (f"shape {a.shape}, dtype {a.dtype}" if isinstance(a, numpy.ndarray)
                    else type(a).__name__)
-            raise ValueError(f"`{name}` must be a C-contiguous {dtype} array of {size} "
-                             f"values (the parameter's); got {got}")
+            raise ValueError(f"`{name}` must be a C-contiguous {dtype} array of shape "
+                             f"{shape} (the parameter's); got {got}")
 
 
 def loss_arguments(y_true, y_pred, sample_weight):
@@ -254,9 +254,9 @@ def loss_arguments(y_true, y_pred, sample_weight):
     y_pred = numeric_array(y_pred, "y_pred", finite=False)   # a diverged model's NaN
     if y_pred.ndim == 1:
         y_pred = y_pred.reshape(-1, 1)
-    if y_pred.ndim != 2:
-        raise ValueError(f"`y_pred` must have shape (n_samples, n_outputs); got shape "
-                         f"{y_pred.shape}")
+    if y_pred.ndim != 2 or y_pred.shape[1] == 0:
+        raise ValueError(f"`y_pred` must have shape (n_samples, n_outputs), n_outputs >= 1; "
+                         f"got shape {y_pred.shape}")
     n = y_pred.shape[0]
     y_true = numeric_array(y_true, "y_true")
     if y_true.shape[0] != n:

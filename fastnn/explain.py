@@ -23,6 +23,7 @@ import numbers
 
 import numpy
 
+from fastnn import _validation
 from fastnn.backend import get_backend
 from fastnn.layers.base import Workspace
 
@@ -78,9 +79,7 @@ def _targets(model, x, target):
 
 
 def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive int; got {value!r}")
-    return int(value)
+    return _validation.positive_int(value, name)
 
 
 def _baseline(baseline, x, name="baseline"):
@@ -253,8 +252,7 @@ def smoothgrad(model, x, target=None, n_samples=50, noise=0.1, seed=None):
     """
     x, single = _inputs(model, x)
     n_samples = _check_positive(n_samples, "n_samples")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or noise < 0:
-        raise ValueError(f"`noise` must be a non-negative number; got {noise!r}")
+    noise = _validation.real(noise, "noise", 0)
     targets = _targets(model, x, target)
     flat = x.reshape(len(x), -1)
     sigma = noise * (flat.max(axis=1) - flat.min(axis=1))

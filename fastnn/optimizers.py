@@ -173,7 +173,8 @@ class Adamax(Adam):
 
 
 class Nadam(Adamax):
-    """Adam with Nesterov momentum and Keras' momentum schedule (decay 0.96)."""
+    """Adam with Nesterov momentum and Keras 3's momentum schedule:
+    u_t = beta_1 (1 - 0.5 * 0.96 ** t) at step t (1 for the first update)."""
     slot_names = ("m", "v")
     state_scalars = ("_u_product",)
 
@@ -182,8 +183,8 @@ class Nadam(Adamax):
         self._u_product = 1.0
 
     def _step_scalars(self, lr, t):
-        u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** (0.004 * t))
-        u_t1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (0.004 * (t + 1)))
+        u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
+        u_t1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
         self._u_product *= u_t
         u_product_t1 = self._u_product * u_t1
         return {"lr": lr, "c_m": u_t1 / (1.0 - u_product_t1),

@@ -12,8 +12,8 @@ Example:
     0.009
 """
 import math
-import numbers
 
+from fastnn import _validation
 from fastnn._registry import Configurable
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
@@ -21,17 +21,17 @@ __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
 
 
 def _number(value, name, positive=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(
-            value) or (positive and value <= 0):
-        what = "a finite number > 0" if positive else "a finite number"
-        raise ValueError(f"`{name}` must be {what}; got {value!r}")
-    return float(value)
+    try:
+        return _validation.real(value, name, 0 if positive else None, min_open=positive)
+    except TypeError as exc:   # schedules raise ValueError for any bad number
+        raise ValueError(str(exc)) from None
 
 
 def _step(step):
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or step < 0:
-        raise ValueError(f"`step` must be a number >= 0; got {step!r}")
-    return float(step)
+    try:
+        return _validation.real(step, "step", 0)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class LearningRateSchedule(Configurable):

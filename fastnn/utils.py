@@ -17,7 +17,8 @@ def set_random_seed(seed):
         >>> import fastnn
         >>> fastnn.utils.set_random_seed(42)
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
+    from fastnn import _validation
+    if not _validation.is_int(seed) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative int; got {seed!r}")
     _random.set_global_seed(int(seed))
 

@@ -1,5 +1,5 @@
 /* The element-wise kernels for one real type and one ISA: included by eltwise_<isa>.c
- * once per dtype with REAL, FN(name), EXP, EXPM1, LOG1P, TANH, ERF and SQRT defined (it
+ * once per dtype with REAL, FN(name), EXP, EXPM1, LOG1P, TANH, ERF, PHI (the normal CDF) and SQRT defined (it
  * undefines them at its end), and
  * compiled with that ISA's flags. The loops are written for the vectoriser: restrict
  * pointers, and every load unconditional (a load under a condition, `s > 0 ? g : 0`,
@@ -45,7 +45,8 @@ static void FN(act_forward)(int act, double param, REAL *restrict x,
         break;
     case FNN_ACT_GELU:
         for (i = 0; i < n; i++)
-            x[i] = (REAL)0.5 * x[i] * ((REAL)1 + ERF(x[i] * (REAL)0.70710678118654752440));
+            /* z Phi(z), Phi = erfc(-z / sqrt 2) / 2: relatively accurate where it is tiny */
+            x[i] = x[i] * PHI(x[i]);
         break;
     case FNN_ACT_SILU:
         for (i = 0; i < n; i++) x[i] = x[i] * FN(sigmoid_of)(x[i]);
@@ -102,7 +103,7 @@ static void FN(act_backward)(int act, double param, const REAL *grad, const REAL
     case FNN_ACT_GELU:    /* from z: Phi(z) + z phi(z) */
         for (i = 0; i < n; i++) {
             REAL z = s[i];
-            REAL cdf = (REAL)0.5 * ((REAL)1 + ERF(z * (REAL)0.70710678118654752440));
+            REAL cdf = PHI(z);
             REAL pdf = (REAL)0.39894228040143267794 * EXP((REAL)-0.5 * z * z);
             out[i] = grad[i] * (cdf + z * pdf);
         }
@@ -318,9 +319,11 @@ static void FN(softmax_rows)(REAL *x, int64_t n_rows, int64_t n_cols, int64_t ld
             double sum = 0.0;
             for (int64_t j = 0; j < n_cols; j++)
                 sum += EXP(row[j] - t);
-            const REAL shift = t + (REAL)log(sum);
+            /* (z - max) - log(sum), as Keras: max + log(sum) would round to the ulp of
+             * the maximum, all of log_softmax's value for a dominant logit */
+            const REAL lse = (REAL)log(sum);
             for (int64_t j = 0; j < n_cols; j++)
-                row[j] -= shift;
+                row[j] = (row[j] - t) - lse;
         }
         return;
     }
@@ -348,4 +351,5 @@ static void FN(softmax_rows)(REAL *x, int64_t n_rows, int64_t n_cols, int64_t ld
 #undef LOG1P
 #undef TANH
 #undef ERF
+#undef PHI
 #undef SQRT

@@ -22,8 +22,15 @@
 #define LOG1P vm_log1p01f
 #define TANH vm_tanhf
 #define ERF vm_erff
+#define PHI vm_phif
 #define SQRT sqrtf
 #include "eltwise_impl.h"
+
+/* the normal CDF erfc(-z / sqrt 2) / 2, as Keras' gelu computes it */
+static inline double fnn_phi_d(double z)
+{
+    return 0.5 * erfc(-z / 1.41421356237309504880);
+}
 
 #define REAL double
 #define FN(name) ISA_FN(d_##name)
@@ -32,6 +39,7 @@
 #define LOG1P log1p
 #define TANH tanh
 #define ERF erf
+#define PHI fnn_phi_d
 #define SQRT sqrt
 #include "eltwise_impl.h"
 

@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 import pytest
 
-from conftest import assert_close
+from conftest import assert_close, through_activation
 from fastnn import activations
 from fastnn.backend.cpu import CpuBackend
 from fastnn.backend.reference import (BCE, CCE, HINGE, HUBER, KERNELS, KLD, MAE, MSE,
@@ -56,7 +56,14 @@ def test_matmul(backend, reference, dtype, m, k, n, ta, tb):
     b = rand(rng, (n, k) if tb else (k, n), dtype)
     expected = reference.matmul(a, b, transpose_a=ta, transpose_b=tb)
     got = backend.matmul(backend.asarray(a), backend.asarray(b), transpose_a=ta, transpose_b=tb)
-    assert_close(got, expected, dtype)
+    terms = np.abs(a.T if ta else a).astype(np.float64) @ np.abs(b.T if tb else b)
+    assert_close(got, expected, dtype, terms, k)
+
+
+def _dense_terms(x, w, b, spec, z, y):
+    """Per-element error terms of act(x w + b) (conftest.through_activation)."""
+    terms = np.abs(x).astype(np.float64) @ np.abs(w) + (0 if b is None else np.abs(b))
+    return through_activation(spec and spec.name, z, np.asarray(y, np.float64), terms)
 
 
 @pytest.mark.parametrize("m,k,n", SHAPES)
@@ -69,10 +76,13 @@ def test_dense_forward(backend, reference, dtype, m, k, n, act):
     z_out = backend.empty((m, n), dtype)
     got = backend.dense_forward(backend.asarray(x), backend.asarray(w), backend.asarray(b),
                                 spec, preact=z_out)
-    assert_close(got, expected, dtype)
-    assert_close(z_out, reference.matmul(x, w) + b, dtype)
+    z = x.astype(np.float64) @ w + b
+    assert_close(got, expected, dtype, _dense_terms(x, w, b, spec, z, expected), k + 1)
+    assert_close(z_out, reference.matmul(x, w) + b, dtype, _dense_terms(x, w, b, None, z, z),
+                 k + 1)
+    expected = reference.dense_forward(x, w, None, spec)
     assert_close(backend.dense_forward(backend.asarray(x), backend.asarray(w), None, spec),
-                 reference.dense_forward(x, w, None, spec), dtype)
+                 expected, dtype, _dense_terms(x, w, None, spec, z - b, expected), k)
 
 
 @pytest.mark.parametrize("m,k,n", SHAPES)
@@ -86,7 +96,14 @@ def test_dense_backward_input(backend, reference, dtype, m, k, n, act):
     expected = reference.dense_backward_input(dz, w, spec, saved)
     got = backend.dense_backward_input(backend.asarray(dz), backend.asarray(w), spec,
                                        backend.asarray(saved))
-    assert_close(got, expected, dtype)
+    # g = dz w^T, sums of n terms, then g * act'(saved): act' <= 2 (selu's 1.76) scales
+    # g's error; softmax's y (g - sum_j g_j y_j) at most 3 y_i max_j (g_j's error terms)
+    terms = np.abs(dz).astype(np.float64) @ np.abs(w).T
+    if act == "softmax":
+        terms = 3 * np.abs(saved) * terms.max(axis=1, keepdims=True)
+    elif act is not None:
+        terms = 2 * terms
+    assert_close(got, expected, dtype, terms, n)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 3), (257, 129), (1000, 70)])
@@ -114,7 +131,8 @@ def test_activation_extremes_are_finite(backend, dtype):
 @pytest.mark.parametrize("shape", [(1, 1), (5, 3), (1000, 257)])
 def test_bias_grad(backend, reference, dtype, shape):
     dz = rand(np.random.default_rng(1), shape, dtype)
-    assert_close(backend.bias_grad(backend.asarray(dz)), reference.bias_grad(dz), dtype)
+    assert_close(backend.bias_grad(backend.asarray(dz)), reference.bias_grad(dz), dtype,
+                 np.abs(dz).astype(np.float64).sum(axis=0), shape[0])
 
 
 LOSS_CASES = [(MSE, 0.0, "real"), (MAE, 0.0, "real"), (HUBER, 0.7, "real"), (BCE, 0.0, "prob"),

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from conftest import needs_openmp
 from fastnn import layers, models
 from fastnn.datasets import load_digits, make_tabular
 from fastnn.models import Sequential
@@ -94,6 +95,7 @@ def test_every_optimizer_trains_alike_on_both_backends(digits, optimizer):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@needs_openmp
 def test_bit_identical_at_one_and_two_threads():
     """Big enough layers that GEMM and the element-wise kernels really go parallel."""
     rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ on the thread count. The gradient written to `grad` is d(batch loss)/d(pred).
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, log, log1p, fabs, fmax
+from libc.math cimport exp, expm1, log, log1p, fabs, fmax
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
@@ -66,8 +66,10 @@ cdef double _row_elementwise(int kind, double param, const floating *p, const fl
             q = p[j]
             t = exp(-fabs(q))   # exp(-q) for q >= 0, exp(q) below: one exp for both terms
             total += fmax(q, 0.0) - q * y[j] + log1p(t)
-            s = 1.0 / (1.0 + t) if q >= 0 else t / (1.0 + t)
-            d = s - y[j]
+            # sigmoid(q) - y, as (1 - y) - sigmoid(-q) for q >= 0, so that 1 - sigmoid(q)
+            # is not formed by cancellation: (1 - y) sigmoid(q) - y sigmoid(-q), as Keras
+            s = t / (1.0 + t)   # sigmoid(-|q|)
+            d = (1.0 - y[j]) - s if q >= 0 else s - y[j]
         else:
             d = 0.0
         if g != NULL:
@@ -139,7 +141,12 @@ cdef inline double _softmax_cce_finish(const floating *z, const floating *y, flo
     if g != NULL:
         f = scale * ysum / s
         for j in range(n):
-            g[j] = <floating>(f * g[j] - scale * y[j])
+            if y[j] != 0:
+                # p_j from the logit in double, not from the stored exp (rounded to
+                # `floating`): ysum p_j - y_j cancels as p_j nears 1
+                g[j] = <floating>(scale * (ysum * exp(z[j] - lse) - y[j]))
+            else:
+                g[j] = <floating>(f * g[j])
     return total
 
 
@@ -153,7 +160,9 @@ cdef inline double _sparse_softmax_cce_finish(const floating *z, int64_t label, 
         f = scale / s
         for j in range(n):
             g[j] = <floating>(f * g[j])
-        g[label] = <floating>(g[label] - scale)
+        # p - 1 as expm1(z - lse): from the stored p (rounded to `floating`) it would
+        # cancel as p nears 1
+        g[label] = <floating>(scale * expm1(z[label] - lse))
     return lse - z[label]
 
 
@@ -289,7 +298,9 @@ cdef double _row_sparse(int kind, const floating *p, int64_t label, floating *g,
         for j in range(n):
             g[j] = <floating>(scale / s if EPS < q < 1.0 - EPS else 0.0)
         if EPS < q < 1.0 - EPS:
-            g[label] = <floating>(g[label] - scale / (s * q))
+            # scale / s - scale / (s q) in one rounding: from the float-rounded first
+            # term, the difference would lose its bits as q nears 1
+            g[label] = <floating>(scale * (p[label] - s) / (s * p[label]))
     return -log(min(max(q, EPS), 1.0 - EPS))
 
 

@@ -10,7 +10,7 @@ import numpy
 
 from fastnn._threads import get_num_threads, mark_forked_child
 from fastnn._validation import (kernel_array as _array, kernel_indices as _indices,
-                                kernel_out as _out_of, same_size as _same_size)
+                                kernel_out as _out_of, same_shape as _same_shape)
 from fastnn.backend.reference import CCE, SOFTMAX_CCE, ReferenceBackend
 
 try:
@@ -191,7 +191,8 @@ class CpuBackend(ReferenceBackend):
         nt = _threads_for(pred.size)
         if getattr(target, "ndim", None) == 1:
             if kind not in (CCE, SOFTMAX_CCE):
-                raise ValueError(f"integer targets need a cross-entropy loss; got kind {kind}")
+                raise ValueError(f"`target` of integer labels needs a cross-entropy `kind` "
+                                 f"({CCE} or {SOFTMAX_CCE}); got kind {kind}")
             _indices(target, "target", pred.shape[1])
             if target.shape[0] != n:
                 raise ValueError(f"`target` must have shape ({n},), one label per row of "
@@ -302,7 +303,7 @@ def _slots(param, **arrays):
             or not param.flags.c_contiguous or not param.flags.writeable:
         raise ValueError(f"`param` must be a writable C-contiguous float32 or float64 "
                          f"array; got {param!r:.80}")
-    _same_size(arrays.values(), arrays.keys(), param.size, param.dtype)
+    _same_shape(arrays.values(), arrays.keys(), param.shape, param.dtype)
 
 
 _FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))

@@ -35,7 +35,7 @@ __device__ double fnn_act(int code, double p, double z) {
     case 2: return z > 0 ? z : p * z;
     case 3: return z > 0 ? z : p * expm1(z);
     case 4: return SCALE * (z > 0 ? z : ALPHA * expm1(z));
-    case 5: return 0.5 * z * (1.0 + erf(z * 0.70710678118654752440));
+    case 5: return 0.5 * z * erfc(z * -0.70710678118654752440);
     case 6: return z * fnn_sigmoid(z);
     case 7: return fnn_sigmoid(z);
     case 8: return fmin(fmax(z / 6.0 + 0.5, 0.0), 1.0);
@@ -53,7 +53,7 @@ __device__ double fnn_dact(int code, double p, double s) {
     case 2: return s > 0 ? 1.0 : p;
     case 3: return s > 0 ? 1.0 : s + p;
     case 4: return s > 0 ? SCALE : s + SCALE * ALPHA;
-    case 5: return 0.5 * (1.0 + erf(s * 0.70710678118654752440))
+    case 5: return 0.5 * erfc(s * -0.70710678118654752440)
                    + s * 0.39894228040143267794 * exp(-0.5 * s * s);
     case 6: { double g = fnn_sigmoid(s); return g * (1.0 + s * (1.0 - g)); }
     case 7: return s * (1.0 - s);

@@ -23,13 +23,19 @@ SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 
 
-def _erf(xp, x):
-    """erf on arrays of `xp` (NumPy has none: math.erf, vectorised)."""
+def _erfc(xp, x):
+    """erfc on arrays of `xp` (NumPy has none: math.erfc, vectorised)."""
     if xp is numpy:
         import math
-        return numpy.vectorize(math.erf, otypes=[numpy.float64])(x)
+        return numpy.vectorize(math.erfc, otypes=[numpy.float64])(x)
     import cupyx.scipy.special
-    return cupyx.scipy.special.erf(x)
+    return cupyx.scipy.special.erfc(x)
+
+
+def _phi(xp, z):
+    """The normal CDF, as erfc(-z / sqrt 2) / 2: relatively accurate where it is tiny
+    (1 + erf(z / sqrt 2) cancels there)."""
+    return 0.5 * _erfc(xp, -z / numpy.sqrt(2.0))
 
 
 class ReferenceBackend:
@@ -270,7 +276,7 @@ _FORWARD = {
     "elu": lambda xp, z, a: xp.where(z > 0, z, a * xp.expm1(xp.minimum(z, 0))),
     "selu": lambda xp, z, a: SELU_SCALE * xp.where(
         z > 0, z, SELU_ALPHA * xp.expm1(xp.minimum(z, 0))),
-    "gelu": lambda xp, z, a: 0.5 * z * (1.0 + _erf(xp, z / xp.sqrt(2.0))),
+    "gelu": lambda xp, z, a: z * _phi(xp, z),
     "silu": lambda xp, z, a: z * _sigmoid(xp, z),
     "sigmoid": lambda xp, z, a: _sigmoid(xp, z),
     "hard_sigmoid": lambda xp, z, a: xp.clip(z / 6.0 + 0.5, 0.0, 1.0),
@@ -288,8 +294,7 @@ _DERIVATIVE = {
     "leaky_relu": lambda xp, y, a: xp.where(y > 0, 1.0, a),
     "elu": lambda xp, y, a: xp.where(y > 0, 1.0, y + a),
     "selu": lambda xp, y, a: xp.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA),
-    "gelu": lambda xp, z, a: 0.5 * (1.0 + _erf(xp, z / xp.sqrt(2.0)))
-    + z * xp.exp(-0.5 * z * z) / xp.sqrt(2.0 * xp.pi),
+    "gelu": lambda xp, z, a: _phi(xp, z) + z * xp.exp(-0.5 * z * z) / xp.sqrt(2.0 * xp.pi),
     "silu": lambda xp, z, a: _sigmoid(xp, z) * (1.0 + z * (1.0 - _sigmoid(xp, z))),
     "sigmoid": lambda xp, y, a: y * (1.0 - y),
     "hard_sigmoid": lambda xp, y, a: xp.where((y > 0) & (y < 1), 1.0 / 6.0, 0.0),
@@ -361,7 +366,11 @@ def _loss_softmax_cce(xp, z, t, param):
 
 def _loss_sigmoid_bce(xp, z, t, param):
     rows = (xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))).mean(axis=1)
-    return rows, (_sigmoid(xp, z) - t) / z.shape[1]
+    # sigmoid(z) - t without forming 1 - sigmoid(z) by cancellation: for z >= 0 it is
+    # (1 - t) - sigmoid(-z) (Keras: (1 - t) sigmoid(z) - t sigmoid(-z))
+    e = xp.exp(-xp.abs(z))
+    low = e / (1.0 + e)     # sigmoid(-|z|)
+    return rows, xp.where(z >= 0, (1.0 - t) - low, low - t) / z.shape[1]
 
 
 _LOSSES = {MSE: _loss_mse, MAE: _loss_mae, HUBER: _loss_huber, BCE: _loss_bce,

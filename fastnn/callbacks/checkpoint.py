@@ -2,6 +2,7 @@
 import os
 import warnings
 
+from fastnn import _validation
 from fastnn.callbacks.base import Callback
 from fastnn.callbacks.monitor import check_mode
 
@@ -33,8 +34,7 @@ class ModelCheckpoint(Callback):
         super().__init__()
         if not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(f"`filepath` must be a str or path; got {filepath!r}")
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or
-                                     not isinstance(save_freq, int) or save_freq <= 0):
+        if save_freq != "epoch" and not (_validation.is_int(save_freq) and save_freq > 0):
             raise ValueError(f"`save_freq` must be 'epoch' or a positive int; got "
                              f"{save_freq!r}")
         self.filepath = os.fspath(filepath)

@@ -2,6 +2,7 @@
 projection of a layer's representation."""
 import numpy
 
+from fastnn import _validation
 from fastnn.plot._common import (activation_name, check_model, class_labels, finish, new_axes,
                                  new_figure, pyplot)
 
@@ -109,8 +110,7 @@ def _layer_index(model, layer):
             raise ValueError(f"`layer` must be a layer name in {names} or an index; "
                              f"got {layer!r}")
         return names.index(layer)
-    if isinstance(layer, bool) or not isinstance(layer, (int, numpy.integer)) \
-            or not -n <= layer < n:
+    if not _validation.is_int(layer) or not -n <= layer < n:
         raise ValueError(f"`layer` must be an index in [-{n}, {n}) or a layer name; "
                          f"got {layer!r}")
     return int(layer) % n

@@ -1,6 +1,7 @@
 """plot_model: the architecture as a diagram, drawn with matplotlib alone (no Graphviz)."""
 import numpy
 
+from fastnn import _validation
 from fastnn.plot._common import (DIVERGING, NEGATIVE, POSITIVE, activation_name, check_model,
                                  matplotlib_module,
                                  finish, new_axes, pyplot, symmetric_limit)
@@ -148,7 +149,7 @@ def plot_model(model, show_weights=True, max_units=24, ax=None, path=None):
         >>> fig = fastnn.plot.plot_model(model, path="model.png")
     """
     check_model(model)
-    if isinstance(max_units, bool) or not isinstance(max_units, int) or max_units < 2:
+    if not _validation.is_int(max_units) or max_units < 2:
         raise ValueError(f"`max_units` must be an int >= 2; got {max_units!r}")
     rows = _layer_rows(model)
     has_dense = any(getattr(l, "kernel", None) is not None for l in model.layers)
