@@ -1,16 +1,18 @@
 """Layers, as in ``keras.layers``."""
 from fastnn import _validation
 from fastnn.layers.activation import Activation
+from fastnn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from fastnn.layers.base import Layer
 from fastnn.layers.dense import Dense
 from fastnn.layers.dropout import Dropout
 from fastnn.layers.flatten import Flatten
 from fastnn.layers.input_layer import Input, InputLayer
 
-__all__ = ["Layer", "Dense", "Dropout", "Activation", "Flatten", "Input", "InputLayer", "get",
-           "serialize"]
+__all__ = ["Layer", "Dense", "Dropout", "Activation", "Flatten", "Input", "InputLayer",
+           "ReLU", "LeakyReLU", "ELU", "Softmax", "get", "serialize"]
 
-_CLASSES = {cls.__name__: cls for cls in (Dense, Dropout, Activation, Flatten)}
+_CLASSES = {cls.__name__: cls for cls in (Dense, Dropout, Activation, Flatten, ReLU, LeakyReLU,
+                                           ELU, Softmax)}
 
 
 def serialize(layer):
