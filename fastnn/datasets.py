@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fastnn import _validation
+
 __all__ = ["load_digits", "make_spirals", "make_blobs", "make_tabular"]
 
 _DIGITS_PATH = Path(__file__).resolve().parent / "data" / "digits.npz"
@@ -21,30 +23,18 @@ _MNIST_SIZE, _MNIST_BOX = 28, 20  # MNIST fits each digit into a 20x20 box centr
 # --------------------------------------------------------------------------- validation
 
 def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int >= {minimum}; "
-                        f"got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}; got {value}")
-    return int(value)
+    return _validation.integer(value, name, minimum=minimum)
 
 
 def _check_real(name, value, expected, is_valid):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number {expected}; "
-                        f"got {value!r} of type {type(value).__name__}")
-    if not (np.isfinite(value) and is_valid(value)):
+    as_float = _validation.real(value, name)
+    if not is_valid(as_float):
         raise ValueError(f"`{name}` must be {expected}; got {value!r}")
-    return float(value)
+    return as_float
 
 
 def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"`seed` must be an int or None; "
-                        f"got {seed!r} of type {type(seed).__name__}")
-    if seed is not None and seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int or None; got {seed}")
-    return np.random.default_rng(seed)
+    return np.random.default_rng(None if seed is None else _validation.seed(seed))
 
 
 # --------------------------------------------------------------------------- digits

@@ -5,6 +5,8 @@ import warnings
 
 import numpy
 
+from fastnn import _validation
+
 
 def check_verbose(verbose):
     """`verbose` as 0, 1 or 2 ('auto' is 1, as in Keras)."""
@@ -13,13 +15,6 @@ def check_verbose(verbose):
     if not isinstance(verbose, numbers.Integral) or verbose not in (0, 1, 2):
         raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2; got {verbose!r}")
     return int(verbose)
-
-
-def non_negative_int(value, name):
-    """`value` as an int >= 0, or a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"`{name}` must be an int >= 0; got {value!r}")
-    return int(value)
 
 
 def class_labels(y):
@@ -67,10 +62,8 @@ def apply_class_weight(class_weight, y, w, dtype):
     labels = class_labels(y)
     cw = numpy.ones(len(y), dtype=dtype)
     for cls, weight in class_weight.items():
-        if isinstance(cls, bool) or not isinstance(cls, numbers.Integral):
-            raise ValueError(f"`class_weight` keys must be int class indices; got {cls!r}")
-        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
-            raise ValueError(f"`class_weight`[{cls}] must be a number >= 0; got {weight!r}")
+        cls = _validation.integer(cls, "class_weight key")
+        weight = _validation.real(weight, f"class_weight[{cls}]", minimum=0)
         cw[labels == int(cls)] = weight
     return cw
 

@@ -260,7 +260,7 @@ class TrainingMixin:
         batch_size = 32 if batch_size is None else _validation.positive_int(batch_size,
                                                                              "batch_size")
         epochs = _validation.positive_int(epochs, "epochs")
-        initial_epoch = fit_data.non_negative_int(initial_epoch, "initial_epoch")
+        initial_epoch = _validation.integer(initial_epoch, "initial_epoch", minimum=0)
         validation_freq = _validation.positive_int(validation_freq, "validation_freq")
         validation_split = _validation.fraction(validation_split, "validation_split")
         verbose = fit_data.check_verbose(verbose)
