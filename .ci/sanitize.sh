@@ -49,7 +49,8 @@ export LD_PRELOAD="$ASAN_RT:$UBSAN_RT${LD_PRELOAD:+:$LD_PRELOAD}"
 # an impossible allocation is NULL (MemoryError), as without ASan, instead of a report.
 # Reports of every process, the interpreters the tests start included, go to $LOGS, so a
 # finding in a child whose output a test swallows still fails the run.
-export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:log_path=$LOGS/asan"
+export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1"
+ASAN_OPTIONS+=":log_path=$LOGS/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$LOGS/ubsan"
 # Python objects through malloc as well, so ASan sees the buffers Cython code touches
 export PYTHONMALLOC=malloc
