@@ -12,6 +12,7 @@ instruction the CPU lacks. src_c/dispatch.c picks the kernels at run time.
 """
 import os
 import platform
+import runpy
 import shlex
 import sys
 import tempfile
@@ -24,6 +25,12 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).parent
 SRC_C = "src_c"
+
+# The activation and loss codes are defined once, in fastnn/_codes.py; every build path
+# (pip install, build_ext --inplace, sdist, .ci/sanitize.sh, .ci/wheel.sh) runs this file,
+# which writes src_c/fnn_codes.h and fastnn/_kernels/fnn_codes.pxd from that table (only
+# where their text changed). The table is run on its own: fastnn itself is not imported.
+runpy.run_path(str(ROOT / "fastnn" / "_codes.py"))["write_generated"](ROOT)
 
 # Which C files each extension links (components: C files whose names start so). All the
 # kernels are one module, fastnn/_kernels/compiled.pyx, so that the GEMM and the

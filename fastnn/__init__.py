@@ -6,7 +6,7 @@ Example:
     ...                            layers.Dense(1, activation="sigmoid")])
     >>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 """
-__version__ = "0.1.0"
+from fastnn._info import __version__
 
 from fastnn import (activations, callbacks, config, initializers, layers, losses, metrics,
                     models, ops, optimizers, regularizers, schedules, utils)

@@ -60,7 +60,7 @@ def _write_report(args, x_train, y_train, x_test, y_test):
     """Train the first backend's model once more, untimed, with a per-batch monitor, and
     write the report of that run."""
     import fastnn
-    from fastnn.monitor import TrainingMonitor
+    from fastnn.callbacks import TrainingMonitor
     from fastnn.plot.report import write_report
     with fastnn.use_backend(args.backends[0]):
         fastnn.utils.set_random_seed(args.seed)

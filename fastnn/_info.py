@@ -4,10 +4,12 @@ import sys
 
 import numpy
 
+# the release; fastnn.__version__ re-exports it (pyproject.toml holds the same number)
+__version__ = "0.1.0"
+
 
 def config_dict():
     """The facts `show_config` prints, as a dict."""
-    from fastnn import __version__
     from fastnn._threads import get_num_threads
     from fastnn.backend import get_backend
     from fastnn.config import floatx

@@ -5,12 +5,18 @@ fastnn/optimizers.py.
 """
 import math
 
+import numpy
+
 from fastnn import _validation
 from fastnn._threads import get_num_threads
 from fastnn.backend import get_backend
 
-# The update rules of the compiled ParamGroup.update (fastnn/_kernels/optimizers.pxi).
-GROUP_ADAM, GROUP_RMSPROP = 0, 1
+
+def group_code(name):
+    """The compiled ParamGroup's code `name` (GROUP_ADAM, CLIP_NORM, ...): the cpdef enum
+    of fastnn/_kernels/optimizers.pxi is their one definition."""
+    from fastnn._kernels import compiled
+    return getattr(compiled, name)
 
 
 def _check_positive(name, value, allow_zero=False):
@@ -103,6 +109,45 @@ class Optimizer:
         """The slot arrays, parameter by parameter, in a fixed order."""
         return [slots[name] for slots in (self._slots or []) for name in sorted(slots)]
 
+    def get_state(self):
+        """What training needs to resume exactly: {'iterations': int, 'scalars': {name:
+        float} (the `state_scalars`), 'slots': None before `build`, else one {slot name:
+        NumPy copy} per parameter}."""
+        slots = None
+        if self._slots is not None:
+            backend = get_backend()
+            slots = [{name: backend.to_numpy(s[name]).copy() for name in sorted(s)}
+                     for s in self._slots]
+        return {"iterations": int(self.iterations),
+                "scalars": {name: float(getattr(self, name)) for name in self.state_scalars},
+                "slots": slots}
+
+    def set_state(self, state):
+        """Restore a `get_state` dict. Its 'slots' (if not None) must have the names and
+        shapes of the slots `build` made for the parameters; a ValueError otherwise."""
+        scalars = state.get("scalars") or {}
+        if set(scalars) != set(self.state_scalars):
+            raise ValueError(f"`state` scalars must be {sorted(self.state_scalars)}; got "
+                             f"{sorted(scalars)}")
+        slots = state.get("slots")
+        if slots is not None:
+            built = self._slots or []
+            if len(slots) != len(built) or any(
+                    sorted(new) != sorted(old) or any(tuple(numpy.shape(new[n])) !=
+                                                      tuple(old[n].shape) for n in old)
+                    for new, old in zip(slots, built)):
+                raise ValueError(f"`state` slots must be "
+                                 f"{[sorted(s) for s in built]} with the parameters' "
+                                 f"shapes (build the optimizer first)")
+        self.iterations = int(state.get("iterations", 0))
+        for name, value in scalars.items():
+            setattr(self, name, float(value))
+        if slots is not None:
+            backend = get_backend()
+            for new, old in zip(slots, self._slots):
+                for name in old:
+                    old[name][...] = backend.asarray(new[name])
+
     def apply(self, params, grads, n_threads=None):
         """One step: update every parameter in place from its gradient (on `n_threads`
         threads; by default fastnn's setting)."""
@@ -121,13 +166,15 @@ class Optimizer:
                 grad = self._clip(backend, grad)
             self.update_step(backend, param, grad, slots, scalars, wd_lr)
 
-    def param_group(self, params, grads):
+    def param_group(self, params, grads, regularizers=None):
         """The compiled update of all these parameters at once (a ParamGroup, cached),
-        for the cpu backend's training step; None where this optimizer, its options or
-        the backend have none (then call `apply`). Builds the slots if needed."""
+        for the cpu backend's training step, with each parameter's regularizer (a list
+        as `params` of fastnn.regularizers objects or None; None: no regularizer) and
+        this optimizer's clipping; None on another backend, or for parameters of mixed
+        dtypes or layouts (then call `apply`). Builds the slots if needed."""
         if not self._slots_fit(params):
             self.build(params)
-        return self._param_group(get_backend(), params, grads)
+        return self._param_group(get_backend(), params, grads, regularizers)
 
     def group_update_args(self):
         """Count one more step and return ParamGroup.update's arguments for it, but the
@@ -146,17 +193,38 @@ class Optimizer:
         self.iterations += 1
         return self._step_scalars(lr, self.iterations), (self.weight_decay or 0.0) * lr
 
-    # Slots of a compiled update of all parameters in one call (fastnn._kernels.compiled
-    # .ParamGroup), or None where the optimizer or its options have none.
-    group_slots = None
+    @property
+    def group_slots(self):
+        """The slots of the compiled update of all parameters in one call
+        (fastnn._kernels.compiled.ParamGroup), in the order its rule reads them."""
+        return self._active_slots()
 
-    def _param_group(self, backend, params, grads):
+    def _clip_setting(self):
+        """ParamGroup's clipping: (CLIP_* code, bound)."""
+        for name, value in (("CLIP_VALUE", self.clipvalue), ("CLIP_NORM", self.clipnorm),
+                            ("CLIP_GLOBAL_NORM", self.global_clipnorm)):
+            if value is not None:
+                return group_code(name), float(value)
+        return group_code("CLIP_NONE"), 0.0
+
+    def _param_group(self, backend, params, grads, regularizers=None):
         """The cached ParamGroup of these exact arrays on the cpu backend, or None."""
-        if (self.group_slots is None or backend.name != "cpu" or self.clipvalue is not None
-                or self.clipnorm is not None or self.global_clipnorm is not None):
+        if backend.name != "cpu" or not self._has_group_rule():
             return None
+        regs = [None] * len(params) if regularizers is None else list(regularizers)
+        if len(regs) != len(params):
+            raise ValueError(f"`regularizers` must hold one entry per parameter "
+                             f"({len(params)}); got {len(regs)}")
+        from fastnn.regularizers import Regularizer
+        if any(r is not None and (type(r).__call__ is not Regularizer.__call__ or
+                                  type(r).add_gradient is not Regularizer.add_gradient)
+               for r in regs):
+            return None     # a penalty of its own: added in Python, parameter by parameter
+        l1 = [r.l1 if r is not None else 0.0 for r in regs]
+        l2 = [r.l2 if r is not None else 0.0 for r in regs]
+        clip = self._clip_setting()
         cached = self.__dict__.get("_group")
-        key = (tuple(map(id, params)), tuple(map(id, grads)))
+        key = (tuple(map(id, params)), tuple(map(id, grads)), tuple(l1), tuple(l2), clip)
         if cached is not None and cached[0] == key:
             return cached[2]
         from fastnn._kernels.compiled import ParamGroup
@@ -166,14 +234,29 @@ class Optimizer:
         # fastnn layers are); otherwise each parameter is updated by its own call. Any
         # other refusal by ParamGroup is a fault and is raised.
         uniform = all(a.dtype == arrays[0].dtype and a.flags.c_contiguous for a in arrays)
-        group = ParamGroup(list(params), list(grads), *slots) if uniform and params else None
+        group = None
+        if uniform and params:
+            group = ParamGroup(list(params), list(grads), *slots, l1=l1, l2=l2, clip=clip[0],
+                               clip_value=clip[1])
         # the arrays are held here, so their ids cannot be reused while cached
         self._group = (key, (tuple(params), tuple(grads)), group)
         return group
 
+    def _has_group_rule(self):
+        """Whether this optimizer's update is a ParamGroup rule: its `_group_args` is
+        defined by the class that defines its `update_step` or by a subclass (a
+        subclass with an update of its own is updated parameter by parameter)."""
+        mro = type(self).__mro__
+
+        def owner(name):
+            return next(i for i, c in enumerate(mro) if name in c.__dict__)
+
+        return mro[owner("_group_args")] is not Optimizer and (
+            owner("_group_args") <= owner("update_step"))
+
     def _group_args(self, scalars, wd_lr):
-        """ParamGroup.update's (rule, lr, decay_1, decay_2, epsilon, wd_lr) for this step
-        (subclasses with group_slots)."""
+        """ParamGroup.update's row for this step: (rule, lr, decay_1, decay_2, epsilon,
+        wd_lr, c_m, c_g, c_v), GROUP_UPDATE_WIDTH values."""
         raise NotImplementedError
 
     def apply_gradients(self, grads_and_vars):

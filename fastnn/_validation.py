@@ -97,33 +97,6 @@ def shape(value, name="input_shape"):
     return items
 
 
-def config_dict(identifier, arg_name, kind):
-    """The (class_name, config) of a Keras-style serialized `identifier`, or a
-    ValueError naming `arg_name` when the dict is not {'class_name': ..., 'config': ...}."""
-    class_name, config = identifier.get("class_name"), identifier.get("config", {})
-    if not isinstance(class_name, str) or not isinstance(config, dict) \
-            or set(identifier) - {"class_name", "config", "module", "registered_name"}:
-        raise ValueError(f"`{arg_name}` as a dict must be a serialized {kind}, "
-                         f"{{'class_name': str, 'config': dict}}; got {identifier!r}")
-    return class_name, config
-
-
-def from_config_dict(identifier, classes, arg_name, kind):
-    """The object of serialized `identifier`, its class looked up in `classes`
-    ({name: class}); an unknown class or a config its constructor rejects raises a
-    ValueError naming `arg_name`."""
-    class_name, config = config_dict(identifier, arg_name, kind)
-    cls = classes.get(class_name)
-    if cls is None:
-        raise ValueError(f"`{arg_name}` names an unknown {kind} class {class_name!r}; "
-                         f"expected one of {sorted(classes)}")
-    try:
-        return cls.from_config(config)
-    except TypeError as exc:   # unknown or missing constructor arguments
-        raise ValueError(f"`{arg_name}` holds an invalid {kind} config for {class_name} "
-                         f"({exc}); got {config!r}") from None
-
-
 def numeric_array(data, name, finite=True):
     """`data` as a finite (unless not `finite`) numeric NumPy array, or a clear error."""
     if data is None:

@@ -3,32 +3,18 @@
 An activation is a small spec object (name, parameter) that backends dispatch on; it is
 callable on an array, so ``fastnn.activations.relu(x)`` works as in Keras.
 """
-from fastnn import _validation
-from fastnn._registry import lookup
+from fastnn import _codes, _validation
+from fastnn._registry import Registry
 
-__all__ = ["ActivationSpec", "get", "serialize", "linear", "relu", "leaky_relu", "elu",
-           "selu", "gelu", "silu", "swish", "sigmoid", "hard_sigmoid", "tanh", "softplus",
-           "softsign", "softmax", "log_softmax"]
+__all__ = (["ActivationSpec", "get", "serialize"] + [a.name for a in _codes.ACTIVATIONS]
+           + list(_codes.ACTIVATION_ALIASES))
 
-# name -> (code of enum fnn_act in src_c/fastnn.h, default parameter, derivative needs z)
-# Softmax and log_softmax work on whole rows and have no element-wise code (-1).
-_TABLE = {
-    "linear": (0, 0.0, False),
-    "relu": (1, 0.0, False),
-    "leaky_relu": (2, 0.2, False),
-    "elu": (3, 1.0, False),
-    "selu": (4, 0.0, False),
-    "gelu": (5, 0.0, True),
-    "silu": (6, 0.0, True),
-    "sigmoid": (7, 0.0, False),
-    "hard_sigmoid": (8, 0.0, False),
-    "tanh": (9, 0.0, False),
-    "softplus": (10, 0.0, False),
-    "softsign": (11, 0.0, False),
-    "softmax": (-1, 0.0, False),
-    "log_softmax": (-1, 0.0, False),
-}
-_NAMES = {name: name for name in _TABLE} | {"swish": "silu"}
+# name -> (code of enum fnn_act, default parameter, derivative needs z), from the one
+# table of fastnn/_codes.py. Softmax and log_softmax work on whole rows and have no
+# element-wise code (-1).
+_TABLE = {a.name: (a.code, a.default, a.needs_z) for a in _codes.ACTIVATIONS}
+_NAMES = {name: name for name in _TABLE} | _codes.ACTIVATION_ALIASES
+REGISTRY = Registry("activation", "activation", _NAMES, classes=())
 
 
 class ActivationSpec:
@@ -99,7 +85,7 @@ def get(identifier):
     if not isinstance(identifier, str):
         raise TypeError(f"`activation` must be an activation name or one of "
                         f"fastnn.activations' functions; got {identifier!r}")
-    return ActivationSpec(lookup(_NAMES, identifier, "activation", "activation"))
+    return ActivationSpec(REGISTRY.lookup(identifier))
 
 
 def serialize(activation):
@@ -107,17 +93,7 @@ def serialize(activation):
     return get(activation).get_config()
 
 
-linear = ActivationSpec("linear")
-relu = ActivationSpec("relu")
-leaky_relu = ActivationSpec("leaky_relu")
-elu = ActivationSpec("elu")
-selu = ActivationSpec("selu")
-gelu = ActivationSpec("gelu")
-silu = swish = ActivationSpec("silu")
-sigmoid = ActivationSpec("sigmoid")
-hard_sigmoid = ActivationSpec("hard_sigmoid")
-tanh = ActivationSpec("tanh")
-softplus = ActivationSpec("softplus")
-softsign = ActivationSpec("softsign")
-softmax = ActivationSpec("softmax")
-log_softmax = ActivationSpec("log_softmax")
+# fastnn.activations.relu, ... (and the aliases, swish): one spec per row of the table
+globals().update({name: ActivationSpec(name) for name in _TABLE})
+globals().update({alias: globals()[name]
+                  for alias, name in _codes.ACTIVATION_ALIASES.items()})

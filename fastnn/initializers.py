@@ -5,7 +5,7 @@ import math
 import numpy
 
 from fastnn import _random, _validation
-from fastnn._registry import Configurable, lookup
+from fastnn._registry import Configurable, Registry
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
            "TruncatedNormal", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
@@ -177,19 +177,14 @@ _NAMES = {
     "he_uniform": HeUniform, "he_normal": HeNormal,
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
 }
-_CLASSES = {cls.__name__: cls for cls in _NAMES.values()}
+REGISTRY = Registry("initializer", "initializer", _NAMES, base=Initializer)
 
 
 def get(identifier):
     """The initializer named `identifier`, or `identifier` if it already is one."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, dict):
-        return _validation.from_config_dict(identifier, _CLASSES, "initializer",
-                                            "initializer")
-    return lookup(_NAMES, identifier, "initializer", "initializer")()
+    return REGISTRY.get(identifier)
 
 
 def serialize(initializer):
     """{'class_name': ..., 'config': ...} of an initializer."""
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return REGISTRY.serialize(initializer)

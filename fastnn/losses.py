@@ -8,7 +8,7 @@ gradient with respect to the logits is simply p - y, stable for any logit.
 import numpy
 
 from fastnn import _validation
-from fastnn._registry import Configurable, lookup
+from fastnn._registry import Configurable, Registry
 from fastnn.backend import get_backend
 from fastnn.backend.reference import (BCE, CCE, HINGE, HUBER, KLD, MAE, MSE, SIGMOID_BCE,
                                       SOFTMAX_CCE)
@@ -181,22 +181,17 @@ _NAMES = {
     "categorical_crossentropy": CategoricalCrossentropy, "cce": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
 }
-_CLASSES = {cls.__name__: cls for cls in set(_NAMES.values())}
+REGISTRY = Registry("loss", "loss", _NAMES, base=Loss)
 
 
 def get(identifier):
     """The loss named `identifier` (a Keras name), or `identifier` if it is a Loss."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, dict):
-        return _validation.from_config_dict(identifier, _CLASSES, "loss", "loss")
-    cls = lookup(_NAMES, identifier, "loss", "loss")
-    loss = cls()
-    if identifier.lower() in ("mse", "mae"):
+    loss = REGISTRY.get(identifier)
+    if isinstance(identifier, str) and identifier.lower() in ("mse", "mae"):
         loss.name = identifier.lower()
     return loss
 
 
 def serialize(loss):
     """{'class_name': ..., 'config': ...} of a loss."""
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return REGISTRY.serialize(loss)

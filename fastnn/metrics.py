@@ -6,12 +6,12 @@ their running sums in float64.
 import numpy
 
 from fastnn import _validation
-from fastnn._registry import lookup
+from fastnn._registry import Registry
 
 __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
            "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get",
-           "resolve"]
+           "resolve", "serialize"]
 
 
 class Metric:
@@ -57,6 +57,11 @@ class Metric:
     def get_config(self):
         """JSON-safe constructor arguments."""
         return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """`cls(**config)`."""
+        return cls(**config)
 
     def __repr__(self):
         return f"<metric {self.name}: {self.result():.4f}>"
@@ -183,15 +188,21 @@ _NAMES = {
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "accuracy": Accuracy, "acc": Accuracy,
 }
+REGISTRY = Registry("metric", "metrics", _NAMES, base=Metric)
 
 
 def get(identifier):
-    """The metric named `identifier`, or `identifier` if it already is a Metric."""
-    if isinstance(identifier, Metric):
-        return identifier
-    metric = lookup(_NAMES, identifier, "metrics", "metric")()
-    metric.name = identifier.lower() if identifier.lower() in ("mse", "mae") else metric.name
+    """The metric named `identifier` (or serialized as {'class_name': ..., 'config': ...}),
+    or `identifier` if it already is a Metric."""
+    metric = REGISTRY.get(identifier)
+    if isinstance(identifier, str) and identifier.lower() in ("mse", "mae"):
+        metric.name = identifier.lower()
     return metric
+
+
+def serialize(metric):
+    """{'class_name': ..., 'config': ...} of a metric."""
+    return REGISTRY.serialize(metric)
 
 
 def resolve(identifier, loss, n_outputs, sparse_labels):

@@ -2,14 +2,16 @@
 
 Each step computes the step-dependent scalars (bias corrections, the learning rate of a
 schedule) once in Python, then makes one backend call per parameter that updates the
-parameter and its slots in place (the base class, Optimizer, is in fastnn/_optimizer.py).
+parameter and its slots in place, or, on the cpu backend's training step, one compiled
+call for all of them (a ParamGroup: `_group_args` gives its row of values for the step;
+the base class, Optimizer, is in fastnn/_optimizer.py).
 """
 import math
 
 from fastnn import _validation
 from fastnn import schedules  # noqa: F401  (fastnn.optimizers.schedules, as in Keras)
-from fastnn._optimizer import GROUP_ADAM, GROUP_RMSPROP, Optimizer
-from fastnn._registry import lookup
+from fastnn._optimizer import Optimizer, group_code
+from fastnn._registry import Registry
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam",
            "get"]
@@ -25,6 +27,11 @@ class SGD(Optimizer):
 
     def _active_slots(self):
         return ("momentum",) if self.momentum > 0 else ()
+
+    def _group_args(self, s, wd_lr):
+        rule = ("GROUP_SGD" if self.momentum <= 0 else "GROUP_SGD_NESTEROV" if self.nesterov
+                else "GROUP_SGD_MOMENTUM")
+        return group_code(rule), s["lr"], self.momentum, 0.0, 0.0, wd_lr, 0.0, 0.0, 0.0
 
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.sgd_update(param, grad, slots.get("momentum"), s["lr"], self.momentum,
@@ -50,13 +57,9 @@ class Adam(Optimizer):
     def _active_slots(self):
         return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
 
-    @property
-    def group_slots(self):
-        # Adamax and Nadam derive from Adam but update differently
-        return ("m", "v") if type(self) in (Adam, AdamW) and not self.amsgrad else None
-
     def _group_args(self, s, wd_lr):
-        return GROUP_ADAM, s["alpha"], self.beta_1, self.beta_2, self.epsilon, wd_lr
+        return (group_code("GROUP_ADAM_AMSGRAD" if self.amsgrad else "GROUP_ADAM"),
+                s["alpha"], self.beta_1, self.beta_2, self.epsilon, wd_lr, 0.0, 0.0, 0.0)
 
     def _alpha(self, lr, t):
         """The bias-corrected step size of step t."""
@@ -66,14 +69,16 @@ class Adam(Optimizer):
         return {"alpha": self._alpha(lr, t)}
 
     def group_update_rows(self, n_steps):
-        if callable(self._learning_rate) or self.group_slots is None:
+        # Adamax and Nadam derive from Adam but have other step scalars
+        if callable(self._learning_rate) or type(self) not in (Adam, AdamW):
             return super().group_update_rows(n_steps)
         # a constant rate: _next_step's values without its per-step calls and dicts
         lr, t0 = self._learning_rate, self.iterations
         wd_lr = (self.weight_decay or 0.0) * lr
         self.iterations = t0 + n_steps
-        return [(GROUP_ADAM, self._alpha(lr, t), self.beta_1, self.beta_2, self.epsilon,
-                 wd_lr) for t in range(t0 + 1, t0 + n_steps + 1)]
+        rule = group_code("GROUP_ADAM_AMSGRAD" if self.amsgrad else "GROUP_ADAM")
+        return [(rule, self._alpha(lr, t), self.beta_1, self.beta_2, self.epsilon, wd_lr,
+                 0.0, 0.0, 0.0) for t in range(t0 + 1, t0 + n_steps + 1)]
 
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.adam_update(param, grad, slots["m"], slots["v"], slots.get("v_max"),
@@ -106,12 +111,11 @@ class RMSprop(Optimizer):
         return (("velocity",) + (("average_grad",) if self.centered else ())
                 + (("momentum",) if self.momentum > 0 else ()))
 
-    @property
-    def group_slots(self):
-        return None if self.centered or self.momentum > 0 else ("velocity",)
-
     def _group_args(self, s, wd_lr):
-        return GROUP_RMSPROP, s["lr"], self.rho, 0.0, self.epsilon, wd_lr
+        rule = "GROUP_RMSPROP" + ("_CENTERED" if self.centered else "") + (
+            "_MOMENTUM" if self.momentum > 0 else "")
+        return (group_code(rule), s["lr"], self.rho, self.momentum, self.epsilon, wd_lr,
+                0.0, 0.0, 0.0)
 
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.rmsprop_update(param, grad, slots["velocity"], slots.get("average_grad"),
@@ -139,6 +143,10 @@ class Adagrad(Optimizer):
         slot += self.initial_accumulator_value
         return slot
 
+    def _group_args(self, s, wd_lr):
+        return (group_code("GROUP_ADAGRAD"), s["lr"], 0.0, 0.0, self.epsilon, wd_lr, 0.0,
+                0.0, 0.0)
+
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.adagrad_update(param, grad, slots["accumulator"], s["lr"], self.epsilon,
                                wd_lr)
@@ -161,6 +169,10 @@ class Adamax(Adam):
 
     def _step_scalars(self, lr, t):
         return {"alpha": lr / (1 - self.beta_1 ** t)}
+
+    def _group_args(self, s, wd_lr):
+        return (group_code("GROUP_ADAMAX"), s["alpha"], self.beta_1, self.beta_2,
+                self.epsilon, wd_lr, 0.0, 0.0, 0.0)
 
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.adamax_update(param, grad, slots["m"], slots["u"], s["alpha"], self.beta_1,
@@ -191,6 +203,10 @@ class Nadam(Adamax):
                 "c_g": (1.0 - u_t) / (1.0 - self._u_product),
                 "c_v": 1.0 / (1.0 - self.beta_2 ** t)}
 
+    def _group_args(self, s, wd_lr):
+        return (group_code("GROUP_NADAM"), s["lr"], self.beta_1, self.beta_2, self.epsilon,
+                wd_lr, s["c_m"], s["c_g"], s["c_v"])
+
     def update_step(self, backend, param, grad, slots, s, wd_lr):
         backend.nadam_update(param, grad, slots["m"], slots["v"], s["lr"], self.beta_1,
                              self.beta_2, self.epsilon, s["c_m"], s["c_g"], s["c_v"], wd_lr)
@@ -198,18 +214,14 @@ class Nadam(Adamax):
 
 _NAMES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
           "adamax": Adamax, "nadam": Nadam}
-_CLASSES = {cls.__name__: cls for cls in _NAMES.values()}
+REGISTRY = Registry("optimizer", "optimizer", _NAMES, base=Optimizer)
 
 
 def get(identifier):
     """The optimizer named `identifier` with Keras' defaults, or `identifier` itself."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, dict):
-        return _validation.from_config_dict(identifier, _CLASSES, "optimizer", "optimizer")
-    return lookup(_NAMES, identifier, "optimizer", "optimizer")()
+    return REGISTRY.get(identifier)
 
 
 def serialize(optimizer):
     """{'class_name': ..., 'config': ...} of an optimizer."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return REGISTRY.serialize(optimizer)

@@ -1,6 +1,6 @@
 """Weight regularizers (penalties added to the loss), by Keras name and class."""
 from fastnn import _validation
-from fastnn._registry import lookup
+from fastnn._registry import Registry
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get"]
 
@@ -74,21 +74,19 @@ def _xp(w):
 
 
 _NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-_CLASSES = {cls.__name__: cls for cls in (L1, L2, L1L2, Regularizer)}
+REGISTRY = Registry("regularizer", "regularizer", _NAMES,
+                    classes=(L1, L2, L1L2, Regularizer), base=Regularizer)
 
 
 def get(identifier):
     """The regularizer named `identifier` (None stays None)."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, dict):
-        return _validation.from_config_dict(identifier, _CLASSES, "regularizer",
-                                            "regularizer")
-    return lookup(_NAMES, identifier, "regularizer", "regularizer")()
+    if identifier is None:
+        return None
+    return REGISTRY.get(identifier)
 
 
 def serialize(regularizer):
     """{'class_name': ..., 'config': ...} of a regularizer, or None."""
     if regularizer is None:
         return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return REGISTRY.serialize(regularizer)

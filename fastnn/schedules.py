@@ -14,7 +14,7 @@ Example:
 import math
 
 from fastnn import _validation
-from fastnn._registry import Configurable
+from fastnn._registry import Configurable, Registry
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
            "CosineDecay", "serialize", "deserialize", "get"]
@@ -174,8 +174,8 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
 
-_CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay,
-                                          CosineDecay)}
+REGISTRY = Registry("schedule", "schedule", classes=(ExponentialDecay, PiecewiseConstantDecay,
+                                                     CosineDecay), base=LearningRateSchedule)
 
 
 def serialize(schedule):
@@ -185,11 +185,7 @@ def serialize(schedule):
         ValueError: for a callable that is not one of fastnn's schedules (a plain function
             cannot be stored as data).
     """
-    if type(schedule).__name__ not in _CLASSES or not isinstance(schedule,
-                                                                  LearningRateSchedule):
-        raise ValueError(f"`schedule` must be one of fastnn.schedules {sorted(_CLASSES)} to "
-                         f"be serialized; got {schedule!r}")
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return REGISTRY.serialize(schedule, strict=True)
 
 
 def get(identifier):
@@ -200,16 +196,10 @@ def get(identifier):
         >>> lr = schedules.get({"class_name": "CosineDecay",
         ...                     "config": {"initial_learning_rate": 0.1, "decay_steps": 10}})
     """
-    if isinstance(identifier, LearningRateSchedule):
-        return identifier
-    if not isinstance(identifier, dict) or not isinstance(identifier.get("config"), dict):
-        raise ValueError(f"`identifier` must be a schedule or a dict with 'class_name' and "
+    if not isinstance(identifier, (LearningRateSchedule, dict)):
+        raise ValueError(f"`schedule` must be a schedule or a dict with 'class_name' and "
                          f"'config'; got {identifier!r}")
-    cls = _CLASSES.get(identifier.get("class_name"))
-    if cls is None:
-        raise ValueError(f"`class_name` must be one of {sorted(_CLASSES)}; got "
-                         f"{identifier.get('class_name')!r}")
-    return cls.from_config(identifier["config"])
+    return REGISTRY.get(identifier)
 
 
 deserialize = get

@@ -19,7 +19,13 @@ static const fnn_eltwise_table *table(void) { return tables[fnn_isa_index()]; }
 
 int fnn_act_backward_needs_z(int act)
 {
-    return act == FNN_ACT_GELU || act == FNN_ACT_SILU;
+#define FNN_NEEDS_Z_CASE(NAME, name, needs_z) case FNN_ACT_##NAME: return needs_z;
+    switch (act) {
+    FNN_ACT_FUNCTIONS(FNN_NEEDS_Z_CASE)
+    default:
+        return 0;
+    }
+#undef FNN_NEEDS_Z_CASE
 }
 
 void fnn_s_act_forward(int act, double param, float *x, const float *bias, int64_t n)

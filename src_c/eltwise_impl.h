@@ -6,7 +6,10 @@
  * keeps GCC from vectorising the loop).
  *
  * act' is computed from the output y wherever that is exact, so the forward pass does
- * not have to keep the pre-activation; gelu and silu need z (fnn_act_backward_needs_z). */
+ * not have to keep the pre-activation; those whose row in fastnn/_codes.py says needs_z
+ * (gelu, silu) take z (fnn_act_backward_needs_z). */
+
+#include "fnn_codes.h"
 
 #define SELU_SCALE ((REAL)1.0507009873554804934193349852946)
 #define SELU_ALPHA ((REAL)1.6732632423543772848170429916717)
@@ -19,6 +22,96 @@ static inline REAL FN(sigmoid_of)(REAL z)
     return z >= 0 ? r : e * r;
 }
 
+/* Each element-wise activation `name` of fastnn/_codes.py (but linear, the identity) is
+ * two functions, which act_forward and act_backward below call through the X-macro
+ * FNN_ACT_FUNCTIONS of the generated fnn_codes.h:
+ *   FN(name_forward)(z, p)      act(z), p the parameter;
+ *   FN(name_backward)(g, s, p)  g * act'(.) from s, the pre-activation z if the table
+ *                               says needs_z, else the output y.
+ * They are inlined into one loop per activation, which the vectoriser sees whole. */
+
+static inline REAL FN(relu_forward)(REAL z, REAL p) { return z > 0 ? z : (REAL)0; }
+static inline REAL FN(relu_backward)(REAL g, REAL s, REAL p) { return g * (REAL)(s > 0); }
+
+/* p: the negative slope */
+static inline REAL FN(leaky_relu_forward)(REAL z, REAL p) { return z > 0 ? z : p * z; }
+static inline REAL FN(leaky_relu_backward)(REAL g, REAL s, REAL p)
+{
+    return g * (s > 0 ? (REAL)1 : p);
+}
+
+/* p: alpha. y < 0: y = a(e^z - 1), so dy/dz = a e^z = y + a */
+static inline REAL FN(elu_forward)(REAL z, REAL p) { return z > 0 ? z : p * EXPM1(z); }
+static inline REAL FN(elu_backward)(REAL g, REAL s, REAL p)
+{
+    return g * (s > 0 ? (REAL)1 : s + p);
+}
+
+static inline REAL FN(selu_forward)(REAL z, REAL p)
+{
+    return SELU_SCALE * (z > 0 ? z : SELU_ALPHA * EXPM1(z));
+}
+static inline REAL FN(selu_backward)(REAL g, REAL s, REAL p)
+{
+    return g * (s > 0 ? SELU_SCALE : s + SELU_SCALE * SELU_ALPHA);
+}
+
+/* the exact (erf) form, as Keras' default: z Phi(z), Phi = erfc(-z / sqrt 2) / 2,
+ * relatively accurate where it is tiny; act' from z: Phi(z) + z phi(z) */
+static inline REAL FN(gelu_forward)(REAL z, REAL p) { return z * PHI(z); }
+static inline REAL FN(gelu_backward)(REAL g, REAL z, REAL p)
+{
+    REAL cdf = PHI(z);
+    REAL pdf = (REAL)0.39894228040143267794 * EXP((REAL)-0.5 * z * z);
+    return g * (cdf + z * pdf);
+}
+
+/* act' from z: s (1 + z (1 - s)) */
+static inline REAL FN(silu_forward)(REAL z, REAL p) { return z * FN(sigmoid_of)(z); }
+static inline REAL FN(silu_backward)(REAL g, REAL z, REAL p)
+{
+    REAL sg = FN(sigmoid_of)(z);
+    return g * sg * ((REAL)1 + z * ((REAL)1 - sg));
+}
+
+static inline REAL FN(sigmoid_forward)(REAL z, REAL p) { return FN(sigmoid_of)(z); }
+static inline REAL FN(sigmoid_backward)(REAL g, REAL y, REAL p)
+{
+    return g * y * ((REAL)1 - y);
+}
+
+/* relu6(z + 3) / 6, as Keras 3 */
+static inline REAL FN(hard_sigmoid_forward)(REAL z, REAL p)
+{
+    REAL v = z / (REAL)6 + (REAL)0.5;
+    return v < 0 ? (REAL)0 : (v > 1 ? (REAL)1 : v);
+}
+static inline REAL FN(hard_sigmoid_backward)(REAL g, REAL y, REAL p)
+{
+    return g * ((y > 0 && y < 1) ? (REAL)1 / 6 : (REAL)0);
+}
+
+static inline REAL FN(tanh_forward)(REAL z, REAL p) { return TANH(z); }
+static inline REAL FN(tanh_backward)(REAL g, REAL y, REAL p) { return g * ((REAL)1 - y * y); }
+
+/* act' = sigmoid(z) = 1 - exp(-softplus(z)) */
+static inline REAL FN(softplus_forward)(REAL z, REAL p)
+{
+    return (z > 0 ? z : (REAL)0) + LOG1P(EXP(-(z > 0 ? z : -z)));
+}
+static inline REAL FN(softplus_backward)(REAL g, REAL y, REAL p) { return g * -EXPM1(-y); }
+
+/* act' = 1 / (1 + |z|)^2 = (1 - |y|)^2 */
+static inline REAL FN(softsign_forward)(REAL z, REAL p)
+{
+    return z / ((REAL)1 + (z > 0 ? z : -z));
+}
+static inline REAL FN(softsign_backward)(REAL g, REAL y, REAL p)
+{
+    REAL a = (REAL)1 - (y > 0 ? y : -y);
+    return g * a * a;
+}
+
 static void FN(act_forward)(int act, double param, REAL *restrict x,
                              const REAL *restrict bias, int64_t n)
 {
@@ -27,52 +120,16 @@ static void FN(act_forward)(int act, double param, REAL *restrict x,
     if (bias) {
         for (i = 0; i < n; i++) x[i] += bias[i];
     }
+#define FNN_FORWARD_CASE(NAME, name, needs_z) \
+    case FNN_ACT_##NAME: \
+        for (i = 0; i < n; i++) x[i] = FN(name##_forward)(x[i], p); \
+        break;
     switch (act) {
     case FNN_ACT_LINEAR:
         break;
-    case FNN_ACT_RELU:
-        for (i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : (REAL)0;
-        break;
-    case FNN_ACT_LEAKY_RELU:
-        for (i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : p * x[i];
-        break;
-    case FNN_ACT_ELU:
-        for (i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : p * EXPM1(x[i]);
-        break;
-    case FNN_ACT_SELU:
-        for (i = 0; i < n; i++)
-            x[i] = SELU_SCALE * (x[i] > 0 ? x[i] : SELU_ALPHA * EXPM1(x[i]));
-        break;
-    case FNN_ACT_GELU:
-        for (i = 0; i < n; i++)
-            /* z Phi(z), Phi = erfc(-z / sqrt 2) / 2: relatively accurate where it is tiny */
-            x[i] = x[i] * PHI(x[i]);
-        break;
-    case FNN_ACT_SILU:
-        for (i = 0; i < n; i++) x[i] = x[i] * FN(sigmoid_of)(x[i]);
-        break;
-    case FNN_ACT_SIGMOID:
-        for (i = 0; i < n; i++) x[i] = FN(sigmoid_of)(x[i]);
-        break;
-    case FNN_ACT_HARD_SIGMOID:
-        for (i = 0; i < n; i++) {
-            REAL v = x[i] / (REAL)6 + (REAL)0.5;
-            x[i] = v < 0 ? (REAL)0 : (v > 1 ? (REAL)1 : v);
-        }
-        break;
-    case FNN_ACT_TANH:
-        for (i = 0; i < n; i++) x[i] = TANH(x[i]);
-        break;
-    case FNN_ACT_SOFTPLUS:
-        for (i = 0; i < n; i++) {
-            REAL z = x[i];
-            x[i] = (z > 0 ? z : (REAL)0) + LOG1P(EXP(-(z > 0 ? z : -z)));
-        }
-        break;
-    case FNN_ACT_SOFTSIGN:
-        for (i = 0; i < n; i++) x[i] = x[i] / ((REAL)1 + (x[i] > 0 ? x[i] : -x[i]));
-        break;
+    FNN_ACT_FUNCTIONS(FNN_FORWARD_CASE)
     }
+#undef FNN_FORWARD_CASE
 }
 
 /* out may alias grad, so these two are not restrict; the loops are still vectorised,
@@ -82,58 +139,18 @@ static void FN(act_backward)(int act, double param, const REAL *grad, const REAL
 {
     const REAL p = (REAL)param;
     int64_t i;
+#define FNN_BACKWARD_CASE(NAME, name, needs_z) \
+    case FNN_ACT_##NAME: \
+        for (i = 0; i < n; i++) out[i] = FN(name##_backward)(grad[i], s[i], p); \
+        break;
     switch (act) {
     case FNN_ACT_LINEAR:
         if (out != grad)
             for (i = 0; i < n; i++) out[i] = grad[i];
         break;
-    case FNN_ACT_RELU:
-        for (i = 0; i < n; i++) out[i] = grad[i] * (REAL)(s[i] > 0);
-        break;
-    case FNN_ACT_LEAKY_RELU:
-        for (i = 0; i < n; i++) out[i] = grad[i] * (s[i] > 0 ? (REAL)1 : p);
-        break;
-    case FNN_ACT_ELU:     /* y < 0: y = a(e^z - 1), so dy/dz = a e^z = y + a */
-        for (i = 0; i < n; i++) out[i] = grad[i] * (s[i] > 0 ? (REAL)1 : s[i] + p);
-        break;
-    case FNN_ACT_SELU:
-        for (i = 0; i < n; i++)
-            out[i] = grad[i] * (s[i] > 0 ? SELU_SCALE : s[i] + SELU_SCALE * SELU_ALPHA);
-        break;
-    case FNN_ACT_GELU:    /* from z: Phi(z) + z phi(z) */
-        for (i = 0; i < n; i++) {
-            REAL z = s[i];
-            REAL cdf = PHI(z);
-            REAL pdf = (REAL)0.39894228040143267794 * EXP((REAL)-0.5 * z * z);
-            out[i] = grad[i] * (cdf + z * pdf);
-        }
-        break;
-    case FNN_ACT_SILU:    /* from z: s (1 + z (1 - s)) */
-        for (i = 0; i < n; i++) {
-            REAL sg = FN(sigmoid_of)(s[i]);
-            out[i] = grad[i] * sg * ((REAL)1 + s[i] * ((REAL)1 - sg));
-        }
-        break;
-    case FNN_ACT_SIGMOID:
-        for (i = 0; i < n; i++) out[i] = grad[i] * s[i] * ((REAL)1 - s[i]);
-        break;
-    case FNN_ACT_HARD_SIGMOID:
-        for (i = 0; i < n; i++)
-            out[i] = grad[i] * ((s[i] > 0 && s[i] < 1) ? (REAL)1 / 6 : (REAL)0);
-        break;
-    case FNN_ACT_TANH:
-        for (i = 0; i < n; i++) out[i] = grad[i] * ((REAL)1 - s[i] * s[i]);
-        break;
-    case FNN_ACT_SOFTPLUS: /* sigmoid(z) = 1 - exp(-softplus(z)) */
-        for (i = 0; i < n; i++) out[i] = grad[i] * -EXPM1(-s[i]);
-        break;
-    case FNN_ACT_SOFTSIGN: /* 1 / (1 + |z|)^2 = (1 - |y|)^2 */
-        for (i = 0; i < n; i++) {
-            REAL a = (REAL)1 - (s[i] > 0 ? s[i] : -s[i]);
-            out[i] = grad[i] * a * a;
-        }
-        break;
+    FNN_ACT_FUNCTIONS(FNN_BACKWARD_CASE)
     }
+#undef FNN_BACKWARD_CASE
 }
 
 /* ------------------------------------------------------------------ optimizers */

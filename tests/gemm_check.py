@@ -8,12 +8,14 @@ k-block or a stale tile breaks it by orders of magnitude.
 """
 import numpy as np
 
+from fastnn import _codes
 from fastnn._kernels import compiled as _gemm
 
 ISAS = ["generic", "avx2", "avx512"]
 DTYPES = [np.float32, np.float64]
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
-ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH = 0, 1, 7, 9
+ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH = (_codes.BY_NAME[name].code for name in (
+    "linear", "relu", "sigmoid", "tanh"))
 
 
 def operands(rng, m, n, k, ta, tb, dtype):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 import numpy
@@ -44,9 +45,12 @@ def test_a_huge_omp_num_threads_is_capped():
             "assert fastnn.get_num_threads() <= _threads.MAX_THREADS\n"
             "x = numpy.ones((1000, 100), numpy.float32)\n"
             "fastnn.get_backend().activation_forward(x, fastnn.activations.get('tanh'))\n")
-    env = dict(os.environ, OMP_NUM_THREADS="1000000")
+    # the interpreter imports fastnn as this test session does (an installed copy, or
+    # the in-place build), not the sources under the current directory
+    env = dict(os.environ, OMP_NUM_THREADS="1000000",
+               PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+                         timeout=120, cwd=tempfile.gettempdir())
     assert run.returncode == 0, run.stderr.decode()[-2000:]
 
 

@@ -1,4 +1,5 @@
-"""Tests of fastnn.explain (attributions) and fastnn.monitor (training statistics)."""
+"""Tests of fastnn.explain (attributions) and fastnn.callbacks.TrainingMonitor (training
+statistics)."""
 import numpy as np
 import pytest
 
@@ -7,7 +8,7 @@ from fastnn import explain
 from fastnn.backend import available_backends
 from fastnn.layers import Dense, Dropout, Flatten
 from fastnn.models import Sequential
-from fastnn.monitor import TrainingMonitor
+from fastnn.callbacks import TrainingMonitor
 
 BACKENDS = available_backends()
 needs_cpu = pytest.mark.skipif("cpu" not in BACKENDS, reason="compiled kernels missing")

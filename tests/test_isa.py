@@ -12,12 +12,11 @@ import pytest
 import fastnn
 import fastnn._kernels as kernels
 from conftest import assert_close
-from fastnn import activations
+from fastnn import _codes, activations
 from fastnn._kernels import compiled as _dropout
 from fastnn.backend import get_backend
 
-ELEMENTWISE = ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid",
-               "hard_sigmoid", "tanh", "softplus", "softsign"]
+ELEMENTWISE = [a.name for a in _codes.ELEMENTWISE]
 
 
 @pytest.fixture
@@ -101,7 +100,7 @@ def test_vector_philox_where_the_counter_word_wraps(kernel_isa):
     np.testing.assert_array_equal(fast, slow)
 
 
-@pytest.mark.parametrize("name", ["relu", "tanh", "linear", "softmax"])
+@pytest.mark.parametrize("name", [a.name for a in _codes.ACTIVATIONS])
 def test_dropout_forward_and_fused_backward(kernel_isa, cpu, ref, dtype, name):
     act = activations.get(name)
     rng = np.random.default_rng(5)
@@ -118,7 +117,7 @@ def test_dropout_forward_and_fused_backward(kernel_isa, cpu, ref, dtype, name):
 
 
 @pytest.mark.parametrize("n_cols", [1, 3, 10, 16, 17, 100])
-@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("name", [a.name for a in _codes.ROWWISE])
 def test_softmax_rows_in_blocks_match_each_row_alone(kernel_isa, cpu, ref, dtype, name,
                                                      n_cols):
     # the kernel exponentiates a block of rows as one loop; a row alone puts its elements

@@ -2,6 +2,7 @@
 computed by hand or by NumPy from the model's own weights, not by fastnn."""
 import os
 import subprocess
+import tempfile
 import sys
 
 import numpy
@@ -226,9 +227,11 @@ def test_gemm_buffers_that_cannot_be_allocated_raise_memory_error():
 def test_a_misspelled_fastnn_isa_is_an_error(value, message):
     pytest.importorskip("fastnn._kernels.compiled")
     code = "import fastnn, numpy; fastnn.ops.matmul(numpy.ones((2, 2)), numpy.ones((2, 2)))"
-    env = dict(os.environ, FASTNN_ISA=value)
+    # the interpreter imports fastnn as this test session does, not the sources in cwd
+    root = os.path.dirname(os.path.dirname(fastnn.__file__))
+    env = dict(os.environ, FASTNN_ISA=value, PYTHONPATH=root)
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, cwd=tempfile.gettempdir())
     assert run.returncode != 0
     assert "FASTNN_ISA" in run.stderr and message in run.stderr and value in run.stderr
 

@@ -32,7 +32,7 @@ def digits(mpl):
                         Dense(10, activation="softmax", name="dense_1")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    from fastnn.monitor import TrainingMonitor
+    from fastnn.callbacks import TrainingMonitor
     history = model.fit(x, y, epochs=4, validation_split=0.1, verbose=0,
                         callbacks=[TrainingMonitor(probe=x[:128])])
     return model, history, xt[:120], yt[:120]
@@ -254,7 +254,7 @@ def test_write_report(digits, tmp_path):
 
 
 def test_plotting_needs_matplotlib_only_when_called():
-    code = ("import sys, fastnn, fastnn.plot, fastnn.explain, fastnn.monitor\n"
+    code = ("import sys, fastnn, fastnn.plot, fastnn.explain, fastnn.callbacks\n"
             "assert 'matplotlib' not in sys.modules, 'imported matplotlib'\n"
             "sys.modules['matplotlib'] = None\n"
             "try:\n"

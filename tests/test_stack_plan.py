@@ -1,11 +1,10 @@
-"""The compiled training step of Dense/Dropout stacks (fastnn.models.stack_plan) takes
+"""The compiled training step of Dense/Dropout stacks (the cpu backend's executor) takes
 the same steps as the reference backend's layer-by-layer path."""
 import numpy as np
 import pytest
 
 import fastnn
 from fastnn import layers, models, regularizers
-from fastnn.models import stack_plan
 
 D, Drop = layers.Dense, layers.Dropout
 
@@ -47,7 +46,7 @@ def _train(backend, make_layers, loss, x, y, optimizer, dtype):
         metric = "accuracy" if loss == "sparse_categorical_crossentropy" else "mae"
         model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
         history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)   # 13 rows: 8 + 5
-        planned = stack_plan.plan_for(model, 8) is not None
+        planned = model.executor.plan_for(8) is not None
         return model.get_weights(), history.history, planned
 
 
@@ -70,17 +69,17 @@ def test_plan_matches_the_reference(case, optimizer, dtype):
 
 def test_models_the_plan_does_not_cover_take_the_layer_path():
     fastnn.utils.set_random_seed(0)
-    model = models.Sequential([D(4, "relu", input_shape=(3,),
-                                 kernel_regularizer=regularizers.L2(0.1)), D(2)])
+    model = models.Sequential([D(4, input_shape=(3,)), layers.ReLU(), D(2)])
     model.compile("adam", "mse")
     model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
-    assert stack_plan.plan_for(model, 4) is None
+    assert model.executor.plan_for(4) is None
     hidden_softmax = models.Sequential([D(4, "softmax", input_shape=(3,)), D(2)])
     hidden_softmax.compile("adam", "mse")
     hidden_softmax.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
-    assert stack_plan.plan_for(hidden_softmax, 4) is None
+    assert hidden_softmax.executor.plan_for(4) is None
     with fastnn.use_backend("reference"):
-        assert stack_plan.plan_for(model, 4) is None
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+        assert model.executor.plan_for(4) is None
 
 
 def test_plan_rejects_a_batch_of_the_wrong_shape():
@@ -88,7 +87,7 @@ def test_plan_rejects_a_batch_of_the_wrong_shape():
     model = models.Sequential([D(4, "relu", input_shape=(3,)), D(2)])
     model.compile("adam", "mse")
     model.fit(np.ones((4, 3)), np.ones((4, 2)), batch_size=4, verbose=0)
-    plan = stack_plan.plan_for(model, 4)
+    plan = model.executor.plan_for(4)
     with pytest.raises(ValueError, match="x"):
         plan.forward(np.ones((5, 3), np.float32), (), 1)
 
@@ -169,12 +168,12 @@ def test_train_step_gathers_the_batch_on_any_team(n_in):
     model = models.Sequential([D(256, "relu", input_shape=(n_in,)), D(3, "softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x[:128], y[:128], batch_size=128, epochs=1, verbose=0)
-    plan = stack_plan.plan_for(model, 128)
-    group = model.optimizer.param_group(model._params, model._grads)
+    plan = model.executor.plan_for(128)
+    group = model.optimizer.param_group(model.program.params, model.program.grads)
     update = model.optimizer.group_update_args()
     for n_threads in (1, 2, 3):
         idx = rng.permutation(500)[:128].astype(np.int64)
-        plan.train_step(x, y, None, idx, model._loss_kind, 0.0, model._fused, (), group,
+        plan.train_step(x, y, None, idx, model.program.loss_kind, 0.0, model.program.fused, (), group,
                         update, n_threads)
         np.testing.assert_array_equal(plan.batch_x, x[idx])
 
@@ -241,19 +240,30 @@ def test_whole_steps_with_weights_match_the_reference(loss, weights, dtype):
     np.testing.assert_allclose(got_loss, ref_loss, **tol)
 
 
-def test_fit_runs_each_step_as_one_compiled_call():
+def test_fit_runs_each_step_as_one_compiled_call(monkeypatch):
+    from fastnn.backend import compiled_executor
+    real, rows = compiled_executor._k, []
+
+    class Spy:
+        """The compiled module, with its training loop's calls counted."""
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def train_steps(self, plan, *args):
+            rows.extend([plan.output.shape[0]] * len(args[10]))   # one per step
+            return real.train_steps(plan, *args)
+
+    monkeypatch.setattr(compiled_executor, "_k", Spy())
     fastnn.utils.set_random_seed(0)
     model = models.Sequential([D(8, "relu", input_shape=(4,)), D(2, "softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
-    results = []
-    whole_step = model._whole_step
-    model._whole_step = lambda *args: results.append(whole_step(*args)) or results[-1]
     model.fit(np.ones((10, 4)), np.arange(10) % 2, batch_size=4, verbose=0)
-    assert len(results) == 3 and all(r is not None for r in results)   # 4 + 4 + 2 rows
+    assert rows == [4, 4, 2]    # every step, the short last one too, in the compiled loop
     sgd = models.Sequential([D(2, input_shape=(4,))])
-    sgd.compile("sgd", "mse")        # no compiled update of all parameters: in parts
-    sgd._whole_step = lambda *args: pytest.fail("SGD has no ParamGroup")
+    sgd.compile("sgd", "mse")        # every optimizer updates all parameters in one call
     sgd.fit(np.ones((4, 4)), np.ones((4, 2)), verbose=0)
+    assert sgd.optimizer.param_group(sgd.program.params, sgd.program.grads) is not None
 
 
 def test_train_step_rejects_arrays_it_cannot_read():
@@ -262,12 +272,12 @@ def test_train_step_rejects_arrays_it_cannot_read():
     model.compile("adam", "mse")
     x, y = np.ones((8, 3), np.float32), np.ones((8, 2), np.float32)
     model.fit(x, y, batch_size=4, verbose=0)
-    plan = stack_plan.plan_for(model, 4)
-    group = model.optimizer.param_group(model._params, model._grads)
+    plan = model.executor.plan_for(4)
+    group = model.optimizer.param_group(model.program.params, model.program.grads)
     update = model.optimizer.group_update_args()
     idx = np.arange(4, dtype=np.int64)
 
-    def step(x=x, y=y, w=None, idx=idx, kind=model._loss_kind):
+    def step(x=x, y=y, w=None, idx=idx, kind=model.program.loss_kind):
         return plan.train_step(x, y, w, idx, kind, 0.0, False, (), group, update, 1)
 
     assert np.isfinite(step())

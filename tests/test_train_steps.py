@@ -1,5 +1,5 @@
 """An epoch's whole batches as one compiled loop (fastnn/_kernels/step_train.pxi, driven by
-Sequential._whole_steps): the same weights and losses, bit for bit, as one compiled call
+the cpu backend's executor): the same weights and losses, bit for bit, as one compiled call
 per step, on every stack of tests/test_stack_plan.py."""
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import pytest
 import fastnn
 from fastnn import models, optimizers, schedules
 from fastnn.callbacks import Callback
-from fastnn.models import stack_plan
+from fastnn.backend.compiled_executor import CompiledExecutor
 from fastnn.models.thread_choice import RECHECK_STEPS, ThreadChoice
 from test_stack_plan import STACKS, _targets
 
@@ -32,15 +32,16 @@ def _fit(make_layers, loss, x, y, optimizer, callbacks, epochs=3, batch_size=8,
 
 
 def _spy_blocks(monkeypatch):
-    """Counts the steps _whole_steps runs."""
+    """Counts the steps the executor runs as compiled runs of more than one step."""
     ran = []
-    original = models.Sequential._whole_steps
+    original = CompiledExecutor.train_steps
 
-    def spy(self, data, order, step, n_steps, *args):
-        out = original(self, data, order, step, n_steps, *args)
-        ran.append(0 if out is None else n_steps)
+    def spy(self, data, order, first_row, n_steps, *args):
+        out = original(self, data, order, first_row, n_steps, *args)
+        if n_steps > 1 and self.compiled:
+            ran.append(n_steps)
         return out
-    monkeypatch.setattr(models.Sequential, "_whole_steps", spy)
+    monkeypatch.setattr(CompiledExecutor, "train_steps", spy)
     return ran
 
 
@@ -135,12 +136,12 @@ def test_train_steps_rejects_what_it_cannot_run():
     x = np.zeros((16, 6), np.float32)
     y = np.zeros((16, 4), np.float32)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    plan = stack_plan.plan_for(model, 8)
-    group = model.optimizer.param_group(model._params, model._grads)
+    plan = model.executor.plan_for(8)
+    group = model.optimizer.param_group(model.program.params, model.program.grads)
     order = np.arange(16, dtype=np.int64)
     ok = np.zeros((2, 6))
-    args = (model._loss_kind, 0.0, model._fused, ())
-    with pytest.raises(ValueError, match="6 columns"):
+    args = (model.program.loss_kind, 0.0, model.program.fused, ())
+    with pytest.raises(ValueError, match="columns"):
         train_steps(plan, x, y, None, order, 0, *args, group, np.zeros((2, 5)), 1)
     with pytest.raises(ValueError, match="do not fit"):
         train_steps(plan, x, y, None, order, 8, *args, group, ok, 1)

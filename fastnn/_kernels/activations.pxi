@@ -8,7 +8,25 @@ from libc.string cimport memcpy
 
 from fastnn._kernels.capi cimport (fnn_s_act_forward, fnn_d_act_forward,
                                    fnn_s_act_backward, fnn_d_act_backward,
-                                   fnn_s_softmax_rows, fnn_d_softmax_rows)
+                                   fnn_s_softmax_rows, fnn_d_softmax_rows,
+                                   fnn_act_backward_needs_z)
+from fastnn._kernels cimport fnn_codes
+
+
+def built_codes():
+    """The activation and loss codes this module was compiled with (the enums of the
+    generated fnn_codes.h), and for each activation code whether the C kernels take act'
+    from z: {"activations": {name: code}, "losses": {NAME: code}, "needs_z": {code: bool},
+    "n_act": int, "n_loss": int}. tests/test_codes.py compares them with fastnn/_codes.py.
+    """
+    cdef int act, needs_z
+    codes = fnn_codes.built_codes()
+    codes["needs_z"] = {}
+    for act in codes["activations"].values():
+        with nogil:
+            needs_z = fnn_act_backward_needs_z(act)
+        codes["needs_z"][act] = bool(needs_z)
+    return codes
 
 
 

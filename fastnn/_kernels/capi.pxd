@@ -1,21 +1,10 @@
 # The C interface of src_c/ (see src_c/fastnn.h), declared once for every .pyx.
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
+# The activation and loss codes (enum fnn_act, enum fnn_loss of src_c/fnn_codes.h) are
+# declared in fastnn/_kernels/fnn_codes.pxd, which setup.py generates with that header
+# from the table in fastnn/_codes.py.
 cdef extern from "fastnn.h" nogil:
-    enum:
-        FNN_ACT_LINEAR
-        FNN_ACT_RELU
-        FNN_ACT_LEAKY_RELU
-        FNN_ACT_ELU
-        FNN_ACT_SELU
-        FNN_ACT_GELU
-        FNN_ACT_SILU
-        FNN_ACT_SIGMOID
-        FNN_ACT_HARD_SIGMOID
-        FNN_ACT_TANH
-        FNN_ACT_SOFTPLUS
-        FNN_ACT_SOFTSIGN
-
     int fnn_act_backward_needs_z(int act)
     void fnn_s_act_forward(int act, double param, float *x, const float *bias, int64_t n)
     void fnn_d_act_forward(int act, double param, double *x, const double *bias, int64_t n)

@@ -13,17 +13,12 @@ from libc.string cimport memcpy
 
 from fastnn._kernels.capi cimport fnn_s_exp_rows, fnn_d_exp_rows
 
-# Loss codes, mirrored in fastnn/losses.py.
-cdef enum:
-    MSE = 0
-    MAE = 1
-    HUBER = 2
-    BCE = 3
-    CCE = 4
-    HINGE = 5
-    KLD = 6
-    SOFTMAX_CCE = 7
-    SIGMOID_BCE = 8
+# The loss codes of the table in fastnn/_codes.py (enum fnn_loss of the generated
+# fnn_codes.h), by the names fastnn.backend.reference gives them.
+from fastnn._kernels.fnn_codes cimport (
+    FNN_LOSS_MSE as MSE, FNN_LOSS_MAE as MAE, FNN_LOSS_HUBER as HUBER, FNN_LOSS_BCE as BCE,
+    FNN_LOSS_CCE as CCE, FNN_LOSS_HINGE as HINGE, FNN_LOSS_KLD as KLD,
+    FNN_LOSS_SOFTMAX_CCE as SOFTMAX_CCE, FNN_LOSS_SIGMOID_BCE as SIGMOID_BCE)
 
 # Keras clips probabilities to [eps, 1 - eps] before taking logs.
 cdef double EPS = 1e-7

@@ -1,5 +1,6 @@
 """Optimizer updates, in place, with Keras' formulas: one call per parameter, or one
-call for all of a model's parameters (ParamGroup: Adam and RMSprop).
+call for all of a model's parameters (ParamGroup: every rule, with the regularizers'
+gradients and Keras' gradient clipping).
 
 Scalars that depend only on the step (bias corrections, schedules) are computed once per
 step in Python (fastnn/optimizers.py) and passed in. `wd_lr` is the decoupled weight
@@ -9,7 +10,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport sqrt, sqrtf, fabs
 from libc.stdint cimport int64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport abort, calloc, free, malloc
 
 import numpy as np
 cimport numpy as cnp
@@ -28,27 +29,157 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
         return sqrt(x)
 
 
+cdef inline floating *_at(floating *a, int64_t lo) noexcept nogil:
+    """a + lo, or NULL for an absent slot."""
+    return a + lo if a != NULL else NULL
+
+
+# Each rule's element-wise arithmetic on one chunk, shared by the per-parameter calls
+# below and by ParamGroup, so that both give the same bits.
+
+cdef inline void _sgd_chunk(floating *p, const floating *g, floating *velocity, int64_t n,
+                            double lr, double momentum, bint nesterov,
+                            double wd_lr) noexcept nogil:
+    cdef int64_t i
+    cdef double v
+    cdef unsigned mode = fnn_flush_subnormals_begin()   # decaying slots: src_c/fpmode.h
+    for i in range(n):
+        p[i] = <floating>(p[i] - p[i] * wd_lr)
+        if velocity != NULL:
+            v = momentum * velocity[i] - lr * g[i]
+            velocity[i] = <floating>v
+            if nesterov:
+                p[i] = <floating>(p[i] + momentum * v - lr * g[i])
+            else:
+                p[i] = <floating>(p[i] + v)
+        else:
+            p[i] = <floating>(p[i] - lr * g[i])
+    fnn_flush_subnormals_end(mode)
+
+
+cdef inline void _adam_chunk(floating *p, const floating *g, floating *m, floating *v,
+                             floating *v_max, int64_t n, double alpha, double beta_1,
+                             double beta_2, double epsilon, double wd_lr) noexcept nogil:
+    # arithmetic in the parameters' own precision: float32 math vectorises twice as wide
+    cdef floating mi, vi, a = alpha, c1 = 1.0 - beta_1, c2 = 1.0 - beta_2, eps = epsilon
+    cdef floating wd = wd_lr
+    cdef int64_t i
+    cdef unsigned mode
+    if v_max == NULL:
+        if floating is float:
+            fnn_s_adam(p, g, m, v, n, a, c1, c2, eps, wd)
+        else:
+            fnn_d_adam(p, g, m, v, n, a, c1, c2, eps, wd)
+        return
+    mode = fnn_flush_subnormals_begin()
+    for i in range(n):
+        p[i] = p[i] - p[i] * wd
+        mi = m[i] + (g[i] - m[i]) * c1
+        vi = v[i] + (g[i] * g[i] - v[i]) * c2
+        m[i] = mi
+        v[i] = vi
+        if v_max[i] > vi:
+            vi = v_max[i]
+        v_max[i] = vi
+        p[i] = p[i] - a * mi / (_sqrt(vi) + eps)
+    fnn_flush_subnormals_end(mode)
+
+
+cdef inline void _rmsprop_chunk(floating *p, const floating *g, floating *velocity,
+                                floating *average_grad, floating *momentum_buf, int64_t n,
+                                double lr, double rho, double momentum, double epsilon,
+                                double wd_lr) noexcept nogil:
+    cdef floating vi, ai, denom, inc, r = rho, c = 1.0 - rho, lr_ = lr, mom = momentum
+    cdef floating eps = epsilon, wd = wd_lr
+    cdef int64_t i
+    cdef unsigned mode
+    if average_grad == NULL and momentum_buf == NULL:
+        if floating is float:
+            fnn_s_rmsprop(p, g, velocity, n, lr_, r, eps, wd)
+        else:
+            fnn_d_rmsprop(p, g, velocity, n, lr_, r, eps, wd)
+        return
+    mode = fnn_flush_subnormals_begin()
+    for i in range(n):
+        p[i] = p[i] - p[i] * wd
+        vi = r * velocity[i] + c * g[i] * g[i]
+        velocity[i] = vi
+        denom = vi
+        if average_grad != NULL:
+            ai = r * average_grad[i] + c * g[i]
+            average_grad[i] = ai
+            denom = vi - ai * ai
+        inc = lr_ * g[i] / _sqrt(denom + eps)
+        if momentum_buf != NULL:
+            inc = mom * momentum_buf[i] + inc
+            momentum_buf[i] = inc
+        p[i] = p[i] - inc
+    fnn_flush_subnormals_end(mode)
+
+
+cdef inline void _adagrad_chunk(floating *p, const floating *g, floating *accumulator,
+                                int64_t n, double lr, double epsilon,
+                                double wd_lr) noexcept nogil:
+    cdef int64_t i
+    cdef double acc
+    for i in range(n):
+        p[i] = <floating>(p[i] - p[i] * wd_lr)
+        acc = accumulator[i] + g[i] * g[i]
+        accumulator[i] = <floating>acc
+        p[i] = <floating>(p[i] - lr * g[i] / sqrt(acc + epsilon))
+
+
+cdef inline void _adamax_chunk(floating *p, const floating *g, floating *m, floating *u,
+                               int64_t n, double alpha, double beta_1, double beta_2,
+                               double epsilon, double wd_lr) noexcept nogil:
+    cdef int64_t i
+    cdef double mi, ui
+    cdef unsigned mode = fnn_flush_subnormals_begin()
+    for i in range(n):
+        p[i] = <floating>(p[i] - p[i] * wd_lr)
+        mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
+        ui = beta_2 * u[i]
+        if fabs(g[i]) > ui:
+            ui = fabs(g[i])
+        m[i] = <floating>mi
+        u[i] = <floating>ui
+        p[i] = <floating>(p[i] - alpha * mi / (ui + epsilon))
+    fnn_flush_subnormals_end(mode)
+
+
+cdef inline void _nadam_chunk(floating *p, const floating *g, floating *m, floating *v,
+                              int64_t n, double lr, double beta_1, double beta_2,
+                              double epsilon, double c_m, double c_g, double c_v,
+                              double wd_lr) noexcept nogil:
+    cdef int64_t i
+    cdef double mi, vi
+    cdef unsigned mode = fnn_flush_subnormals_begin()
+    for i in range(n):
+        p[i] = <floating>(p[i] - p[i] * wd_lr)
+        mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
+        vi = v[i] + (g[i] * g[i] - v[i]) * (1.0 - beta_2)
+        m[i] = <floating>mi
+        v[i] = <floating>vi
+        p[i] = <floating>(p[i] - lr * (c_m * mi + c_g * g[i]) / (sqrt(c_v * vi) + epsilon))
+    fnn_flush_subnormals_end(mode)
+
+
+cdef inline floating *_opt(floating[::1] a) noexcept:
+    """The data of an optional slot (None: NULL)."""
+    return &a[0] if a is not None else NULL
+
+
 def sgd(floating[::1] p, const floating[::1] g, floating[::1] velocity, double lr,
         double momentum, bint nesterov, double wd_lr, int n_threads):
     """v := momentum v - lr g;  p += v  (or p += momentum v - lr g with Nesterov)."""
-    cdef Py_ssize_t i, n = p.shape[0]
-    cdef double v
-    cdef bint has_v = velocity is not None
-    cdef unsigned mode = 0
-    with nogil, parallel(num_threads=n_threads):
-        mode = fnn_flush_subnormals_begin()   # decaying slots: src_c/fpmode.h
-        for i in prange(n, schedule="static"):
-            p[i] = <floating>(p[i] - p[i] * wd_lr)
-            if has_v:
-                v = momentum * velocity[i] - lr * g[i]
-                velocity[i] = <floating>v
-                if nesterov:
-                    p[i] = <floating>(p[i] + momentum * v - lr * g[i])
-                else:
-                    p[i] = <floating>(p[i] + v)
-            else:
-                p[i] = <floating>(p[i] - lr * g[i])
-        fnn_flush_subnormals_end(mode)
+    cdef int64_t c, lo, n = p.shape[0], n_chunks = (n + CHUNK - 1) // CHUNK
+    if n == 0:
+        return
+    cdef floating *pv = _opt(velocity)
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+        lo = c * CHUNK
+        _sgd_chunk(&p[lo], &g[lo], _at(pv, lo), min(CHUNK, n - lo), lr, momentum,
+                   nesterov, wd_lr)
 
 
 def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
@@ -58,88 +189,39 @@ def adam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] 
 
     alpha = lr sqrt(1 - b2^t) / (1 - b1^t); v_max (AMSGrad) may be None.
     """
-    cdef Py_ssize_t i, n = p.shape[0]
-    # arithmetic in the parameters' own precision: float32 math vectorises twice as wide
-    cdef floating mi, vi, a = alpha, c1 = 1.0 - beta_1, c2 = 1.0 - beta_2, eps = epsilon
-    cdef floating wd = wd_lr
-    cdef bint ams = v_max is not None
-    cdef int64_t c, lo, n_chunks = (n + CHUNK - 1) // CHUNK
-    if not ams and n > 0:
-        for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
-            lo = c * CHUNK
-            if floating is float:
-                fnn_s_adam(&p[lo], &g[lo], &m[lo], &v[lo], min(CHUNK, n - lo), a, c1, c2,
-                           eps, wd)
-            else:
-                fnn_d_adam(&p[lo], &g[lo], &m[lo], &v[lo], min(CHUNK, n - lo), a, c1, c2,
-                           eps, wd)
+    cdef int64_t c, lo, n = p.shape[0], n_chunks = (n + CHUNK - 1) // CHUNK
+    if n == 0:
         return
-    cdef unsigned mode = 0
-    with nogil, parallel(num_threads=n_threads):
-        mode = fnn_flush_subnormals_begin()
-        for i in prange(n, schedule="static"):
-            p[i] = p[i] - p[i] * wd
-            mi = m[i] + (g[i] - m[i]) * c1
-            vi = v[i] + (g[i] * g[i] - v[i]) * c2
-            m[i] = mi
-            v[i] = vi
-            if ams:
-                if v_max[i] > vi:
-                    vi = v_max[i]
-                v_max[i] = vi
-            p[i] = p[i] - a * mi / (_sqrt(vi) + eps)
-        fnn_flush_subnormals_end(mode)
+    cdef floating *pmax = _opt(v_max)
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+        lo = c * CHUNK
+        _adam_chunk(&p[lo], &g[lo], &m[lo], &v[lo], _at(pmax, lo), min(CHUNK, n - lo),
+                    alpha, beta_1, beta_2, epsilon, wd_lr)
 
 
 def rmsprop(floating[::1] p, const floating[::1] g, floating[::1] velocity,
             floating[::1] average_grad, floating[::1] momentum_buf, double lr, double rho,
             double momentum, double epsilon, double wd_lr, int n_threads):
     """v := rho v + (1 - rho) g^2;  p -= lr g / sqrt(v [- mean_g^2] + eps) (with momentum)."""
-    cdef Py_ssize_t i, n = p.shape[0]
-    cdef floating vi, ai, denom, inc, r = rho, c = 1.0 - rho, lr_ = lr, mom = momentum
-    cdef floating eps = epsilon, wd = wd_lr
-    cdef bint centered = average_grad is not None, has_mom = momentum_buf is not None
-    cdef int64_t c_, lo, n_chunks = (n + CHUNK - 1) // CHUNK
-    if not centered and not has_mom and n > 0:
-        for c_ in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
-            lo = c_ * CHUNK
-            if floating is float:
-                fnn_s_rmsprop(&p[lo], &g[lo], &velocity[lo], min(CHUNK, n - lo), lr_, r,
-                              eps, wd)
-            else:
-                fnn_d_rmsprop(&p[lo], &g[lo], &velocity[lo], min(CHUNK, n - lo), lr_, r,
-                              eps, wd)
+    cdef int64_t c, lo, n = p.shape[0], n_chunks = (n + CHUNK - 1) // CHUNK
+    if n == 0:
         return
-    cdef unsigned mode = 0
-    with nogil, parallel(num_threads=n_threads):
-        mode = fnn_flush_subnormals_begin()
-        for i in prange(n, schedule="static"):
-            p[i] = p[i] - p[i] * wd
-            vi = r * velocity[i] + c * g[i] * g[i]
-            velocity[i] = vi
-            denom = vi
-            if centered:
-                ai = r * average_grad[i] + c * g[i]
-                average_grad[i] = ai
-                denom = vi - ai * ai
-            inc = lr_ * g[i] / _sqrt(denom + eps)
-            if has_mom:
-                inc = mom * momentum_buf[i] + inc
-                momentum_buf[i] = inc
-            p[i] = p[i] - inc
-        fnn_flush_subnormals_end(mode)
+    cdef floating *pa = _opt(average_grad)
+    cdef floating *pm = _opt(momentum_buf)
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+        lo = c * CHUNK
+        _rmsprop_chunk(&p[lo], &g[lo], &velocity[lo], _at(pa, lo), _at(pm, lo),
+                       min(CHUNK, n - lo), lr, rho, momentum, epsilon, wd_lr)
 
 
 def adagrad(floating[::1] p, const floating[::1] g, floating[::1] accumulator, double lr,
             double epsilon, double wd_lr, int n_threads):
     """acc += g^2;  p -= lr g / sqrt(acc + eps)."""
-    cdef Py_ssize_t i, n = p.shape[0]
-    cdef double acc
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        p[i] = <floating>(p[i] - p[i] * wd_lr)
-        acc = accumulator[i] + g[i] * g[i]
-        accumulator[i] = <floating>acc
-        p[i] = <floating>(p[i] - lr * g[i] / sqrt(acc + epsilon))
+    cdef int64_t c, lo, n = p.shape[0], n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+        lo = c * CHUNK
+        _adagrad_chunk(&p[lo], &g[lo], &accumulator[lo], min(CHUNK, n - lo), lr, epsilon,
+                       wd_lr)
 
 
 def adamax(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] u,
@@ -147,48 +229,50 @@ def adamax(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1
            int n_threads):
     """m += (g - m)(1 - b1); u := max(b2 u, |g|); p -= alpha m / (u + eps), with
     alpha = lr / (1 - b1^t)."""
-    cdef Py_ssize_t i, n = p.shape[0]
-    cdef double mi, ui
-    cdef unsigned mode = 0
-    with nogil, parallel(num_threads=n_threads):
-        mode = fnn_flush_subnormals_begin()
-        for i in prange(n, schedule="static"):
-            p[i] = <floating>(p[i] - p[i] * wd_lr)
-            mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
-            ui = beta_2 * u[i]
-            if fabs(g[i]) > ui:
-                ui = fabs(g[i])
-            m[i] = <floating>mi
-            u[i] = <floating>ui
-            p[i] = <floating>(p[i] - alpha * mi / (ui + epsilon))
-        fnn_flush_subnormals_end(mode)
+    cdef int64_t c, lo, n = p.shape[0], n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+        lo = c * CHUNK
+        _adamax_chunk(&p[lo], &g[lo], &m[lo], &u[lo], min(CHUNK, n - lo), alpha, beta_1,
+                      beta_2, epsilon, wd_lr)
 
 
 def nadam(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
           double lr, double beta_1, double beta_2, double epsilon, double c_m, double c_g,
           double c_v, double wd_lr, int n_threads):
     """Adam with Nesterov momentum: p -= lr (c_m m + c_g g) / (sqrt(c_v v) + eps)."""
-    cdef Py_ssize_t i, n = p.shape[0]
-    cdef double mi, vi
-    cdef unsigned mode = 0
-    with nogil, parallel(num_threads=n_threads):
-        mode = fnn_flush_subnormals_begin()
-        for i in prange(n, schedule="static"):
-            p[i] = <floating>(p[i] - p[i] * wd_lr)
-            mi = m[i] + (g[i] - m[i]) * (1.0 - beta_1)
-            vi = v[i] + (g[i] * g[i] - v[i]) * (1.0 - beta_2)
-            m[i] = <floating>mi
-            v[i] = <floating>vi
-            p[i] = <floating>(p[i] - lr * (c_m * mi + c_g * g[i]) / (sqrt(c_v * vi) + epsilon))
-        fnn_flush_subnormals_end(mode)
+    cdef int64_t c, lo, n = p.shape[0], n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_threads):
+        lo = c * CHUNK
+        _nadam_chunk(&p[lo], &g[lo], &m[lo], &v[lo], min(CHUNK, n - lo), lr, beta_1, beta_2,
+                     epsilon, c_m, c_g, c_v, wd_lr)
 
 
 # ---------------------------------------------------------------- all parameters at once
 
-# ParamGroup.update's rules
+# ParamGroup's update rules, clipping modes and the width of an update row: the one
+# definition of these codes (fastnn/_optimizer.py reads them from here).
 cpdef enum:
-    GROUP_ADAM = 0
-    GROUP_RMSPROP = 1
+    GROUP_ADAM = 0                   # slots m, v
+    GROUP_RMSPROP = 1                # velocity
+    GROUP_SGD = 2                    # no slot
+    GROUP_SGD_MOMENTUM = 3           # momentum
+    GROUP_SGD_NESTEROV = 4           # momentum
+    GROUP_ADAM_AMSGRAD = 5           # m, v, v_max
+    GROUP_RMSPROP_CENTERED = 6       # velocity, average_grad
+    GROUP_RMSPROP_MOMENTUM = 7       # velocity, momentum
+    GROUP_RMSPROP_CENTERED_MOMENTUM = 8   # velocity, average_grad, momentum
+    GROUP_ADAGRAD = 9                # accumulator
+    GROUP_ADAMAX = 10                # m, u
+    GROUP_NADAM = 11                 # m, v
+    GROUP_N_RULES = 12
+    CLIP_NONE = 0
+    CLIP_VALUE = 1                   # each value to [-clip, clip]
+    CLIP_NORM = 2                    # each parameter's gradient to L2 norm <= clip
+    CLIP_GLOBAL_NORM = 3             # all gradients together to L2 norm <= clip
+    GROUP_UPDATE_WIDTH = 9           # rule, lr, decay_1, decay_2, epsilon, wd_lr, c_m, c_g, c_v
+
+# the slots each rule reads, by rule code
+cdef int[12] _RULE_SLOTS = [2, 1, 0, 1, 1, 3, 2, 2, 3, 1, 2, 2]
 
 
 cdef inline char *_data(arr):
@@ -197,15 +281,28 @@ cdef inline char *_data(arr):
 
 cdef struct Chunk:
     void *p
-    const void *g
+    void *g
     void *s0
     void *s1
+    void *s2
     int64_t n
 
 
+cdef struct Scalars:
+    # one step's values of an update row (GROUP_UPDATE_WIDTH values)
+    int rule
+    double lr, decay_1, decay_2, epsilon, wd_lr, c_m, c_g, c_v
+
+
 cdef class ParamGroup:
-    """Every parameter of a model with its gradient and two optimizer slots, updated in
-    one call.
+    """Every parameter of a model with its gradient and up to three optimizer slots,
+    updated in one call, with the gradient's regularization terms and clipping.
+
+    A step (`update`) runs, in Keras' order: each regularized parameter's gradient
+    += the penalty's gradient (from the weights before the update; the penalty itself is
+    returned), then the clipping, then the rule. Sums (penalties, norms) are taken over
+    fixed CHUNK pieces of each parameter, stored by piece and added in piece order, so
+    that they have the same bits on any number of threads.
 
     Each thread takes a strip of every parameter's rows, cut as the GEMM cuts the rows
     of the gradient x^T dZ (fnn_gemm_row_strip), and updates it in pieces of CHUNK
@@ -214,17 +311,35 @@ cdef class ParamGroup:
     and no line of the weights moves between cores.
 
     Args:
-        params, grads, slots0, slots1: lists of C-contiguous arrays of one dtype, the
-            i-th of each list the same shape (slots1 may be None: RMSprop has one slot).
+        params, grads: lists of C-contiguous arrays of one dtype, the i-th of each list
+            the same size.
+        slots0, slots1, slots2: lists as `params` (or None: the rule has fewer slots),
+            in the order of the rule's slots (the GROUP_* codes).
+        l1, l2: each parameter's regularization factors (penalty l1 sum|w| + l2 sum w^2;
+            None: none).
+        clip, clip_value: a CLIP_* code and its bound.
     """
     cdef Chunk *whole        # one entry per parameter
     cdef int64_t *rows       # each parameter's first dimension (at least 1)
-    cdef int64_t n_params, size
-    cdef bint dbl
+    cdef double *l1
+    cdef double *l2
+    cdef double *scale       # each parameter's gradient factor of this step (0: none)
+    cdef int64_t *piece_param   # the fixed pieces of the sums: parameter, first element
+    cdef int64_t *piece_lo
+    cdef double *piece_sums     # per piece: sum |w|, sum w^2, sum g^2
+    cdef int64_t n_params, size, n_pieces
+    cdef readonly int n_slots, clip
+    cdef readonly double clip_value
+    cdef bint dbl, regularized
     cdef list _keep
 
-    def __cinit__(self, list params, list grads, list slots0, list slots1=None):
-        arrays = [params, grads, slots0] + ([slots1] if slots1 is not None else [])
+    def __cinit__(self, list params, list grads, list slots0=None, list slots1=None,
+                  list slots2=None, l1=None, l2=None, int clip=CLIP_NONE,
+                  double clip_value=0.0):
+        slot_lists = [s for s in (slots0, slots1, slots2) if s is not None]
+        if (slots1 is not None and slots0 is None) or (slots2 is not None and slots1 is None):
+            raise ValueError("ParamGroup slots must be given in order")
+        arrays = [params, grads] + slot_lists
         self._keep = [a for group in arrays for a in group]
         dtype = params[0].dtype if params else np.dtype(np.float32)
         for a in self._keep:
@@ -234,51 +349,165 @@ cdef class ParamGroup:
             if len(group) != len(params) or any(a.size != p.size for a, p in zip(group, params)):
                 raise ValueError("each ParamGroup gradient and slot must match its "
                                  "parameter's size")
+        if clip not in (CLIP_NONE, CLIP_VALUE, CLIP_NORM, CLIP_GLOBAL_NORM):
+            raise ValueError(f"`clip` must be a CLIP_* code; got {clip}")
+        if clip != CLIP_NONE and not clip_value > 0:
+            raise ValueError(f"`clip_value` must be > 0; got {clip_value}")
+        factors = [[0.0] * len(params) if f is None else [float(x) for x in f]
+                   for f in (l1, l2)]
+        if any(len(f) != len(params) for f in factors):
+            raise ValueError("`l1` and `l2` must hold one factor per parameter")
+        if any(not (x >= 0) for f in factors for x in f):
+            raise ValueError("regularization factors must be >= 0")
         self.dbl = dtype == np.float64
         self.n_params = len(params)
-        self.whole = <Chunk *>calloc(max(self.n_params, 1), sizeof(Chunk))
-        self.rows = <int64_t *>calloc(max(self.n_params, 1), sizeof(int64_t))
-        if self.whole == NULL or self.rows == NULL:
+        self.n_slots = len(slot_lists)
+        self.clip, self.clip_value = clip, clip_value
+        n = max(self.n_params, 1)
+        self.whole = <Chunk *>calloc(n, sizeof(Chunk))
+        self.rows = <int64_t *>calloc(n, sizeof(int64_t))
+        self.l1 = <double *>calloc(n, sizeof(double))
+        self.l2 = <double *>calloc(n, sizeof(double))
+        self.scale = <double *>calloc(n, sizeof(double))
+        if (self.whole == NULL or self.rows == NULL or self.l1 == NULL or self.l2 == NULL
+                or self.scale == NULL):
             raise MemoryError()
-        self.size = 0
+        self.size = self.n_pieces = 0
+        self.regularized = False
         for i, p in enumerate(params):
             self.size += p.size
+            self.n_pieces += (p.size + CHUNK - 1) // CHUNK
             self.rows[i] = max(p.shape[0], 1) if p.ndim > 0 else 1
-            _set_chunk(&self.whole[i], p, grads[i], slots0[i],
-                       slots1[i] if slots1 is not None else None, p.size)
+            self.l1[i], self.l2[i] = factors[0][i], factors[1][i]
+            self.regularized |= self.l1[i] != 0 or self.l2[i] != 0
+            held = [s[i] for s in slot_lists] + [None] * (3 - len(slot_lists))
+            _set_chunk(&self.whole[i], p, grads[i], held[0], held[1], held[2])
+        k = max(self.n_pieces, 1)
+        self.piece_param = <int64_t *>calloc(k, sizeof(int64_t))
+        self.piece_lo = <int64_t *>calloc(k, sizeof(int64_t))
+        self.piece_sums = <double *>calloc(3 * k, sizeof(double))
+        if self.piece_param == NULL or self.piece_lo == NULL or self.piece_sums == NULL:
+            raise MemoryError()
+        k = 0
+        for i, p in enumerate(params):
+            for lo in range(0, p.size, CHUNK):
+                self.piece_param[k], self.piece_lo[k] = i, lo
+                k += 1
 
     def __dealloc__(self):
         free(self.whole)
         free(self.rows)
+        free(self.l1)
+        free(self.l2)
+        free(self.scale)
+        free(self.piece_param)
+        free(self.piece_lo)
+        free(self.piece_sums)
 
-    def update(self, int rule, double lr, double decay_1, double decay_2, double epsilon,
-               double wd_lr, int n_threads):
-        """One update of every parameter by `rule`:
-        GROUP_ADAM     Keras Adam (no AMSGrad), slots0 = m, slots1 = v; `lr` is the
-                       bias-corrected step alpha, decay_1 = beta_1, decay_2 = beta_2;
-        GROUP_RMSPROP  Keras RMSprop (not centered, no momentum), slots0 = v;
-                       decay_1 = rho, decay_2 unused."""
-        if rule not in (GROUP_ADAM, GROUP_RMSPROP):
-            raise ValueError(f"`rule` must be GROUP_ADAM or GROUP_RMSPROP; got {rule}")
+    cdef int check_rule(self, int rule) except -1:
+        """Raise unless `rule` is a GROUP_* code whose slots this group holds."""
+        if not 0 <= rule < GROUP_N_RULES:
+            raise ValueError(f"`rule` must be a GROUP_* code; got {rule}")
+        if _RULE_SLOTS[rule] > self.n_slots:
+            raise ValueError(f"rule {rule} needs {_RULE_SLOTS[rule]} slots; this group "
+                             f"holds {self.n_slots}")
+        return 0
+
+    def update(self, *args):
+        """One update of every parameter: update(*row, n_threads), with `row` an
+        optimizer's group_update_args (GROUP_UPDATE_WIDTH values; the first six suffice
+        for the rules that do not read c_m, c_g, c_v):
+
+        rule     a GROUP_* code;
+        lr       the step size (Adam, Adamax: the bias-corrected alpha);
+        decay_1  beta_1 (Adam, Adamax, Nadam), rho (RMSprop), momentum (SGD);
+        decay_2  beta_2 (Adam, Adamax, Nadam), momentum (RMSprop);
+        epsilon;
+        wd_lr    the decoupled weight decay times the learning rate;
+        c_m, c_g, c_v   Nadam's factors of m, g and v.
+
+        Returns the regularization penalty of the weights before the update."""
+        cdef Scalars s
+        if len(args) not in (7, GROUP_UPDATE_WIDTH + 1):
+            raise TypeError(f"update takes {GROUP_UPDATE_WIDTH} (or 6) values and the "
+                            f"thread count; got {len(args)} arguments")
+        _scalars(args[:len(args) - 1], &s)
+        self.check_rule(s.rule)
+        cdef int n_threads = args[len(args) - 1]
+        cdef double penalty
         with nogil:
-            self._update(rule, lr, decay_1, decay_2, epsilon, wd_lr, n_threads)
+            penalty = self._update(&s, n_threads)
+        return penalty
 
-    cdef void _update(self, int rule, double lr, double decay_1, double decay_2,
-                      double epsilon, double wd_lr, int n_threads) noexcept nogil:
-        if self.size < PARALLEL_MIN or n_threads == 1:   # no parallel region at all
-            self._update_strips(0, 1, rule, lr, decay_1, decay_2, epsilon, wd_lr)
-            return
+    cdef double _update(self, const Scalars *s, int n_threads) noexcept nogil:
+        """The update (its rule checked by check_rule); returns the penalty."""
+        cdef double penalty = 0.0
+        cdef bint whole = self.size < PARALLEL_MIN or n_threads == 1
+        if self.regularized or self.clip == CLIP_NORM or self.clip == CLIP_GLOBAL_NORM:
+            penalty = self._sums(1 if whole else n_threads)
+        if whole:   # no parallel region at all
+            self._update_strips(0, 1, s)
+            return penalty
         with parallel(num_threads=n_threads):
-            self._update_strips(threadid(), fnn_omp_team_size(), rule, lr, decay_1, decay_2,
-                                epsilon, wd_lr)
+            self._update_strips(threadid(), fnn_omp_team_size(), s)
+        return penalty
 
-    cdef void _update_strips(self, int t, int team, int rule, double lr, double decay_1,
-                             double decay_2, double epsilon, double wd_lr) noexcept nogil:
+    cdef double _sums(self, int n_threads) noexcept nogil:
+        """Add the penalties' gradients, then take each piece's sums, in parallel; then
+        (in piece order) the penalty and the clipping factors."""
+        cdef int64_t k, i
+        cdef double penalty = 0.0, norm, total = 0.0
+        cdef bint norms = self.clip == CLIP_NORM or self.clip == CLIP_GLOBAL_NORM
+        if n_threads == 1:
+            for k in range(self.n_pieces):
+                self._piece_sums(k, norms)
+        else:
+            for k in prange(self.n_pieces, schedule="static", num_threads=n_threads):
+                self._piece_sums(k, norms)
+        for i in range(self.n_params):
+            self.scale[i] = 0.0
+        for k in range(self.n_pieces):      # per parameter, in piece order
+            i = self.piece_param[k]
+            self.scale[i] += self.piece_sums[3 * k + 2]
+        for k in range(self.n_pieces):
+            i = self.piece_param[k]
+            penalty += (self.l1[i] * self.piece_sums[3 * k]
+                        + self.l2[i] * self.piece_sums[3 * k + 1])
+        if self.clip == CLIP_NORM:
+            for i in range(self.n_params):
+                norm = sqrt(self.scale[i])
+                self.scale[i] = self.clip_value / norm if norm > self.clip_value else 0.0
+        elif self.clip == CLIP_GLOBAL_NORM:
+            for i in range(self.n_params):
+                total += self.scale[i]
+            norm = sqrt(total)
+            for i in range(self.n_params):
+                self.scale[i] = self.clip_value / norm if norm > self.clip_value else 0.0
+        return penalty
+
+    cdef void _piece_sums(self, int64_t k, bint norms) noexcept nogil:
+        cdef int64_t i = self.piece_param[k], lo = self.piece_lo[k]
+        cdef Chunk *w = &self.whole[i]
+        cdef int64_t n = min(CHUNK, w.n - lo)
+        cdef double *out = &self.piece_sums[3 * k]
+        if self.dbl:
+            _regularize(<double *>w.p + lo, <double *>w.g + lo, n, self.l1[i], self.l2[i],
+                        norms, out)
+        else:
+            _regularize(<float *>w.p + lo, <float *>w.g + lo, n, self.l1[i], self.l2[i],
+                        norms, out)
+
+    cdef void _update_strips(self, int t, int team, const Scalars *s) noexcept nogil:
         """Thread t's row strip of every parameter, in CHUNK pieces."""
         cdef int64_t i, per, r0, r1, cols, lo, hi
         cdef Chunk piece
         cdef Chunk *w
         cdef int64_t item = 8 if self.dbl else 4
+        cdef void *clipped = NULL       # this thread's clipped gradient of a piece
+        if self.clip != CLIP_NONE:
+            clipped = malloc(CHUNK * item)
+            if clipped == NULL:
+                abort()
         for i in range(self.n_params):
             w = &self.whole[i]
             cols = w.n // self.rows[i]
@@ -290,36 +519,115 @@ cdef class ParamGroup:
             while lo < hi:
                 piece.n = min(CHUNK, hi - lo)
                 piece.p = <char *>w.p + lo * item
-                piece.g = <const char *>w.g + lo * item
-                piece.s0 = <char *>w.s0 + lo * item
+                piece.g = <char *>w.g + lo * item
+                piece.s0 = <char *>w.s0 + lo * item if w.s0 != NULL else NULL
                 piece.s1 = <char *>w.s1 + lo * item if w.s1 != NULL else NULL
-                _update_chunk(&piece, self.dbl, rule, lr, decay_1, decay_2, epsilon, wd_lr)
+                piece.s2 = <char *>w.s2 + lo * item if w.s2 != NULL else NULL
+                if self.clip == CLIP_VALUE or self.scale[i] != 0.0:
+                    if self.dbl:
+                        _clip(<const double *>piece.g, <double *>clipped, piece.n,
+                              self.clip == CLIP_VALUE, self.clip_value, self.scale[i])
+                    else:
+                        _clip(<const float *>piece.g, <float *>clipped, piece.n,
+                              self.clip == CLIP_VALUE, self.clip_value, self.scale[i])
+                    piece.g = clipped
+                if self.dbl:
+                    _update_chunk(<double *>piece.p, <double *>piece.g, <double *>piece.s0,
+                                  <double *>piece.s1, <double *>piece.s2, piece.n, s)
+                else:
+                    _update_chunk(<float *>piece.p, <float *>piece.g, <float *>piece.s0,
+                                  <float *>piece.s1, <float *>piece.s2, piece.n, s)
                 lo += piece.n
+        free(clipped)
 
 
-cdef int _set_chunk(Chunk *k, p, g, s0, s1, int64_t n) except -1:
-    """k := the n elements of parameter p, its gradient and slots."""
-    k.n = n
-    k.p = _data(p)
-    k.g = _data(g)
-    k.s0 = _data(s0)
-    k.s1 = _data(s1) if s1 is not None else NULL
+cdef int _scalars(row, Scalars *s) except -1:
+    """s := an update row (GROUP_UPDATE_WIDTH values, or its first six)."""
+    if len(row) not in (6, GROUP_UPDATE_WIDTH):
+        raise ValueError(f"an update row holds {GROUP_UPDATE_WIDTH} (or 6) values; "
+                         f"got {len(row)}")
+    s.rule = <int>row[0]
+    s.lr, s.decay_1, s.decay_2, s.epsilon, s.wd_lr = row[1], row[2], row[3], row[4], row[5]
+    s.c_m = s.c_g = s.c_v = 0.0
+    if len(row) == GROUP_UPDATE_WIDTH:
+        s.c_m, s.c_g, s.c_v = row[6], row[7], row[8]
     return 0
 
 
-cdef void _update_chunk(Chunk *k, bint dbl, int rule, double lr, double decay_1,
-                        double decay_2, double epsilon, double wd_lr) noexcept nogil:
-    """ParamGroup.update's rule on one chunk."""
-    cdef double c1 = 1.0 - decay_1, c2 = 1.0 - decay_2
-    if rule == GROUP_ADAM and dbl:
-        fnn_d_adam(<double *>k.p, <const double *>k.g, <double *>k.s0, <double *>k.s1, k.n,
-                   lr, c1, c2, epsilon, wd_lr)
-    elif rule == GROUP_ADAM:
-        fnn_s_adam(<float *>k.p, <const float *>k.g, <float *>k.s0, <float *>k.s1, k.n,
-                   <float>lr, <float>c1, <float>c2, <float>epsilon, <float>wd_lr)
-    elif dbl:
-        fnn_d_rmsprop(<double *>k.p, <const double *>k.g, <double *>k.s0, k.n, lr, decay_1,
-                      epsilon, wd_lr)
+cdef int _set_chunk(Chunk *k, p, g, s0=None, s1=None, s2=None) except -1:
+    """k := the elements of parameter p, its gradient and slots."""
+    k.n = p.size
+    k.p = _data(p)
+    k.g = _data(g)
+    k.s0 = _data(s0) if s0 is not None else NULL
+    k.s1 = _data(s1) if s1 is not None else NULL
+    k.s2 = _data(s2) if s2 is not None else NULL
+    return 0
+
+
+cdef inline void _regularize(floating *p, floating *g, int64_t n, double l1, double l2,
+                             bint norms, double *out) noexcept nogil:
+    """g += the gradient of l1 sum|p| + l2 sum p^2, as Keras' regularizers add it
+    (fastnn/regularizers.py: the factors in the parameters' precision, the l1 term
+    first); out := sum |p|, sum p^2 and (with `norms`) sum g^2 of the result."""
+    cdef floating f1 = l1, f2 = 2.0 * l2, w, sign
+    cdef double a = 0.0, b = 0.0, q = 0.0
+    cdef int64_t i
+    for i in range(n):
+        w = p[i]
+        if l1 != 0.0:
+            a += fabs(w)
+            sign = 1 if w > 0 else (-1 if w < 0 else (0 if w == 0 else w))   # sign(nan) = nan
+            g[i] = g[i] + f1 * sign
+        if l2 != 0.0:
+            b += <double>w * w
+            g[i] = g[i] + f2 * w
+        if norms:
+            q += <double>g[i] * g[i]
+    out[0], out[1], out[2] = a, b, q
+
+
+cdef inline void _clip(const floating *g, floating *out, int64_t n, bint by_value,
+                       double bound, double scale) noexcept nogil:
+    """out := g clipped to [-bound, bound] (by_value), else g * scale, in the gradient's
+    precision (as Optimizer._clip and its global form compute them)."""
+    cdef floating c = bound, f = scale, x
+    cdef int64_t i
+    if by_value:
+        for i in range(n):
+            x = g[i]
+            out[i] = -c if x < -c else (c if x > c else x)
     else:
-        fnn_s_rmsprop(<float *>k.p, <const float *>k.g, <float *>k.s0, k.n, <float>lr,
-                      <float>decay_1, <float>epsilon, <float>wd_lr)
+        for i in range(n):
+            out[i] = g[i] * f
+
+
+cdef inline void _update_chunk(floating *p, const floating *g, floating *s0, floating *s1,
+                               floating *s2, int64_t n, const Scalars *s) noexcept nogil:
+    """ParamGroup.update's rule on one chunk: the per-parameter kernels' arithmetic."""
+    cdef int rule = s.rule
+    if rule == GROUP_ADAM or rule == GROUP_ADAM_AMSGRAD:
+        _adam_chunk(p, g, s0, s1, s2 if rule == GROUP_ADAM_AMSGRAD else NULL, n, s.lr,
+                    s.decay_1, s.decay_2, s.epsilon, s.wd_lr)
+    elif rule == GROUP_RMSPROP:
+        _rmsprop_chunk(p, g, s0, NULL, NULL, n, s.lr, s.decay_1, s.decay_2, s.epsilon,
+                       s.wd_lr)
+    elif rule == GROUP_RMSPROP_CENTERED:
+        _rmsprop_chunk(p, g, s0, s1, NULL, n, s.lr, s.decay_1, s.decay_2, s.epsilon,
+                       s.wd_lr)
+    elif rule == GROUP_RMSPROP_MOMENTUM:
+        _rmsprop_chunk(p, g, s0, NULL, s1, n, s.lr, s.decay_1, s.decay_2, s.epsilon,
+                       s.wd_lr)
+    elif rule == GROUP_RMSPROP_CENTERED_MOMENTUM:
+        _rmsprop_chunk(p, g, s0, s1, s2, n, s.lr, s.decay_1, s.decay_2, s.epsilon, s.wd_lr)
+    elif rule == GROUP_SGD:
+        _sgd_chunk(p, g, NULL, n, s.lr, s.decay_1, False, s.wd_lr)
+    elif rule == GROUP_SGD_MOMENTUM or rule == GROUP_SGD_NESTEROV:
+        _sgd_chunk(p, g, s0, n, s.lr, s.decay_1, rule == GROUP_SGD_NESTEROV, s.wd_lr)
+    elif rule == GROUP_ADAGRAD:
+        _adagrad_chunk(p, g, s0, n, s.lr, s.epsilon, s.wd_lr)
+    elif rule == GROUP_ADAMAX:
+        _adamax_chunk(p, g, s0, s1, n, s.lr, s.decay_1, s.decay_2, s.epsilon, s.wd_lr)
+    elif rule == GROUP_NADAM:
+        _nadam_chunk(p, g, s0, s1, n, s.lr, s.decay_1, s.decay_2, s.epsilon, s.c_m, s.c_g,
+                     s.c_v, s.wd_lr)

@@ -189,7 +189,7 @@ cdef class StackPlan:
         batch_x, batch_y and batch_w; runs forward (dropout layer j at Philox step
         dropout_steps[j]); the loss `loss_kind` (fastnn/_kernels/losses.pxi) with its
         gradient, of the logits when `fused`; backward; and `group.update(*update,
-        n_threads)`. `y` holds integer labels (1-D int64, cross-entropies only) or targets
+        n_threads)`, whose regularization penalty the returned loss includes. `y` holds integer labels (1-D int64, cross-entropies only) or targets
         shaped as the output. The indices must lie in [0, len(x)): the caller draws them.
         train_steps (fastnn/_kernels/step_train.pxi) runs many such steps in one call.
         """
@@ -198,18 +198,17 @@ cdef class StackPlan:
         cdef double loss
         if indices.shape[0] != self.rows:
             raise ValueError(f"`indices` must hold {self.rows} rows; got {indices.shape[0]}")
-        if len(update) != 6:
-            raise ValueError("`update` must be ParamGroup.update's six values")
+        cdef Scalars scalars
+        _scalars(update, &scalars)      # ParamGroup.update's row of values
+        if group is not None:
+            group.check_rule(scalars.rule)
         self._sources(x, y, sample_weight, loss_kind, &src)
         _dropout_steps(dropout_steps, steps)
-        cdef int rule = update[0]
-        cdef double lr = update[1], decay_1 = update[2], decay_2 = update[3]
-        cdef double epsilon = update[4], wd_lr = update[5]
         with nogil:
             loss = self._step(&src, &indices[0], steps, loss_kind, loss_param, fused,
                               n_threads)
             if group is not None:
-                group._update(rule, lr, decay_1, decay_2, epsilon, wd_lr, n_threads)
+                loss += group._update(&scalars, n_threads)
         _gemm_buffers_ok()
         return loss
 

@@ -14,10 +14,12 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
                 int n_threads, outputs=None, targets=None):
     """len(updates) training steps of `plan`, step s on rows order[start + s*rows :
     start + (s+1)*rows], with dropout layer j at Philox step dropout_steps[j] + s and
-    `group.update(*updates[s], n_threads)`; returns each step's batch loss (float64).
+    `group.update(*updates[s], n_threads)`; returns each step's batch loss (float64),
+    its regularization penalty included.
 
-    The arguments are train_step's (which see), with `updates` an (n_steps, 6) array of
-    ParamGroup.update's values, the rule as a float. The rows must lie in `order`.
+    The arguments are train_step's (which see), with `updates` an (n_steps,
+    GROUP_UPDATE_WIDTH) array of ParamGroup.update's values (or its first 6 columns),
+    the rule as a float. The rows must lie in `order`.
     `outputs` and `targets`, when given, receive each step's plan.output and
     plan.batch_y, one after the other (for the metrics of the block): C-contiguous
     arrays of their dtypes holding n_steps times as many values.
@@ -27,13 +29,18 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
     cdef uint32_t steps[64]
     cdef int64_t n_steps = updates.shape[0], rows = plan.rows, s
     cdef int j, n_drop = len(dropout_steps)
-    if updates.shape[1] != 6:
-        raise ValueError(f"`updates` must have 6 columns; got {updates.shape[1]}")
+    cdef Scalars scalars
+    cdef int64_t width = updates.shape[1]
+    if width != 6 and width != GROUP_UPDATE_WIDTH:
+        raise ValueError(f"`updates` must have {GROUP_UPDATE_WIDTH} (or 6) columns; got "
+                         f"{width}")
     if start < 0 or start + n_steps * rows > order.shape[0]:
         raise ValueError(f"{n_steps} steps of {rows} rows from {start} do not fit in "
                          f"`order` ({order.shape[0]} rows)")
     if group is None:
         raise ValueError("`group` must be the optimizer's ParamGroup")
+    for s in range(n_steps):
+        group.check_rule(<int>updates[s, 0])
     plan._sources(x, y, sample_weight, loss_kind, &src)
     _dropout_steps(dropout_steps, base)
     cdef char *keep_out = _block_buffer(outputs, plan.output, n_steps, "outputs")
@@ -48,8 +55,14 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
                 steps[j] = base[j] + <uint32_t>s
             out[s] = plan._step(&src, &order[start + s * rows], steps, loss_kind, loss_param,
                                 fused, n_threads)
-            group._update(<int>updates[s, 0], updates[s, 1], updates[s, 2], updates[s, 3],
-                          updates[s, 4], updates[s, 5], n_threads)
+            scalars.rule = <int>updates[s, 0]
+            scalars.lr, scalars.decay_1 = updates[s, 1], updates[s, 2]
+            scalars.decay_2 = updates[s, 3]
+            scalars.epsilon, scalars.wd_lr = updates[s, 4], updates[s, 5]
+            scalars.c_m = updates[s, 6] if width > 6 else 0.0
+            scalars.c_g = updates[s, 7] if width > 6 else 0.0
+            scalars.c_v = updates[s, 8] if width > 6 else 0.0
+            out[s] += group._update(&scalars, n_threads)
             if keep_out != NULL:
                 memcpy(keep_out + s * out_bytes, last_y, out_bytes)
             if keep_y != NULL:

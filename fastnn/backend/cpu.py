@@ -8,6 +8,7 @@ import threading
 
 import numpy
 
+from fastnn._codes import LOSSES
 from fastnn._threads import get_num_threads, mark_forked_child
 from fastnn._validation import (kernel_array as _array, kernel_indices as _indices,
                                 kernel_out as _out_of, same_shape as _same_shape)
@@ -63,6 +64,13 @@ class CpuBackend(ReferenceBackend):
 
     def __init__(self):
         self._local = threading.local()
+
+    def compile(self, program):
+        """The executor of `program`: one fused compiled call per training step (and per
+        chunk of rows in inference) where its ops allow it, else layer by layer on these
+        kernels (fastnn.backend.compiled_executor)."""
+        from fastnn.backend.compiled_executor import CompiledExecutor
+        return CompiledExecutor(self, program)
 
     def _row_buffer(self, n):
         buf = getattr(self._local, "rows", None)
@@ -293,7 +301,7 @@ def _flat(a):
     return None if a is None else a.reshape(-1)
 
 
-_LAST_LOSS = 8   # the highest loss code of fastnn/_kernels/losses.pxi (SIGMOID_BCE)
+_LAST_LOSS = len(LOSSES) - 1   # the highest loss code (fastnn/_codes.py numbers them 0..)
 
 
 def _slots(param, **arrays):

@@ -8,6 +8,7 @@ CUDA device, so the backend list and the tests skip it cleanly.
 """
 import numpy
 
+from fastnn._codes import cuda_source
 from fastnn.backend.reference import SOFTMAX_CCE, ReferenceBackend
 
 try:
@@ -22,49 +23,9 @@ except cupy.cuda.runtime.CUDARuntimeError as exc:  # pragma: no cover
 if _N_DEVICES == 0:  # pragma: no cover
     raise RuntimeError("the 'cupy' backend needs a CUDA device; none was found")
 
-# act(z) and act'(saved) for the codes of enum fnn_act (src_c/fastnn.h), in CUDA C.
-_PREAMBLE = r"""
-__device__ double fnn_sigmoid(double z) {
-    return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
-}
-__device__ double fnn_act(int code, double p, double z) {
-    const double SCALE = 1.0507009873554804934193349852946;
-    const double ALPHA = 1.6732632423543772848170429916717;
-    switch (code) {
-    case 1: return z > 0 ? z : 0.0;
-    case 2: return z > 0 ? z : p * z;
-    case 3: return z > 0 ? z : p * expm1(z);
-    case 4: return SCALE * (z > 0 ? z : ALPHA * expm1(z));
-    case 5: return 0.5 * z * erfc(z * -0.70710678118654752440);
-    case 6: return z * fnn_sigmoid(z);
-    case 7: return fnn_sigmoid(z);
-    case 8: return fmin(fmax(z / 6.0 + 0.5, 0.0), 1.0);
-    case 9: return tanh(z);
-    case 10: return fmax(z, 0.0) + log1p(exp(-fabs(z)));
-    case 11: return z / (1.0 + fabs(z));
-    default: return z;
-    }
-}
-__device__ double fnn_dact(int code, double p, double s) {
-    const double SCALE = 1.0507009873554804934193349852946;
-    const double ALPHA = 1.6732632423543772848170429916717;
-    switch (code) {
-    case 1: return s > 0 ? 1.0 : 0.0;
-    case 2: return s > 0 ? 1.0 : p;
-    case 3: return s > 0 ? 1.0 : s + p;
-    case 4: return s > 0 ? SCALE : s + SCALE * ALPHA;
-    case 5: return 0.5 * erfc(s * -0.70710678118654752440)
-                   + s * 0.39894228040143267794 * exp(-0.5 * s * s);
-    case 6: { double g = fnn_sigmoid(s); return g * (1.0 + s * (1.0 - g)); }
-    case 7: return s * (1.0 - s);
-    case 8: return (s > 0 && s < 1) ? 1.0 / 6.0 : 0.0;
-    case 9: return 1.0 - s * s;
-    case 10: return -expm1(-s);
-    case 11: { double a = 1.0 - fabs(s); return a * a; }
-    default: return 1.0;
-    }
-}
-"""
+# act(z) and act'(saved) for the codes of enum fnn_act, in CUDA C, built from the table
+# of fastnn/_codes.py (its CUDA expressions).
+_PREAMBLE = cuda_source()
 
 _bias_act = cupy.ElementwiseKernel(
     "T z, raw T bias, int64 n_cols, int32 has_bias, int32 code, float64 p", "T y",

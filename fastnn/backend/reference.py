@@ -13,10 +13,13 @@ Conventions for every kernel:
 """
 import numpy
 
+from fastnn._codes import LOSS_CODES
 from fastnn._philox import dropout_keep_mask
 
-# Loss codes shared with fastnn/_kernels/losses.pxi.
-MSE, MAE, HUBER, BCE, CCE, HINGE, KLD, SOFTMAX_CCE, SIGMOID_BCE = range(9)
+# Loss codes, from the table of fastnn/_codes.py (as the Cython kernels and the C enum).
+MSE, MAE, HUBER, BCE, CCE, HINGE, KLD = (LOSS_CODES[name] for name in (
+    "MSE", "MAE", "HUBER", "BCE", "CCE", "HINGE", "KLD"))
+SOFTMAX_CCE, SIGMOID_BCE = LOSS_CODES["SOFTMAX_CCE"], LOSS_CODES["SIGMOID_BCE"]
 EPSILON = 1e-7
 
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -45,6 +48,12 @@ class ReferenceBackend:
     xp = numpy
 
     # ---------------------------------------------------------------- arrays
+    def compile(self, program):
+        """The executor of `program` (fastnn.backend.program.Program) on this backend:
+        layer by layer on its kernels, the specification of every executor."""
+        from fastnn.backend.executor import LayerExecutor
+        return LayerExecutor(self, program)
+
     def asarray(self, x, dtype=None):
         """A backend array holding `x` (no copy when it already is one)."""
         return self.xp.asarray(x, dtype=dtype)

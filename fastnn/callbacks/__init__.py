@@ -12,7 +12,8 @@ from fastnn.callbacks.csv_logger import CSVLogger
 from fastnn.callbacks.lr_scheduler import LearningRateScheduler
 from fastnn.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from fastnn.callbacks.progbar import ProgbarLogger
+from fastnn.callbacks.training_monitor import TrainingMonitor
 
 __all__ = ["Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History",
            "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
-           "ReduceLROnPlateau", "TerminateOnNaN"]
+           "ReduceLROnPlateau", "TerminateOnNaN", "TrainingMonitor"]

@@ -15,6 +15,8 @@ class Activation(Layer):
         >>> layer = Activation("relu")
     """
 
+    op_kind = "activation"
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)

@@ -15,7 +15,10 @@ def _unique_name(prefix):
 
 
 def _snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """A class name in snake case as Keras writes it: Dense -> dense, ReLU -> re_lu,
+    LeakyReLU -> leaky_re_lu, InputLayer -> input_layer."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Workspace:
@@ -48,6 +51,18 @@ class Layer:
     Subclasses implement `build`, `forward` (and `call` through it), `backward`,
     `compute_output_shape` and `get_config`.
     """
+
+    # the op a layer is, for executors (fastnn.backend.program): "dense", "dropout",
+    # "reshape", "activation"; None for a user's own layer, run as Python
+    op_kind = None
+
+    def __init_subclass__(cls, **kwargs):
+        # a subclass that computes in its own Python (forward, backward or call) is a
+        # user's own layer, whatever op its parent was: executors run it as written
+        super().__init_subclass__(**kwargs)
+        if "op_kind" not in vars(cls) and any(
+                name in vars(cls) for name in ("forward", "backward", "call")):
+            cls.op_kind = None
 
     # whether `backward` can apply the previous layer's act' (the `fuse` argument)
     fuses_input_grad = False
@@ -117,6 +132,11 @@ class Layer:
         return list(self._params)
 
     trainable_weights = weights
+
+    @property
+    def weight_names(self):
+        """The names of `weights`, in order ('kernel', 'bias', ...)."""
+        return list(self._param_names)
 
     def get_weights(self):
         """The parameters as NumPy arrays, in Keras' order."""

@@ -23,6 +23,8 @@ class Dense(Layer):
         >>> layer = Dense(16, activation="relu", input_dim=8)
     """
 
+    op_kind = "dense"
+
     fuses_input_grad = True
 
     def __init__(self, units, activation=None, use_bias=True,

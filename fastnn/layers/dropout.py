@@ -21,6 +21,8 @@ class Dropout(Layer):
         >>> layer = Dropout(0.2, seed=1)
     """
 
+    op_kind = "dropout"
+
     # applies the previous layer's act' in the same pass as the mask
     fuses_input_grad = True
 

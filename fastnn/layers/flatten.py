@@ -12,6 +12,8 @@ class Flatten(Layer):
         >>> layer = Flatten(input_shape=(28, 28))
     """
 
+    op_kind = "reshape"
+
     def compute_output_shape(self, input_shape):
         return (math.prod(input_shape),)
 

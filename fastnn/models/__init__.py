@@ -11,7 +11,7 @@ def load_model(filepath, compile=True):
         >>> model = fastnn.models.load_model("m.fnn")          # doctest: +SKIP
     """
     from fastnn import saving
-    return saving.load_model(filepath, compile=compile)
+    return saving.load_model(filepath, compile=compile, model_class=Sequential)
 
 
 def save_model(model, filepath, overwrite=True):

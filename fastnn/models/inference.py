@@ -1,8 +1,8 @@
 """evaluate / predict for Sequential: inference in chunks of rows, per-thread buffers.
 
-On the cpu backend predict of a Dense/Dropout stack runs each chunk of rows as
-one compiled call writing straight into the result (fastnn.models.stack_plan); other
-models go layer by layer. Each thread has its own buffers, so threads can predict with
+Inference runs on an executor of the model's Program (fastnn.backend.program): on the
+cpu backend, a Dense/Dropout stack runs each chunk of rows as one compiled call writing
+straight into the result; other models go layer by layer. Each thread has its own buffers, so threads can predict with
 one model at the same time.
 """
 import math
@@ -14,7 +14,8 @@ from fastnn._threads import get_num_threads
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, ProgbarLogger
 from fastnn.layers.base import Workspace
-from fastnn.models import fit_data, stack_plan
+from fastnn.backend.program import Program
+from fastnn.models import fit_data
 from fastnn import _validation
 
 # Rows per forward call in predict/evaluate: activations of a chunk stay in cache.
@@ -67,11 +68,11 @@ class InferenceMixin:
         saved = [(m._total, m._count) for m in metrics]
         for m in metrics:
             m.reset_state()
-        kind = self._loss_kind   # the training step's own loss: fused with its activation
+        executor = self._training_executor()   # its loss: the training step's own
         workspace = self._predict_workspace()
         cbs = callbacks or CallbackList([], self, {})
         cbs.on_test_begin()
-        total, reg = 0.0, self._regularization_loss()
+        total, reg = 0.0, executor.program.regularization_loss()
         chunk = max(batch_size, PREDICT_CHUNK)
         logs = {}
         for step, start in enumerate(range(0, len(x), chunk)):
@@ -79,9 +80,8 @@ class InferenceMixin:
             bx = backend.asarray(x[start:start + chunk])
             by = backend.asarray(y[start:start + chunk])
             bw = None if w is None else backend.asarray(w[start:start + chunk])
-            out = self._forward(bx, False, workspace)
-            pred = self._layers[-1]._z if self._fused else out
-            total += backend.loss_grad(kind, self.loss._param(), pred, by, bw) * len(bx)
+            out = executor.forward(bx, False, workspace)
+            total += executor.loss_value(out, by, bw) * len(bx)
             self._update_metrics(by, out, bw)
             logs = {"loss": total / (start + len(bx)) + reg}
             logs.update((name, m.result()) for name, m in zip(self._metric_names, metrics))
@@ -98,6 +98,22 @@ class InferenceMixin:
         if local is None:
             local = self.__dict__.setdefault("_per_thread", threading.local())
         return local
+
+    def _inference_executor(self):
+        """An executor of the model's layers for inference on the active backend: the
+        training one where the model is compiled, else one of its own, made again when
+        the layers or the backend change."""
+        backend = get_backend()
+        if self.executor is not None and self._training_ready and \
+                self.executor.backend is backend and self.program.layers == tuple(self._layers):
+            return self.executor
+        cached = self.__dict__.get("_inference")
+        if cached is None or cached.backend is not backend or \
+                cached.program.layers != tuple(self._layers):
+            program = Program(self._layers, self.input_shape[1:], self.output_shape[1:],
+                              self._dtype())
+            cached = self.__dict__["_inference"] = backend.compile(program)
+        return cached
 
     def _predict_workspace(self):
         local = self._thread_local()
@@ -141,14 +157,14 @@ class InferenceMixin:
     def _serve(self, x):
         """The outputs for `x` by the compiled plan of the last one-chunk predict in this
         thread, or None unless `x` is that call's kind again: an ndarray of the same
-        shape and dtype, C-contiguous, the same layers, on the cpu backend. The checks
+        shape and dtype, C-contiguous, the same layers, on the same backend. The checks
         of _prepare_x and the plan lookup, in the fewest steps: a third of the Python
         time of a single-sample predict (6.1 -> 5.2 us on Zen 4). NaN and infinity are
         counted as the plan reads x."""
         serve = getattr(self._thread_local(), "serve", None)
         if (serve is None or type(x) is not numpy.ndarray or x.shape != serve[0]
                 or x.dtype is not serve[1] or not x.flags.c_contiguous
-                or self._layers != serve[2] or get_backend().name != "cpu"):
+                or self._layers != serve[2] or get_backend() is not serve[5]):
             return None
         plan, out_shape = serve[3], serve[4]
         out = numpy.empty(out_shape, x.dtype)
@@ -160,7 +176,7 @@ class InferenceMixin:
     def _predict_rows(self, x, finite=True, callbacks=None, chunk=PREDICT_CHUNK):
         """The outputs for x in chunks of `chunk` rows, each given to `callbacks`'
         predict batch hooks when there are any. On the cpu backend each chunk is one
-        compiled call (fastnn.models.stack_plan.inference_plan) writing straight into the
+        compiled call (the executor's inference_plan) writing straight into the
         result, with buffers kept per thread, so nothing else is allocated. With
         finite=False, x has not been checked for NaN and infinity yet: done here."""
         local = self._thread_local()
@@ -171,30 +187,33 @@ class InferenceMixin:
         if callbacks is None and 0 < len(x) <= chunk:
             # one chunk, the serving call: a third of a single sample's time went in the
             # loop, the slices and the output shape's lookup
-            plan = stack_plan.inference_plan(self, len(x), plans)
+            executor = self._inference_executor()
+            plan = executor.inference_plan(len(x), plans)
             if plan is not None:
                 out = numpy.empty((len(x), plan.output.shape[1]), x.dtype)
                 n_threads = 1 if plan.single_thread else get_num_threads()
                 bad = plan.infer(x, out, n_threads, not finite)
                 if bad:
                     raise _validation.not_finite("x", bad)
-                local.serve = (x.shape, x.dtype, list(self._layers), plan, out.shape)
+                local.serve = (x.shape, x.dtype, list(self._layers), plan, out.shape,
+                               executor.backend)
                 return out
         result = numpy.empty((len(x),) + tuple(self.output_shape[1:]), dtype=x.dtype)
         n_threads = get_num_threads()
+        executor = self._inference_executor()
         for step, start in enumerate(range(0, len(x), chunk)):
             if callbacks is not None:
                 callbacks.on_predict_batch_begin(step)
             rows = x[start:start + chunk] if len(x) > chunk else x
             out = result[start:start + len(rows)]
-            plan = stack_plan.inference_plan(self, len(rows), plans)
+            plan = executor.inference_plan(len(rows), plans)
             if plan is None:
                 if not finite:
                     _validation.numeric_array(x, "x")   # raises for NaN or infinity
                     finite = True
-                backend = get_backend()
-                out[...] = backend.to_numpy(self._forward(backend.asarray(rows), False,
-                                                          self._predict_workspace()))
+                backend = executor.backend
+                out[...] = backend.to_numpy(executor.forward(backend.asarray(rows), False,
+                                                             self._predict_workspace()))
             else:
                 bad = plan.infer(rows, out, n_threads, not finite)
                 if bad:

@@ -49,6 +49,7 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         self.training_seed = None
         self.stop_training = False
         self._training_ready = False
+        self.program = self.executor = None   # set when the model is compiled and trained
         for layer in layers or []:
             self.add(layer)
 
@@ -207,6 +208,34 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         self.compiled_weighted_metrics = []
         self._training_ready = False
 
+    def get_compile_config(self):
+        """The arguments of the last `compile` as JSON-safe data (None before `compile`):
+        {'optimizer', 'loss' (serialized), 'loss_weights', 'metrics', 'weighted_metrics'
+        (names, or serialized metrics)}."""
+        if self.optimizer is None or self.loss is None:
+            return None
+        def specs(metrics):
+            return [spec if isinstance(spec, str) else metrics_lib.serialize(spec)
+                    for spec in metrics]
+        return {"optimizer": optimizers.serialize(self.optimizer),
+                "loss": losses.serialize(self.loss), "loss_weights": self._loss_weight,
+                "metrics": specs(self._metric_specs),
+                "weighted_metrics": specs(self._weighted_metric_specs)}
+
+    def compile_from_config(self, config):
+        """`compile` with the settings `get_compile_config` returned (None compiles
+        nothing); an unknown or invalid entry raises a ValueError."""
+        if config is None:
+            return
+        def specs(metrics):
+            return [spec if isinstance(spec, str) else metrics_lib.get(spec)
+                    for spec in metrics]
+        self.compile(optimizer=optimizers.get(config["optimizer"]),
+                     loss=losses.get(config["loss"]),
+                     loss_weights=config.get("loss_weights"),
+                     metrics=specs(config["metrics"]),
+                     weighted_metrics=specs(config.get("weighted_metrics") or []))
+
     # ------------------------------------------------------------------ config
     def get_config(self):
         """JSON-safe description of the architecture (no weights).
@@ -269,10 +298,16 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         # pickling goes through the model file format, so a model travels to worker
         # processes without pickling backend arrays or buffers
         from fastnn import saving
-        return saving.model_from_bytes, (saving.model_to_bytes(self),)
+        return _from_model_bytes, (saving.model_to_bytes(self),)
 
     def __repr__(self):
         return f"<Sequential name={self.name!r}, layers={len(self._layers)}>"
+
+
+def _from_model_bytes(data):
+    """The model of a model file's bytes (what unpickling a model calls)."""
+    from fastnn import saving
+    return saving.model_from_bytes(data, model_class=Sequential)
 
 
 def _metric_list(metrics, name):

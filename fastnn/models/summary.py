@@ -31,6 +31,10 @@ def summary_text(model, width=65):
     lines.append(f" Trainable params: {trainable:,} ({_fmt_bytes(trainable * itemsize)})")
     lines.append(f" Non-trainable params: {total - trainable:,} "
                  f"({_fmt_bytes((total - trainable) * itemsize)})")
+    # how a training step runs, once the model is compiled and has met its data
+    if getattr(model, "executor", None) is not None and model._training_ready:
+        lines.append(f" Executor ({model.executor.backend.name}): "
+                     f"{model.executor.description}")
     return "\n".join(lines)
 
 

@@ -1,11 +1,10 @@
-"""fit / train_on_batch for Sequential: data checks, batching and the training step.
+"""fit / train_on_batch for Sequential: data checks, epochs, batching and callbacks.
 
-A training step is: gather the batch into reused buffers, forward through the layers
-(writing into per-layer buffers), one fused loss-and-gradient call, the backward pass
-(each Dense applies the previous layer's act', and a Dropout the act' of the Dense
-before it, while computing its input gradient), and the optimizer update. On the cpu
-backend a plain Dense/Dropout stack runs the forward and the backward pass as one
-compiled call each (fastnn.models.stack_plan).
+The training step itself belongs to the model's executor: the model compiles its layers,
+loss and optimizer into a Program (fastnn.backend.program) and the active backend
+compiles that into an executor (`backend.compile(program)`): on the cpu backend one fused
+compiled call per step (and one compiled loop per run of steps), elsewhere layer by layer
+on the backend's kernels. fit only hands it runs of steps.
 """
 import time
 
@@ -16,8 +15,9 @@ from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, History, ProgbarLogger
 from fastnn.layers.base import Workspace
-from fastnn._threads import get_num_threads, threads
-from fastnn.models import fit_data, stack_plan
+from fastnn._threads import get_num_threads
+from fastnn.backend.program import Program
+from fastnn.models import fit_data
 from fastnn.models.thread_choice import ThreadChoice
 
 # Outputs (and as many targets) that a block of training steps keeps for the metrics
@@ -62,7 +62,7 @@ class TrainingMixin:
                                f"model.compile(optimizer='adam', loss='mse')")
 
     def _setup_training(self, y):
-        """Resolve metrics and loss fusion once the labels are known."""
+        """Resolve the metrics once the labels are known, and compile the program."""
         sparse = y.ndim == 1
         n_outputs = self.output_shape[-1]
         self.compiled_metrics = [metrics_lib.resolve(m, self.loss, n_outputs, sparse)
@@ -72,128 +72,35 @@ class TrainingMixin:
             for m in self._weighted_metric_specs]
         self._metric_names = metrics_lib.log_names(self.compiled_metrics,
                                                    self.compiled_weighted_metrics)
-        last = self._layers[-1]
-        self._loss_kind, self._fused = self.loss.kernel(getattr(last, "activation", None))
-        self._fused = self._fused and hasattr(last, "keep_preact")
-        if hasattr(last, "keep_preact"):
-            last.keep_preact = self._fused
-        self._dropout_layers = [l for l in self._layers if hasattr(l, "rate")]
-        stack_plan.forget_plans(self)
-        self._params = [p for l in self._layers if l.trainable for p in l._params]
-        self._grads = [g for l in self._layers if l.trainable for g in l._grads]
+        self._compile_program()
+
+    def _compile_program(self):
+        """The model as one Program (layers, loss, optimizer) and the active backend's
+        executor of it, in `self.executor`."""
+        self.program = Program(self._layers, self.input_shape[1:], self.output_shape[1:],
+                               self._dtype(), self.loss, self.optimizer)
+        self.executor = get_backend().compile(self.program)
         self._training_ready = True
 
-    # ------------------------------------------------------------------ steps
+    def _training_executor(self):
+        """The executor of the compiled model on the active backend (compiled again
+        after a switch of backend)."""
+        if self.executor is None or self.executor.backend is not get_backend():
+            self._compile_program()
+        return self.executor
+
+    # ------------------------------------------------------------------ pieces
     def _forward(self, x, training, workspace):
-        out = x
-        for layer in self._layers:
-            out = layer.forward(out, training, workspace)
-        return out
-
-    def _train_step(self, x, y, w, workspace, n_threads=None):
-        plan = stack_plan.plan_for(self, x.shape[0])
-        n_threads = get_num_threads() if n_threads is None else n_threads
-        if plan is not None:
-            return self._planned_step(plan, x, y, w, workspace, n_threads)
-        if n_threads != get_num_threads():
-            with threads(n_threads):
-                return self._layer_step(x, y, w, workspace)
-        return self._layer_step(x, y, w, workspace)
-
-    def _layer_step(self, x, y, w, workspace):
-        """_train_step layer by layer, for any model on any backend."""
-        backend = get_backend()
-        out = self._forward(x, True, workspace)
-        pred = self._layers[-1]._z if self._fused else out
-        grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
-        loss = backend.loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
-        loss += self._regularization_loss()
-        self._backward(grad, workspace)
-        self.optimizer.apply(self._params, self._grads)
-        return loss, out
-
-    def _planned_step(self, plan, x, y, w, workspace, n_threads):
-        """_train_step for a plain Dense/Dropout stack: forward and backward are one
-        compiled call each (fastnn.models.stack_plan), on `n_threads` threads."""
-        out = plan.forward(x, self._next_dropout_steps(), n_threads)
-        pred = plan.logits if self._fused else out
-        grad = plan.loss_grad   # the plan's own buffer, shaped as pred
-        loss = get_backend().loss_grad(self._loss_kind, self.loss._param(), pred, y, w, grad)
-        plan.backward(x, grad, self._fused, n_threads)
-        self.optimizer.apply(self._params, self._grads, n_threads=n_threads)
-        return loss, out
-
-    def _next_dropout_steps(self, n_steps=1):
-        """The Philox step of each Dropout layer for this training step (the first of the
-        next n_steps), then advanced (a plan runs the layers' masks itself)."""
-        dropouts = self._dropout_layers
-        steps = tuple([d.step for d in dropouts])
-        for d in dropouts:
-            d.step += n_steps
-        return steps
-
-    def _whole_step(self, data, idx, group, n_threads):
-        """A training step as one compiled call (StackPlan.train_step: gather, forward,
-        loss, backward and the update of every parameter through the optimizer's
-        ParamGroup `group`), returning (loss, output, batch targets, batch weights); or
-        None where the model has no plan for this batch size."""
-        plan = stack_plan.plan_for(self, len(idx))
-        if plan is None:
-            return None
-        xb, yb, wb = data
-        loss = plan.train_step(xb, yb, wb, idx, self._loss_kind, self.loss._param(),
-                               self._fused, self._next_dropout_steps(), group,
-                               self.optimizer.group_update_args(), n_threads)
-        return loss, plan.output, plan.batch_y, None if wb is None else plan.batch_w
-
-    def _whole_steps(self, data, order, step, n_steps, batch_size, group, n_threads):
-        """Steps step .. step + n_steps - 1 of the epoch (whole batches of `order`) as one
-        compiled loop (StackPlan train_steps), each exactly a _whole_step, the compiled
-        metrics updated once with the block's outputs; returns their losses, or None
-        where the model has no plan for this batch size."""
-        plan = stack_plan.plan_for(self, batch_size)
-        if plan is None:
-            return None
-        from fastnn._kernels.compiled import train_steps
-        xb, yb, wb = data
-        outputs = targets = None
-        if self._all_metrics():
-            rows = n_steps * batch_size
-            outputs = numpy.empty((rows,) + plan.output.shape[1:], plan.output.dtype)
-            targets = numpy.empty((rows,) + yb.shape[1:], yb.dtype)
-        updates = numpy.array(self.optimizer.group_update_rows(n_steps), numpy.float64)
-        losses = train_steps(plan, xb, yb, wb, order, step * batch_size, self._loss_kind,
-                             self.loss._param(), self._fused, self._next_dropout_steps(n_steps),
-                             group, updates, n_threads, outputs, targets)
-        if outputs is not None:
-            rows = order[step * batch_size:(step + n_steps) * batch_size]
-            self._update_metrics(targets, outputs, None if wb is None else wb[rows])
-        return losses
+        return self._current_executor().forward(x, training, workspace)
 
     def _backward(self, grad, workspace, is_dz=None, to_input=False):
-        """Backpropagate `grad` (d loss / d output, or d loss / d logits when fused);
-        parameter gradients land in each layer's gradient buffers. With `to_input`, returns
-        d loss / d x and leaves the parameter gradients alone."""
-        is_dz = self._fused if is_dz is None else is_dz
-        first_trainable = next((j for j, l in enumerate(self._layers)
-                                if l.trainable and l._params), len(self._layers))
-        for i in range(len(self._layers) - 1, -1, -1):
-            layer = self._layers[i]
-            fuse = None
-            if i > 0 and layer.fuses_input_grad:
-                fuse = self._layers[i - 1].fusable_activation()
-            # the input gradient of the first layers is skipped when nothing needs it
-            need = to_input or i > first_trainable
-            grad = layer.backward(grad, workspace, grad_is_dz=is_dz, need_input_grad=need,
-                                  fuse=fuse if i > 0 else None, param_grads=not to_input)
-            if not need:
-                return None
-            is_dz = fuse is not None
-        return grad
+        return self._current_executor().backward(grad, workspace, is_dz, to_input)
 
-    def _regularization_loss(self):
-        return sum(l.regularization_loss() for l in self._layers
-                   if hasattr(l, "regularization_loss"))
+    def _current_executor(self):
+        """The training executor where the model is compiled, else one for inference."""
+        if self._training_ready and self.executor is not None:
+            return self._training_executor()
+        return self._inference_executor()
 
     def _all_metrics(self):
         return self.compiled_metrics + self.compiled_weighted_metrics
@@ -296,9 +203,7 @@ class TrainingMixin:
         self.stop_training = False
         cbs.on_train_begin()
         batch_hooks = cbs.wants_train_batch_hooks()
-        # the compiled update of every parameter, when each step can be one call
-        group = (self.optimizer.param_group(self._params, self._grads)
-                 if stack_plan.whole_steps(self, data) else None)
+        self._training_executor()
         logs = {}
         for epoch in range(initial_epoch, epochs):
             for metric in self._all_metrics():
@@ -306,7 +211,7 @@ class TrainingMixin:
             cbs.on_epoch_begin(epoch)
             order = (fit_data.epoch_order(self.training_seed, epoch, len(x)) if shuffle
                      else numpy.arange(len(x)))
-            logs = self._train_epoch(data, order, batch_size, cbs, batch_hooks, group)
+            logs = self._train_epoch(data, order, batch_size, cbs, batch_hooks)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cbs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -316,84 +221,54 @@ class TrainingMixin:
         cbs.on_train_end(logs)
         return history
 
-    def _train_epoch(self, data, order, batch_size, cbs, batch_hooks, group):
-        """One epoch of steps over the samples in `order`; `batch_hooks`: whether to call
-        the callbacks' batch hooks; `group`: the optimizer's ParamGroup when each step
-        can be one compiled call (_whole_step), else None. Runs of whole batches that
-        nothing needs to see step by step (no batch hooks, no timing for the thread
-        choice, metrics that sum over samples) go to _whole_steps' compiled loop."""
-        backend = get_backend()
-        xb, yb, wb = data
+    def _train_epoch(self, data, order, batch_size, cbs, batch_hooks):
+        """One epoch of steps over the samples in `order`, handed to the executor in
+        runs: one step at a time where something watches each step (batch hooks, the
+        thread choice's timing, metrics that are not sums over samples), else whole runs
+        of full batches (one compiled loop on the cpu backend)."""
+        executor = self.executor
         workspace = self._train_workspace
-        order = backend.asarray(order.astype(numpy.int64))
+        order = get_backend().asarray(order.astype(numpy.int64))
         loss_total, count = 0.0, 0
         choice = self._thread_choice
         n_steps, whole = -(-len(order) // batch_size), len(order) // batch_size
-        # metrics whose state is a sum over samples take a block's outputs at once
-        in_blocks = group is not None and not batch_hooks and all(
-            type(m).update_state is metrics_lib.Metric.update_state
-            for m in self._all_metrics())
+        metrics = self._all_metrics()
+        # metrics whose state is a sum over samples take a run's outputs at once
+        in_runs = not batch_hooks and all(
+            type(m).update_state is metrics_lib.Metric.update_state for m in metrics)
         longest = whole
-        if self._all_metrics():   # the outputs kept for them: METRIC_BLOCK_VALUES
+        if metrics:   # the outputs kept for them: METRIC_BLOCK_VALUES
             longest = max(2, METRIC_BLOCK_VALUES // (batch_size * self.output_shape[-1]))
         step = 0
         while step < n_steps:
-            run = min(whole - step, choice.steady_steps(), longest) if in_blocks else 0
-            losses = (self._whole_steps(data, order, step, run, batch_size, group,
-                                        choice.threads()) if run > 1 else None)
-            if losses is not None:
-                choice.skip(run)
-                for loss in losses.tolist():   # summed as the loop below sums them
-                    loss_total += loss * batch_size
-                count += run * batch_size
-                step += run
-                continue
+            run = min(whole - step, choice.steady_steps(), longest) if in_runs else 1
+            run = max(run, 1)
+            rows = min(batch_size, len(order) - step * batch_size)
             if batch_hooks:
                 cbs.on_train_batch_begin(step)
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            n_threads = choice.threads()
             start = time.perf_counter()
-            done = None if group is None else self._whole_step(data, idx, group, n_threads)
-            if done is not None:
-                loss, out, by, bw = done
+            losses, outputs, targets, weights = executor.train_steps(
+                data, order, step * batch_size, run, rows, choice.threads(), workspace,
+                bool(metrics))
+            if run == 1:
+                choice.record(time.perf_counter() - start)
             else:
-                bx = self._take_samples(xb, idx, workspace)
-                by = self._take_labels(yb, idx, workspace)
-                bw = None if wb is None else wb[idx]
-                loss, out = self._train_step(bx, by, bw, workspace, n_threads)
-            choice.record(time.perf_counter() - start)
-            loss_total += loss * len(idx)
-            count += len(idx)
-            self._update_metrics(by, out, bw)
+                choice.skip(run)
+            for loss in losses.tolist():
+                loss_total += loss * rows
+            count += run * rows
+            if metrics:
+                self._update_metrics(targets, outputs, weights)
             if batch_hooks:
                 cbs.on_train_batch_end(step, self._logs(loss_total, count))
                 if self.stop_training:
                     break
-            step += 1
+            step += run
         return self._logs(loss_total, count)
 
     def _is_classifier(self):
         name = getattr(self.loss, "name", "")
         return "crossentropy" in name or "hinge" in name
-
-    def _take_samples(self, xb, idx, workspace):
-        """The samples `idx` of `xb` in a reused buffer. Samples of any shape (images
-        before a Flatten) are gathered as rows of their flattened, C-contiguous view."""
-        backend = get_backend()
-        rows = workspace.buffer(self, "x", (len(idx),) + xb.shape[1:], xb.dtype)
-        if xb.ndim == 2:
-            return backend.take_rows(xb, idx, out=rows)
-        backend.take_rows(xb.reshape(len(xb), -1), idx, out=rows.reshape(len(idx), -1))
-        return rows
-
-    def _take_labels(self, yb, idx, workspace):
-        backend = get_backend()
-        if yb.ndim == 1:
-            out = workspace.buffer(self, "y1", (len(idx),), yb.dtype)
-            out[...] = yb[idx]
-            return out
-        return backend.take_rows(yb, idx, out=workspace.buffer(
-            self, "y", (len(idx), yb.shape[1]), yb.dtype))
 
     def _prepare_validation(self, data):
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
@@ -422,12 +297,14 @@ class TrainingMixin:
             self._setup_training(y)
             self._train_workspace = Workspace()
         backend = get_backend()
-        by = backend.asarray(y)
-        loss, out = self._train_step(backend.asarray(x), by,
-                                     None if w is None else backend.asarray(w),
-                                     self._train_workspace)
+        data = (backend.asarray(x), backend.asarray(y),
+                None if w is None else backend.asarray(w))
+        order = backend.asarray(numpy.arange(len(x), dtype=numpy.int64))
+        losses, out, by, bw = self._training_executor().train_steps(
+            data, order, 0, 1, len(x), get_num_threads(), self._train_workspace, True)
+        loss = float(losses[0])
         for metric in self._all_metrics():
             metric.reset_state()
-        self._update_metrics(by, out, w)
+        self._update_metrics(by, out, bw)
         logs = self._logs(loss, 1)
         return logs if return_dict else (loss if len(logs) == 1 else list(logs.values()))

@@ -78,7 +78,7 @@ _LOG_STATS = ("grad_norm", "update_ratio")
 
 
 def plot_training_stats(history, stats=None, fig=None, path=None):
-    """The per-layer statistics recorded by `fastnn.monitor.TrainingMonitor`, per epoch:
+    """The per-layer statistics recorded by `fastnn.callbacks.TrainingMonitor`, per epoch:
     one panel per statistic, one line per layer.
 
     Args:
@@ -92,7 +92,7 @@ def plot_training_stats(history, stats=None, fig=None, path=None):
         The matplotlib Figure.
 
     Example:
-        >>> from fastnn.monitor import TrainingMonitor
+        >>> from fastnn.callbacks import TrainingMonitor
         >>> h = model.fit(x, y, epochs=5, callbacks=[TrainingMonitor(probe=x[:256])])
         >>> fig = fastnn.plot.plot_training_stats(h)
     """
@@ -104,7 +104,7 @@ def plot_training_stats(history, stats=None, fig=None, path=None):
             series.setdefault(stat, {})[layer] = numpy.asarray(values, dtype=float)
     if not series:
         raise ValueError("`history` has no training statistics (keys like 'dense/weight_norm'):"
-                         " pass callbacks=[fastnn.monitor.TrainingMonitor()] to fit")
+                         " pass callbacks=[fastnn.callbacks.TrainingMonitor()] to fit")
     known = [s for s in _STAT_TITLES if s in series]
     names = list(stats) if stats is not None else known + sorted(set(series) - set(known))
     unknown = [s for s in names if s not in series]

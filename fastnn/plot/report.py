@@ -52,7 +52,11 @@ def _attribution_figure(model, x, y, probs, image_shape, n_examples):
 
 def _figures(model, history, x, y, probs, image_shape, n_examples):
     """[(file name, title, caption, function making the figure)]."""
-    from fastnn import plot
+    from fastnn.plot.activations import plot_activations, plot_embedding
+    from fastnn.plot.architecture import plot_model
+    from fastnn.plot.evaluation import plot_confusion_matrix
+    from fastnn.plot.history import plot_history, plot_training_stats
+    from fastnn.plot.weights import plot_first_layer, plot_weights
     hidden = model.layers[_hidden_index(model)].name
     pred = class_labels(probs)
     figs = []
@@ -61,36 +65,36 @@ def _figures(model, history, x, y, probs, image_shape, n_examples):
         figs.append(("history.png", "Learning curves", "Loss and metrics per epoch on the "
                      "training data (solid) and the validation data (dashed); the circle marks "
                      "the best validation epoch. A widening gap between them means "
-                     "overfitting.", lambda: plot.plot_history(history)))
+                     "overfitting.", lambda: plot_history(history)))
     if any("/" in k for k in data):
         figs.append(("training_stats.png", "Inside training", "Per-layer weight norms, "
                      "gradient norms, relative updates and dead ReLU units, per epoch.",
-                     lambda: plot.plot_training_stats(history)))
+                     lambda: plot_training_stats(history)))
     figs.append(("model.png", "Architecture", "Each layer with its output shape, activation "
                  "and parameter count; above, the network's units, edges red for positive "
                  "and blue for negative weights, thicker for larger ones (wide layers show "
-                 "their strongest units).", lambda: plot.plot_model(model)))
+                 "their strongest units).", lambda: plot_model(model)))
     if image_shape is not None:
         figs.append(("first_layer.png", "What the first layer looks for", "Each first-layer "
                      "unit's input weights drawn as an image: the unit fires for ink on red "
                      "pixels and is held back by ink on blue ones.",
-                     lambda: plot.plot_first_layer(model, image_shape=image_shape,
-                                                   max_units=64)))
+                     lambda: plot_first_layer(model, image_shape=image_shape,
+                                              max_units=64)))
     figs.append(("weights.png", "Weights", "Every Dense kernel as a heatmap (inputs down, "
                  "units across) with the distribution of its weights and biases.",
-                 lambda: plot.plot_weights(model)))
+                 lambda: plot_weights(model)))
     figs.append(("activations.png", "Activations", "What each layer outputs on test data: "
                  "the distribution of values, and how often each unit is active; units that "
                  "never fire (dead ReLUs) are red.",
-                 lambda: plot.plot_activations(model, x[:500])))
+                 lambda: plot_activations(model, x[:500])))
     figs.append(("confusion_matrix.png", "Confusion matrix", "Test samples by true class "
                  "(rows) and predicted class (columns): the off-diagonal cells are the "
-                 "mistakes.", lambda: plot.plot_confusion_matrix(y, pred)))
+                 "mistakes.", lambda: plot_confusion_matrix(y, pred)))
     figs.append(("embedding.png", "Learnt representation", f"The test samples as the hidden "
                  f"layer '{hidden}' sees them, projected on its two principal components and "
                  f"coloured by class: separated clusters are classes the network has learnt to "
-                 f"tell apart.", lambda: plot.plot_embedding(model, x[:600], y[:600],
-                                                            layer=hidden)))
+                 f"tell apart.", lambda: plot_embedding(model, x[:600], y[:600],
+                                                       layer=hidden)))
     figs.append(("attributions.png", "Which inputs decide", "Attributions of the predicted "
                  "class: red inputs push the prediction up, blue ones down. Saliency is the "
                  "raw gradient; integrated gradients add up to the change in output from a "

@@ -112,7 +112,7 @@ def _fault(label, exc):
     return ValueError(f"`filepath` {label} must be a valid fastnn model file; {exc}")
 
 
-def _load(source, label, compile):
+def _load(source, label, compile, model_class):
     try:
         with _archive.Archive(source) as arch:
             _state.check_meta(arch.json("fastnn.json"), "model")
@@ -121,7 +121,7 @@ def _load(source, label, compile):
             try:
                 if not compile:
                     doc = dict(doc, compile=None, optimizer_state=None)
-                model = _state.build_model(doc)
+                model = _state.build_model(doc, model_class)
             except FormatError:
                 raise
             except (ValueError, TypeError) as exc:  # a constructor's complaint (every
@@ -135,12 +135,15 @@ def _load(source, label, compile):
         raise _fault(label, exc) from None
 
 
-def load_model(filepath, compile=True):
-    """The model saved in `filepath`, ready to predict or to resume training.
+def load_model(filepath, compile=True, *, model_class):
+    """The model saved in `filepath`, ready to predict or to resume training
+    (`fastnn.models.load_model` calls this with its Sequential class).
 
     Args:
         filepath: a file written by `model.save`.
         compile: also restore the compile settings and optimizer state.
+        model_class: the class of the model (the file must name it); it provides
+            `from_config` and `compile_from_config`.
 
     Raises:
         ValueError: the file is not a valid fastnn model file (the message names the
@@ -151,7 +154,7 @@ def load_model(filepath, compile=True):
     """
     filepath = _check_path(filepath)
     with open(filepath, "rb") as f:
-        return _load(f, repr(filepath), compile)
+        return _load(f, repr(filepath), compile, model_class)
 
 
 def load_weights(model, filepath):
@@ -175,8 +178,8 @@ def model_to_bytes(model):
     return _archive.archive_bytes(_members(model, "model"))
 
 
-def model_from_bytes(data):
-    """A model from the bytes of a model file."""
+def model_from_bytes(data, *, model_class):
+    """A `model_class` model from the bytes of a model file."""
     if not isinstance(data, bytes):
         raise TypeError(f"`data` must be bytes; got {type(data).__name__}")
-    return _load(io.BytesIO(data), "<bytes>", True)
+    return _load(io.BytesIO(data), "<bytes>", True, model_class)

@@ -1,10 +1,13 @@
-"""What a model file holds, gathered from a model and put back into one."""
+"""What a model file holds, gathered from a model and put back into one.
+
+The model is used through its public methods only (get_config / from_config,
+get_compile_config / compile_from_config, weights, the optimizer's get_state /
+set_state), and its class is given by the caller, so saving depends on no model module.
+"""
 import numbers
 
-from fastnn import __version__, config as config_module
-from fastnn import losses, optimizers
-from fastnn import metrics as metrics_lib
-from fastnn.backend import get_backend
+from fastnn import config as config_module
+from fastnn._info import __version__
 from fastnn.saving.archive import FormatError, npy_bytes
 
 FORMAT_NAME = "fastnn"
@@ -16,38 +19,28 @@ def _member(prefix, index):
 
 
 def _trainable_params(model):
-    return [p for layer in model.layers if layer.trainable for p in layer._params]
+    return [p for layer in model.layers if layer.trainable for p in layer.weights]
 
 
 # ---------------------------------------------------------------------------- gather
-def _compile_config(model):
-    if model.optimizer is None or model.loss is None:
-        return None
-    def specs(metrics):
-        return [spec if isinstance(spec, str) else
-                {"class_name": type(spec).__name__, "config": spec.get_config()}
-                for spec in metrics]
-    return {"optimizer": optimizers.serialize(model.optimizer),
-            "loss": losses.serialize(model.loss), "loss_weights": model._loss_weight,
-            "metrics": specs(model._metric_specs),
-            "weighted_metrics": specs(model._weighted_metric_specs)}
-
-
 def _optimizer_state(opt):
     """(JSON state, {member: .npy bytes}) of an optimizer: its step count, its scalar
     state and its slot arrays, parameter by parameter, slot names sorted."""
-    state = {"iterations": int(opt.iterations),
-             "scalars": {name: float(getattr(opt, name)) for name in opt.state_scalars},
-             "slots": None}
+    state = opt.get_state()
+    slots, state["slots"] = state["slots"], None
     arrays = {}
-    if opt._slots is not None:
-        backend = get_backend()
-        state["slots"] = [sorted(slots) for slots in opt._slots]
-        for slots in opt._slots:
-            for name in sorted(slots):
-                arrays[_member("optimizer", len(arrays))] = npy_bytes(
-                    backend.to_numpy(slots[name]))
+    if slots is not None:
+        state["slots"] = [sorted(s) for s in slots]
+        for s in slots:
+            for name in sorted(s):
+                arrays[_member("optimizer", len(arrays))] = npy_bytes(s[name])
     return state, arrays
+
+
+def _dtype(model):
+    """The dtype of the model's parameters (floatx for a model without any)."""
+    weights = model.weights if model.built else []
+    return str(weights[0].dtype) if weights else config_module.floatx()
 
 
 def gather(model, contents):
@@ -55,14 +48,14 @@ def gather(model, contents):
     or 'weights' (architecture for reference, and the weights)."""
     weights = model.get_weights() if model.built else []
     names = [f"{layer.name}/{pname}" for layer in model.layers
-             for pname in layer._param_names] if model.built else []
+             for pname in layer.weight_names] if model.built else []
     arrays = {_member("weights", i): npy_bytes(w) for i, w in enumerate(weights)}
     doc = {"model": {"class_name": type(model).__name__, "config": model.get_config()},
-           "dtype": str(model._dtype()) if model.built else config_module.floatx(),
+           "dtype": _dtype(model),
            "weights": [{"name": n, "shape": list(w.shape), "dtype": str(w.dtype)}
                        for n, w in zip(names, weights)]}
     if contents == "model":
-        doc["compile"] = _compile_config(model)
+        doc["compile"] = model.get_compile_config()
         doc["layer_state"] = {layer.name: {"step": int(layer.step)}
                               for layer in model.layers if hasattr(layer, "step")}
         doc["training_seed"] = model.training_seed
@@ -102,23 +95,12 @@ def _int(value, what, maximum=MAX_COUNT):
     return int(value)
 
 
-def _metric(spec):
-    if isinstance(spec, str):
-        return spec
-    cls = getattr(metrics_lib, str(spec.get("class_name")), None)
-    if (spec.get("class_name") not in metrics_lib.__all__ or not isinstance(cls, type)
-            or not issubclass(cls, metrics_lib.Metric)):
-        raise FormatError(f"metric class_name {spec.get('class_name')!r} is not a fastnn "
-                          f"metric")
-    return cls(**spec["config"])
-
-
-def build_model(doc):
-    """A new model from the 'model.json' member: architecture and compile settings."""
-    from fastnn.models.sequential import Sequential
+def build_model(doc, model_class):
+    """A new `model_class` model from the 'model.json' member: architecture and compile
+    settings (the file must name that class)."""
     spec = doc.get("model")
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        raise FormatError(f"model class_name must be 'Sequential'; got "
+    if not isinstance(spec, dict) or spec.get("class_name") != model_class.__name__:
+        raise FormatError(f"model class_name must be {model_class.__name__!r}; got "
                           f"{spec.get('class_name') if isinstance(spec, dict) else spec!r}")
     dtype = doc.get("dtype")
     if dtype not in ("float32", "float64"):
@@ -126,17 +108,10 @@ def build_model(doc):
     previous = config_module.floatx()
     config_module.set_floatx(dtype)
     try:
-        model = Sequential.from_config(spec["config"])
+        model = model_class.from_config(spec["config"])
     finally:
         config_module.set_floatx(previous)
-    compile_config = doc.get("compile")
-    if compile_config is not None:
-        model.compile(optimizer=optimizers.get(compile_config["optimizer"]),
-                      loss=losses.get(compile_config["loss"]),
-                      loss_weights=compile_config.get("loss_weights"),
-                      metrics=[_metric(m) for m in compile_config["metrics"]],
-                      weighted_metrics=[_metric(m) for m in
-                                        compile_config.get("weighted_metrics", [])])
+    model.compile_from_config(doc.get("compile"))
     return model
 
 
@@ -202,29 +177,30 @@ def _restore_optimizer(model, state, archive):
     opt = model.optimizer
     if state is None or opt is None:
         return
-    opt.iterations = _int(state.get("iterations"), "optimizer iterations")
+    iterations = _int(state.get("iterations"), "optimizer iterations")
     scalars = state.get("scalars") or {}
-    if set(scalars) != set(opt.state_scalars):
-        raise FormatError(f"optimizer scalars must be {sorted(opt.state_scalars)}; got "
+    state_scalars = opt.get_state()["scalars"]
+    if set(scalars) != set(state_scalars):
+        raise FormatError(f"optimizer scalars must be {sorted(state_scalars)}; got "
                           f"{sorted(scalars)}")
     for name, value in scalars.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise FormatError(f"optimizer scalar {name!r} must be a number; got {value!r}")
-        setattr(opt, name, float(value))
-    slot_names = state.get("slots")
-    if slot_names is None:
-        return
-    params = _trainable_params(model)
-    opt.build(params)
-    if not isinstance(slot_names, list) or len(slot_names) != len(params) or any(
-            sorted(slots) != names for slots, names in zip(opt._slots, slot_names)):
-        raise FormatError(f"optimizer slots must be "
-                          f"{[sorted(s) for s in opt._slots]}; got {slot_names!r}")
-    backend = get_backend()
-    index = 0
-    for param, slots in zip(params, opt._slots):
-        for name in sorted(slots):
-            value = archive.array(_member("optimizer", index), tuple(param.shape),
-                                  str(param.dtype))
-            slots[name][...] = backend.asarray(value)
-            index += 1
+    slot_names, slots = state.get("slots"), None
+    if slot_names is not None:
+        params = _trainable_params(model)
+        opt.build(params)
+        built = [sorted(s) for s in opt.get_state()["slots"]]
+        if not isinstance(slot_names, list) or len(slot_names) != len(params) or any(
+                names != expected for names, expected in zip(slot_names, built)):
+            raise FormatError(f"optimizer slots must be {built}; got {slot_names!r}")
+        index, slots = 0, []
+        for param, names in zip(params, built):
+            slots.append({})
+            for name in names:
+                slots[-1][name] = archive.array(_member("optimizer", index),
+                                                tuple(param.shape), str(param.dtype))
+                index += 1
+    opt.set_state({"iterations": iterations,
+                   "scalars": {name: float(value) for name, value in scalars.items()},
+                   "slots": slots})

@@ -3,7 +3,7 @@ recorded every epoch into the History."""
 import numpy
 
 from fastnn.backend import get_backend
-from fastnn.callbacks import Callback
+from fastnn.callbacks.base import Callback
 
 __all__ = ["TrainingMonitor"]
 
@@ -36,7 +36,7 @@ class TrainingMonitor(Callback):
         stats: the statistics to record; default all of the above.
 
     Example:
-        >>> from fastnn.monitor import TrainingMonitor
+        >>> from fastnn.callbacks import TrainingMonitor
         >>> history = model.fit(x, y, epochs=5, callbacks=[TrainingMonitor(probe=x[:256])])
         >>> history.history["dense/dead_fraction"]
     """

@@ -1,7 +1,7 @@
-"""Permutation importance (Breiman, 2001), re-exported by fastnn.explain."""
+"""Permutation importance (Breiman, 2001)."""
 import numpy
 
-from fastnn.explain import _check_positive, _inputs
+from fastnn.explain._common import _check_positive, _inputs
 
 
 class PermutationImportance:

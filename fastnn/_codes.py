@@ -1,0 +1,228 @@
+"""The one definition of fastnn's activation and loss codes.
+
+Every other place reads its codes from here: fastnn/activations.py, fastnn/losses.py and
+the backends import this module, and setup.py runs this file on its own (it imports
+nothing from fastnn) to write, before every build, the two generated files:
+
+  * src_c/fnn_codes.h: ``enum fnn_act``, ``enum fnn_loss`` and the X-macro
+    ``FNN_ACT_FUNCTIONS(X)`` through which the C element-wise kernels dispatch
+    (src_c/eltwise_impl.h, src_c/eltwise.c);
+  * fastnn/_kernels/fnn_codes.pxd: the same enums for Cython, and ``built_codes()``,
+    the codes as the C compiler saw them (fastnn._kernels.compiled.built_codes()).
+
+The CuPy backend builds the switch of its CUDA kernels from the ``cuda`` and
+``cuda_grad`` columns (`cuda_switch`). Both generated files are git-ignored; they are
+rewritten only when their text changes, so an unchanged table rebuilds nothing.
+
+How to add an element-wise activation ``foo`` (three files; tests/test_codes.py checks
+that the table and the compiled module agree, and the tests of the kernels, the
+gradients and the ISAs parametrise over ACTIVATIONS, so they cover ``foo`` unchanged):
+
+  1. fastnn/_codes.py: one row in ACTIVATIONS, with the next free code;
+  2. src_c/eltwise_impl.h: ``FN(foo_forward)(REAL z, REAL p)``, returning foo(z), and
+     ``FN(foo_backward)(REAL g, REAL s, REAL p)``, returning g * foo'(.) from s, the
+     pre-activation z if the row's needs_z is True, else the output y = foo(z);
+  3. fastnn/backend/reference.py: its NumPy forward and derivative, in ``_FORWARD``
+     and ``_DERIVATIVE``.
+
+``fastnn.activations.foo`` and ``fastnn.activations.get("foo")`` then exist, and Dense,
+Activation, the fused GEMM epilogue, dropout's fused backward, the training step and the
+CuPy kernels all accept it. A loss is a row in LOSSES and its kernels (the Cython one in
+fastnn/_kernels/losses.pxi, the NumPy one in reference.py) plus its class in
+fastnn/losses.py.
+"""
+from collections import namedtuple
+
+Activation = namedtuple("Activation", "name code default needs_z cuda cuda_grad")
+Activation.__doc__ = """One activation function.
+
+    name: the Keras name (fastnn.activations.<name>).
+    code: its number in ``enum fnn_act`` (FNN_ACT_<NAME>); -1 for the row-wise ones
+        (softmax, log_softmax), which have no element-wise kernel.
+    default: the default parameter (leaky_relu's negative slope, elu's alpha).
+    needs_z: whether act' is computed from the pre-activation z (True) or from the
+        output y (False), which then is all the backward pass keeps.
+    cuda: act(z) as a CUDA C expression in the doubles z and p (the parameter).
+    cuda_grad: act'(s) as a CUDA C expression in s (z or y, per needs_z) and p, or a
+        braced block that returns it.
+    The CUDA text may use SCALE, ALPHA (selu's constants) and fnn_sigmoid(double).
+    """
+
+Loss = namedtuple("Loss", "name code logits")
+Loss.__doc__ = """One loss kernel: `name` (the constant of fastnn.backend.reference,
+    FNN_LOSS_<NAME> in C), its `code` in ``enum fnn_loss``, and whether it takes logits
+    (the activation of the last layer fused into the loss)."""
+
+# Code 0, linear, is the identity: the kernels skip it (it has no C functions).
+ACTIVATIONS = (
+    Activation("linear", 0, 0.0, False, "z", "1.0"),
+    Activation("relu", 1, 0.0, False, "z > 0 ? z : 0.0", "s > 0 ? 1.0 : 0.0"),
+    Activation("leaky_relu", 2, 0.2, False, "z > 0 ? z : p * z", "s > 0 ? 1.0 : p"),
+    Activation("elu", 3, 1.0, False, "z > 0 ? z : p * expm1(z)", "s > 0 ? 1.0 : s + p"),
+    Activation("selu", 4, 0.0, False, "SCALE * (z > 0 ? z : ALPHA * expm1(z))",
+               "s > 0 ? SCALE : s + SCALE * ALPHA"),
+    Activation("gelu", 5, 0.0, True, "0.5 * z * erfc(z * -0.70710678118654752440)",
+               "0.5 * erfc(s * -0.70710678118654752440)"
+               " + s * 0.39894228040143267794 * exp(-0.5 * s * s)"),
+    Activation("silu", 6, 0.0, True, "z * fnn_sigmoid(z)",
+               "{ double g = fnn_sigmoid(s); return g * (1.0 + s * (1.0 - g)); }"),
+    Activation("sigmoid", 7, 0.0, False, "fnn_sigmoid(z)", "s * (1.0 - s)"),
+    Activation("hard_sigmoid", 8, 0.0, False, "fmin(fmax(z / 6.0 + 0.5, 0.0), 1.0)",
+               "(s > 0 && s < 1) ? 1.0 / 6.0 : 0.0"),
+    Activation("tanh", 9, 0.0, False, "tanh(z)", "1.0 - s * s"),
+    Activation("softplus", 10, 0.0, False, "fmax(z, 0.0) + log1p(exp(-fabs(z)))",
+               "-expm1(-s)"),
+    Activation("softsign", 11, 0.0, False, "z / (1.0 + fabs(z))",
+               "{ double a = 1.0 - fabs(s); return a * a; }"),
+    Activation("softmax", -1, 0.0, False, None, None),
+    Activation("log_softmax", -1, 0.0, False, None, None),
+)
+
+LOSSES = (
+    Loss("MSE", 0, False),
+    Loss("MAE", 1, False),
+    Loss("HUBER", 2, False),
+    Loss("BCE", 3, False),
+    Loss("CCE", 4, False),
+    Loss("HINGE", 5, False),
+    Loss("KLD", 6, False),
+    Loss("SOFTMAX_CCE", 7, True),
+    Loss("SIGMOID_BCE", 8, True),
+)
+
+# other names get() accepts for an activation
+ACTIVATION_ALIASES = {"swish": "silu"}
+
+BY_NAME = {a.name: a for a in ACTIVATIONS}
+LOSS_CODES = {loss.name: loss.code for loss in LOSSES}
+ELEMENTWISE = tuple(a for a in ACTIVATIONS if a.code >= 0)
+ROWWISE = tuple(a for a in ACTIVATIONS if a.code < 0)
+
+_GENERATED = "Generated by setup.py from fastnn/_codes.py; edit that file, not this one."
+
+
+def check():
+    """Raise ValueError unless the table is consistent: unique names, and codes that
+    number the element-wise activations and the losses 0, 1, 2, ... in order."""
+    names = [a.name for a in ACTIVATIONS] + list(ACTIVATION_ALIASES)
+    if len(set(names)) != len(names):
+        raise ValueError(f"activation names repeat: {names}")
+    for kind, rows in (("activation", ELEMENTWISE), ("loss", LOSSES)):
+        codes = [r.code for r in rows]
+        if codes != list(range(len(rows))):
+            raise ValueError(f"{kind} codes must be 0, 1, 2, ... in order; got {codes}")
+    if ELEMENTWISE[0].name != "linear":
+        raise ValueError("code 0 must be linear, the identity")
+    for a in ACTIVATIONS:
+        if (a.cuda is None) != (a.code < 0) or (a.cuda_grad is None) != (a.code < 0):
+            raise ValueError(f"{a.name}: element-wise rows (only) need CUDA expressions")
+
+
+def c_header():
+    """The text of src_c/fnn_codes.h."""
+    check()
+    act = "\n".join(f"    FNN_ACT_{a.name.upper()} = {a.code}," for a in ELEMENTWISE)
+    loss = "\n".join(f"    FNN_LOSS_{r.name} = {r.code}," for r in LOSSES)
+    funcs = " \\\n".join(f"    X({a.name.upper()}, {a.name}, {int(a.needs_z)})"
+                         for a in ELEMENTWISE[1:])
+    return f"""/* {_GENERATED}
+ * The codes of the activations and losses, and FNN_ACT_FUNCTIONS(X): X(NAME, name, needs_z)
+ * for every element-wise activation but linear (code 0, the identity, which the kernels
+ * skip); NAME gives FNN_ACT_NAME, name the C functions FN(name_forward) and
+ * FN(name_backward) of src_c/eltwise_impl.h. */
+#ifndef FNN_CODES_H
+#define FNN_CODES_H
+
+enum fnn_act {{
+{act}
+}};
+#define FNN_N_ACT {len(ELEMENTWISE)}
+
+enum fnn_loss {{
+{loss}
+}};
+#define FNN_N_LOSS {len(LOSSES)}
+
+#define FNN_ACT_FUNCTIONS(X) \\
+{funcs}
+
+#endif /* FNN_CODES_H */
+"""
+
+
+def cython_pxd():
+    """The text of fastnn/_kernels/fnn_codes.pxd."""
+    check()
+    act = "\n".join(f"        FNN_ACT_{a.name.upper()}" for a in ELEMENTWISE)
+    loss = "\n".join(f"        FNN_LOSS_{r.name}" for r in LOSSES)
+    act_dict = ",\n".join(f"            {a.name!r}: FNN_ACT_{a.name.upper()}"
+                          for a in ELEMENTWISE)
+    loss_dict = ",\n".join(f"            {r.name!r}: FNN_LOSS_{r.name}" for r in LOSSES)
+    return f"""# {_GENERATED}
+# The codes of src_c/fnn_codes.h for Cython.
+
+cdef extern from "fnn_codes.h" nogil:
+    enum fnn_act:
+{act}
+    enum fnn_loss:
+{loss}
+    enum:
+        FNN_N_ACT
+        FNN_N_LOSS
+
+
+cdef inline dict built_codes():
+    \"\"\"The codes as compiled: {{"activations": {{name: code}}, "losses": {{name: code}}}}.\"\"\"
+    return {{
+        "activations": {{
+{act_dict},
+        }},
+        "losses": {{
+{loss_dict},
+        }},
+        "n_act": FNN_N_ACT,
+        "n_loss": FNN_N_LOSS,
+    }}
+"""
+
+
+def cuda_switch(column):
+    """The `case code: ...` lines of a CUDA switch over the element-wise activations:
+    column "cuda" (act(z)) or "cuda_grad" (act'(s))."""
+    lines = []
+    for a in ELEMENTWISE:
+        text = getattr(a, column)
+        body = text if text.lstrip().startswith("{") else f"return {text};"
+        lines.append(f"    case {a.code}: {body}")
+    return "\n".join(lines)
+
+
+def cuda_source():
+    """The CUDA device functions fnn_act(code, p, z) = act(z) and fnn_dact(code, p, s) =
+    act'(s) over every element-wise code, with what the table's expressions may use (the
+    CuPy backend's preamble; the text is also valid C, which tests/test_codes.py runs)."""
+    check()
+    consts = ("    const double SCALE = 1.0507009873554804934193349852946;\n"
+              "    const double ALPHA = 1.6732632423543772848170429916717;\n")
+    return ("__device__ double fnn_sigmoid(double z) {\n"
+            "    return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));\n"
+            "}\n"
+            "__device__ double fnn_act(int code, double p, double z) {\n" + consts
+            + "    switch (code) {\n" + cuda_switch("cuda") + "\n"
+            "    default: return z;\n    }\n}\n"
+            "__device__ double fnn_dact(int code, double p, double s) {\n" + consts
+            + "    switch (code) {\n" + cuda_switch("cuda_grad") + "\n"
+            "    default: return 1.0;\n    }\n}\n")
+
+
+def write_generated(root):
+    """Write the generated files under the source tree `root` (a pathlib.Path) where
+    their text changed; returns the paths written."""
+    written = []
+    for rel, text in (("src_c/fnn_codes.h", c_header()),
+                      ("fastnn/_kernels/fnn_codes.pxd", cython_pxd())):
+        path = root / rel
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            written.append(path)
+    return written

@@ -1,0 +1,201 @@
+"""The cpu backend's executor: a Program of Dense and Dropout ops run by fused compiled calls.
+
+Training: a StackPlan (fastnn/_kernels/step.pxi) per batch size holds pointers to every
+weight, gradient and activation buffer, so that a whole step (the gather of the shuffled
+batch, the forward pass, the loss and its gradient, the backward pass and the update of
+every parameter) is one GIL-free call, and a run of steps one compiled loop
+(step_train.pxi). Inference: one call per chunk of rows, writing into the result. A
+program with any other op (a user's own layer, a reshape, an activation layer, a hidden
+softmax) runs layer by layer on the compiled kernels instead, and says so in its
+`description`.
+"""
+import numpy
+
+from fastnn._kernels import compiled as _k
+from fastnn.backend.executor import LayerExecutor
+from fastnn.backend.reference import CCE, SOFTMAX_CCE
+
+MAX_DROPOUT_LAYERS = 64  # the plan's fixed array of Philox steps
+_SOFTMAX = {"softmax": 1, "log_softmax": 2}
+
+
+def why_not_compiled(program):
+    """Why the compiled training loop cannot run `program` (a sentence), or None."""
+    layers = program.layers
+    if not layers:
+        return "the model has no layers"
+    other = [l.name for l in layers if l.op_kind not in ("dense", "dropout")]
+    if other:
+        return f"layer(s) {other} are not Dense or Dropout"
+    if sum(l.op_kind == "dropout" for l in layers) > MAX_DROPOUT_LAYERS:
+        return f"more than {MAX_DROPOUT_LAYERS} Dropout layers"
+    if not any(l.op_kind == "dense" and l.trainable for l in layers):
+        return "no trainable Dense layer"
+    for i, layer in enumerate(layers):
+        if layer.op_kind != "dense":
+            continue
+        # a row-wise softmax is supported only as the last layer, fused into the loss
+        if layer.activation.code < 0 and not (i == len(layers) - 1 and program.fused):
+            return f"layer {layer.name!r} has a row-wise {layer.activation.name} inside"
+    return None
+
+
+class CompiledExecutor(LayerExecutor):
+    """The cpu backend's executor of `program` (see the module docstring)."""
+
+    def __init__(self, backend, program):
+        super().__init__(backend, program)
+        self.reason = why_not_compiled(program) if program.loss is not None else None
+        self.compiled = program.loss is not None and self.reason is None
+        self.description = ("compiled: one fused call per training step" if self.compiled
+                            else f"layer by layer on compiled kernels ({self.reason})"
+                            if self.reason else "compiled inference")
+        self._plans = {}
+
+    # ------------------------------------------------------------------ training
+    def plan_for(self, rows):
+        """The StackPlan for training batches of `rows`, built on first use, or None
+        when the program is not compiled."""
+        if not self.compiled:
+            return None
+        plan = self._plans.get(rows)
+        if plan is None:
+            if len(self._plans) >= 2:      # the full batch and an epoch's last, shorter one
+                self._plans.pop(next(iter(self._plans)))
+            plan = self._plans[rows] = self._build(rows)
+        return plan
+
+    def _runs_compiled(self, data):
+        """Whether the training arrays `data` = (x, y, w or None) are laid out as the
+        compiled step reads them (fit prepares them so)."""
+        if not self.compiled:
+            return False
+        x, y, w = data
+        dtype = self.program.dtype
+
+        def rows_of(a, ndim, kind):
+            return (type(a) is numpy.ndarray and a.ndim == ndim and a.dtype == kind
+                    and a.flags.c_contiguous)
+
+        targets = (rows_of(y, 1, numpy.int64) and self.program.loss_kind in (CCE, SOFTMAX_CCE)
+                   or rows_of(y, 2, dtype))
+        return rows_of(x, 2, dtype) and targets and (w is None or rows_of(w, 1, dtype))
+
+    def train_steps(self, data, order, first_row, n_steps, batch_size, n_threads,
+                    workspace, keep_outputs):
+        if not self._runs_compiled(data):
+            return super().train_steps(data, order, first_row, n_steps, batch_size,
+                                       n_threads, workspace, keep_outputs)
+        program = self.program
+        group = program.optimizer.param_group(program.params, program.grads,
+                                              program.regularizers)
+        plan = self.plan_for(batch_size)
+        if group is None:
+            return self._planned_steps(plan, data, order, first_row, n_steps, batch_size,
+                                       n_threads, workspace, keep_outputs)
+        xb, yb, wb = data
+        outputs = targets = weights = None
+        if keep_outputs:
+            rows = n_steps * batch_size
+            outputs = numpy.empty((rows,) + plan.output.shape[1:], plan.output.dtype)
+            targets = numpy.empty((rows,) + yb.shape[1:], yb.dtype)
+            if wb is not None:
+                weights = wb[order[first_row:first_row + rows]]
+        updates = numpy.array(program.optimizer.group_update_rows(n_steps), numpy.float64)
+        losses = _k.train_steps(plan, xb, yb, wb, order, first_row, program.loss_kind,
+                                program.loss_param, program.fused,
+                                program.next_dropout_steps(n_steps), group, updates,
+                                n_threads, outputs, targets)
+        return losses, outputs, targets, weights
+
+    def _planned_steps(self, plan, data, order, first_row, n_steps, batch_size, n_threads,
+                       workspace, keep_outputs):
+        """Steps whose forward and backward passes are one compiled call each, the loss
+        and the update (of an optimizer with no compiled group update) between them."""
+        program, backend = self.program, self.backend
+        kept = ([], [], []) if keep_outputs else None
+        losses = numpy.empty(n_steps)
+        for s in range(n_steps):
+            start = first_row + s * batch_size
+            idx = order[start:start + batch_size]
+            bx, by, bw = self.gather(data, idx, workspace)
+            out = plan.forward(bx, program.next_dropout_steps(), n_threads)
+            pred = plan.logits if program.fused else out
+            losses[s] = backend.loss_grad(program.loss_kind, program.loss_param, pred, by, bw,
+                                          plan.loss_grad)
+            losses[s] += program.regularization_loss()
+            plan.backward(bx, plan.loss_grad, program.fused, n_threads)
+            for param, grad, reg in zip(program.params, program.grads, program.regularizers):
+                if reg is not None:
+                    reg.add_gradient(param, grad)
+            program.optimizer.apply(program.params, program.grads, n_threads=n_threads)
+            if kept is not None:
+                for into, value in zip(kept, (out, by, bw)):
+                    into.append(None if value is None else numpy.array(value))
+        if kept is None:
+            return losses, None, None, None
+        outputs, targets, weights = (None if not k or k[0] is None else numpy.concatenate(k)
+                                     for k in kept)
+        return losses, outputs, targets, weights
+
+    def _build(self, rows):
+        program = self.program
+        layers, dtype = program.layers, program.dtype
+        first_grad = next(i for i, l in enumerate(layers)
+                          if l.op_kind == "dense" and l.trainable)
+        last = len(layers) - 1
+        specs, width = [], program.input_shape[-1]
+        for i, layer in enumerate(layers):
+            spec = {"n_in": width, "y": None, "dx": None}
+            if layer.op_kind == "dense":
+                width = layer.units
+                fused = i == last and program.fused
+                act = layer.activation
+                spec.update(_dense_spec(layer), gw=layer._grads[0],
+                            gb=layer._grads[1] if layer.use_bias else None,
+                            trainable=layer.trainable)
+                if act.needs_z or fused:
+                    spec["z"] = numpy.empty((rows, width), dtype)
+                if i == last and not fused and act.code > 0:
+                    spec["dz"] = numpy.empty((rows, width), dtype)
+            else:
+                spec.update(kind="dropout", n_out=width, rate=layer.rate, seed=layer.seed,
+                            layer_index=layer.layer_index,
+                            mask=numpy.empty((rows, width), numpy.uint8))
+            spec["y"] = numpy.empty((rows, width), dtype)
+            if i > first_grad:
+                spec["dx"] = numpy.empty((rows, spec["n_in"]), dtype)
+            specs.append(spec)
+        return _k.StackPlan(specs, rows, dtype, first_grad)
+
+    # ------------------------------------------------------------------ inference
+    def inference_plan(self, rows, cache):
+        """A StackPlan running the program in inference mode on batches of `rows`, kept
+        in the dict `cache` (one per thread: a plan owns its activation buffers), or
+        None if the program has ops other than Dense and Dropout."""
+        key = self.program.layers
+        entry = cache.get(rows)
+        if entry is not None and entry[0] == key:
+            return entry[1]
+        plan = None
+        if all(l.op_kind in ("dense", "dropout") for l in key):
+            dense = [l for l in key if l.op_kind == "dense"]
+            specs, width = [], self.program.input_shape[-1]
+            for layer in dense:
+                spec = dict(_dense_spec(layer), n_in=width, gw=None, trainable=False)
+                spec["y"] = numpy.empty((rows, layer.units), self.program.dtype)
+                width = layer.units
+                specs.append(spec)
+            if specs:
+                plan = _k.StackPlan(specs, rows, self.program.dtype, len(specs))
+        if len(cache) >= 2 and rows not in cache:   # the chunk size and one remainder
+            cache.pop(next(iter(cache)))
+        cache[rows] = (key, plan)
+        return plan
+
+
+def _dense_spec(layer):
+    act = layer.activation
+    return {"kind": "dense", "n_out": layer.units, "w": layer.kernel, "b": layer.bias,
+            "act": act.code, "param": float(act.param), "needs_z": act.needs_z,
+            "softmax": _SOFTMAX.get(act.name, 0)}
