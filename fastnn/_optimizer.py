@@ -24,7 +24,9 @@ def _check_positive(name, value, allow_zero=False):
 
 
 class Optimizer:
-    """Base class. Subclasses define `slot_names` and `update_step`.
+    """Base class. Subclasses define `slot_names` and `update_step`, and `_group_args`
+    for the compiled update of all parameters in one call (ParamGroup; without it, or
+    with an `update_step` of a subclass's own, each parameter is updated by its own call).
 
     Every optimizer takes Keras' common arguments: `learning_rate` (a float, or a
     schedule from fastnn.schedules, evaluated at each step), `weight_decay`, and one of

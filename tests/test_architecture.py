@@ -192,8 +192,6 @@ def kernel_imports_of_models():
     return found
 
 
-@pytest.mark.xfail(strict=False, reason="models reach the compiled kernels directly until "
-                                        "the executors own them")
 def test_models_import_no_compiled_kernels():
     assert kernel_imports_of_models() == []
 

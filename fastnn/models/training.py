@@ -76,10 +76,17 @@ class TrainingMixin:
 
     def _compile_program(self):
         """The model as one Program (layers, loss, optimizer) and the active backend's
-        executor of it, in `self.executor`."""
-        self.program = Program(self._layers, self.input_shape[1:], self.output_shape[1:],
-                               self._dtype(), self.loss, self.optimizer)
-        self.executor = get_backend().compile(self.program)
+        executor of it, in `self.executor`; the same executor (and its compiled plans)
+        again while none of those, the backend or what is trainable has changed."""
+        backend = get_backend()
+        key = (backend, tuple(self._layers), tuple(l.trainable for l in self._layers),
+               self.loss, self.optimizer, self._dtype())
+        if self.executor is None or self.__dict__.get("_program_key") != key:
+            self.program = Program(self._layers, self.input_shape[1:],
+                                   self.output_shape[1:], self._dtype(), self.loss,
+                                   self.optimizer)
+            self.executor = backend.compile(self.program)
+            self._program_key = key
         self._training_ready = True
 
     def _training_executor(self):
