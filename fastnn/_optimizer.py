@@ -7,16 +7,16 @@ import math
 
 import numpy
 
-from fastnn import _validation
+from fastnn import _codes, _validation
 from fastnn._threads import get_num_threads
 from fastnn.backend import get_backend
 
 
 def group_code(name):
-    """The compiled ParamGroup's code `name` (GROUP_ADAM, CLIP_NORM, ...): the cpdef enum
-    of fastnn/_kernels/optimizers.pxi is their one definition."""
-    from fastnn._kernels import compiled
-    return getattr(compiled, name)
+    """The compiled ParamGroup's code `name` (GROUP_ADAM, CLIP_NORM, GROUP_UPDATE_WIDTH,
+    ...), from the table of fastnn/_codes.py (OPTIMIZER_RULES, CLIP_MODES), their one
+    definition, which the compiled module was built with."""
+    return _codes.GROUP_CODES[name]
 
 
 def _check_positive(name, value, allow_zero=False):
@@ -210,18 +210,14 @@ class Optimizer:
         return group_code("CLIP_NONE"), 0.0
 
     def _param_group(self, backend, params, grads, regularizers=None):
-        """The cached ParamGroup of these exact arrays on the cpu backend, or None."""
-        if backend.name != "cpu" or not self._has_group_rule():
-            return None
+        """The cached compiled update of these exact arrays on `backend`, or None where
+        the backend has none (backend.param_group) or the update is the user's own."""
         regs = [None] * len(params) if regularizers is None else list(regularizers)
         if len(regs) != len(params):
             raise ValueError(f"`regularizers` must hold one entry per parameter "
                              f"({len(params)}); got {len(regs)}")
-        from fastnn.regularizers import Regularizer
-        if any(r is not None and (type(r).__call__ is not Regularizer.__call__ or
-                                  type(r).add_gradient is not Regularizer.add_gradient)
-               for r in regs):
-            return None     # a penalty of its own: added in Python, parameter by parameter
+        if not self.updates_in_one_call(regs):
+            return None
         l1 = [r.l1 if r is not None else 0.0 for r in regs]
         l2 = [r.l2 if r is not None else 0.0 for r in regs]
         clip = self._clip_setting()
@@ -229,20 +225,22 @@ class Optimizer:
         key = (tuple(map(id, params)), tuple(map(id, grads)), tuple(l1), tuple(l2), clip)
         if cached is not None and cached[0] == key:
             return cached[2]
-        from fastnn._kernels.compiled import ParamGroup
         slots = [[s[name] for s in self._slots] for name in self.group_slots]
-        arrays = list(params) + list(grads)
-        # one compiled call needs one dtype and C-contiguous arrays (parameters built by
-        # fastnn layers are); otherwise each parameter is updated by its own call. Any
-        # other refusal by ParamGroup is a fault and is raised.
-        uniform = all(a.dtype == arrays[0].dtype and a.flags.c_contiguous for a in arrays)
-        group = None
-        if uniform and params:
-            group = ParamGroup(list(params), list(grads), *slots, l1=l1, l2=l2, clip=clip[0],
-                               clip_value=clip[1])
+        group = backend.param_group(list(params), list(grads), slots, l1, l2, *clip)
         # the arrays are held here, so their ids cannot be reused while cached
         self._group = (key, (tuple(params), tuple(grads)), group)
         return group
+
+    def updates_in_one_call(self, regularizers=()):
+        """Whether a backend may update every parameter in one compiled call: the rule is
+        one of fastnn's (not a subclass's own update_step) and every regularizer (None
+        or a fastnn.regularizers object) is an L1/L2 penalty, not one of its own."""
+        from fastnn.regularizers import Regularizer
+        own_penalty = any(r is not None and (type(r).__call__ is not Regularizer.__call__ or
+                                             type(r).add_gradient is not
+                                             Regularizer.add_gradient)
+                          for r in regularizers)
+        return self._has_group_rule() and not own_penalty
 
     def _has_group_rule(self):
         """Whether this optimizer's update is a ParamGroup rule: its `_group_args` is

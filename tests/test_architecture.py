@@ -170,8 +170,6 @@ def backend_name_tests():
     return found
 
 
-@pytest.mark.xfail(strict=False, reason="backend choices still made outside fastnn/backend/ "
-                                        "until the backends own their capabilities")
 def test_no_module_outside_the_backends_tests_a_backend_name():
     assert backend_name_tests() == []
 

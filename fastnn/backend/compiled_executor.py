@@ -37,6 +37,10 @@ def why_not_compiled(program):
         # a row-wise softmax is supported only as the last layer, fused into the loss
         if layer.activation.code < 0 and not (i == len(layers) - 1 and program.fused):
             return f"layer {layer.name!r} has a row-wise {layer.activation.name} inside"
+    optimizer = program.optimizer
+    if optimizer is not None and not optimizer.updates_in_one_call(program.regularizers):
+        return (f"{type(optimizer).__name__}'s update or a regularizer is the user's own "
+                f"Python")
     return None
 
 
@@ -89,10 +93,10 @@ class CompiledExecutor(LayerExecutor):
         program = self.program
         group = program.optimizer.param_group(program.params, program.grads,
                                               program.regularizers)
-        plan = self.plan_for(batch_size)
-        if group is None:
-            return self._planned_steps(plan, data, order, first_row, n_steps, batch_size,
+        if group is None:   # parameters of mixed dtypes: each updated by its own call
+            return super().train_steps(data, order, first_row, n_steps, batch_size,
                                        n_threads, workspace, keep_outputs)
+        plan = self.plan_for(batch_size)
         xb, yb, wb = data
         outputs = targets = weights = None
         if keep_outputs:
@@ -106,36 +110,6 @@ class CompiledExecutor(LayerExecutor):
                                 program.loss_param, program.fused,
                                 program.next_dropout_steps(n_steps), group, updates,
                                 n_threads, outputs, targets)
-        return losses, outputs, targets, weights
-
-    def _planned_steps(self, plan, data, order, first_row, n_steps, batch_size, n_threads,
-                       workspace, keep_outputs):
-        """Steps whose forward and backward passes are one compiled call each, the loss
-        and the update (of an optimizer with no compiled group update) between them."""
-        program, backend = self.program, self.backend
-        kept = ([], [], []) if keep_outputs else None
-        losses = numpy.empty(n_steps)
-        for s in range(n_steps):
-            start = first_row + s * batch_size
-            idx = order[start:start + batch_size]
-            bx, by, bw = self.gather(data, idx, workspace)
-            out = plan.forward(bx, program.next_dropout_steps(), n_threads)
-            pred = plan.logits if program.fused else out
-            losses[s] = backend.loss_grad(program.loss_kind, program.loss_param, pred, by, bw,
-                                          plan.loss_grad)
-            losses[s] += program.regularization_loss()
-            plan.backward(bx, plan.loss_grad, program.fused, n_threads)
-            for param, grad, reg in zip(program.params, program.grads, program.regularizers):
-                if reg is not None:
-                    reg.add_gradient(param, grad)
-            program.optimizer.apply(program.params, program.grads, n_threads=n_threads)
-            if kept is not None:
-                for into, value in zip(kept, (out, by, bw)):
-                    into.append(None if value is None else numpy.array(value))
-        if kept is None:
-            return losses, None, None, None
-        outputs, targets, weights = (None if not k or k[0] is None else numpy.concatenate(k)
-                                     for k in kept)
         return losses, outputs, targets, weights
 
     def _build(self, rows):

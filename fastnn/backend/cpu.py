@@ -72,6 +72,19 @@ class CpuBackend(ReferenceBackend):
         from fastnn.backend.compiled_executor import CompiledExecutor
         return CompiledExecutor(self, program)
 
+    def param_group(self, params, grads, slots, l1, l2, clip, clip_value):
+        """Every parameter's update (the optimizer's rule, each parameter's L1/L2 penalty,
+        the clipping) in one GIL-free call: a ParamGroup over these arrays, with `slots`
+        a list per slot name of one array per parameter; None where the arrays are not
+        of one dtype and C-contiguous (parameters built by fastnn layers are), so each
+        parameter is updated by its own call. Any other refusal is a fault and raised."""
+        arrays = list(params) + list(grads)
+        if not params or not all(a.dtype == arrays[0].dtype and a.flags.c_contiguous
+                                 for a in arrays):
+            return None
+        return _k.ParamGroup(params, grads, *slots, l1=l1, l2=l2, clip=clip,
+                             clip_value=clip_value)
+
     def _row_buffer(self, n):
         buf = getattr(self._local, "rows", None)
         if buf is None or buf.shape[0] < n:

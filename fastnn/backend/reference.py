@@ -54,6 +54,11 @@ class ReferenceBackend:
         from fastnn.backend.executor import LayerExecutor
         return LayerExecutor(self, program)
 
+    def param_group(self, params, grads, slots, l1, l2, clip, clip_value):
+        """A compiled update of all `params` in one call: None here, where each
+        parameter is updated by its own calls (the optimizer's update_step)."""
+        return None
+
     def asarray(self, x, dtype=None):
         """A backend array holding `x` (no copy when it already is one)."""
         return self.xp.asarray(x, dtype=dtype)
