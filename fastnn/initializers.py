@@ -2,6 +2,8 @@
 so every backend starts from the same weights."""
 import math
 
+import numbers
+
 import numpy
 
 from fastnn import _random, _validation
@@ -41,13 +43,29 @@ class Constant(Initializer):
     """All `value`."""
 
     def __init__(self, value=0.0):
-        self.value = _validation.real(value, "value")
+        # a number, or (as in Keras) an array broadcast to the shape asked for
+        if isinstance(value, (numbers.Real, numpy.number)) and not isinstance(
+                value, (bool, numpy.bool_)):
+            self.value = _validation.real(value, "value")
+        else:
+            array = numpy.asarray(value)
+            if array.dtype.kind not in "fiu" or not numpy.isfinite(array).all():
+                raise ValueError(f"`value` must be a finite number or array of numbers; "
+                                 f"got {value!r}")
+            self.value = float(array.reshape(-1)[0]) if array.size == 1 else array.astype(float)
 
     def __call__(self, shape, dtype="float32"):
-        return numpy.full(shape, self.value, dtype=dtype)
+        if isinstance(self.value, float):
+            return numpy.full(shape, self.value, dtype=dtype)
+        try:
+            return numpy.ascontiguousarray(numpy.broadcast_to(self.value, shape), dtype=dtype)
+        except ValueError:
+            raise ValueError(f"`value` of shape {self.value.shape} must broadcast to the "
+                             f"weight shape {tuple(shape)}") from None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": self.value if isinstance(self.value, float) else
+                self.value.tolist()}
 
 
 class _Seeded(Initializer):

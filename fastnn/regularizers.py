@@ -2,7 +2,7 @@
 from fastnn import _validation
 from fastnn._registry import Registry
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "get"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get"]
 
 
 class Regularizer:
@@ -66,6 +66,10 @@ class L2(Regularizer):
 
 class L1L2(Regularizer):
     """l1 * sum|w| + l2 * sum w^2."""
+
+
+# Keras 3's lower-case names are the same classes
+l1, l2, l1_l2 = L1, L2, L1L2
 
 
 def _xp(w):

@@ -36,8 +36,9 @@ class Dense(Layer):
         self.units = _validation.positive_int(units, "units")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        # None takes Keras 3's default for a weight: glorot_uniform
+        self.kernel_initializer = initializers.get(kernel_initializer or "glorot_uniform")
+        self.bias_initializer = initializers.get(bias_initializer or "glorot_uniform")
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.keep_preact = False  # set by the model when the loss fuses this activation
@@ -109,14 +110,18 @@ class Dense(Layer):
         dx = workspace.buffer(self, "dx", self._x.shape, grad.dtype)
         return backend.dense_backward_input(dz, self.kernel, act, saved, out=dx)
 
-    def regularization_loss(self):
-        """The layer's weight penalties (a float)."""
-        total = 0.0
+    def regularization_losses(self):
+        """Each weight penalty of the layer (a list of floats: kernel, then bias)."""
+        found = []
         if self.kernel_regularizer is not None:
-            total += self.kernel_regularizer(self.kernel)
+            found.append(self.kernel_regularizer(self.kernel))
         if self.use_bias and self.bias_regularizer is not None:
-            total += self.bias_regularizer(self.bias)
-        return total
+            found.append(self.bias_regularizer(self.bias))
+        return found
+
+    def regularization_loss(self):
+        """The layer's weight penalties, summed (a float)."""
+        return sum(self.regularization_losses(), 0.0)
 
     def get_config(self):
         return super().get_config() | {

@@ -236,6 +236,21 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
                      metrics=specs(config["metrics"]),
                      weighted_metrics=specs(config.get("weighted_metrics") or []))
 
+    @property
+    def metrics_names(self):
+        """'loss' then each compiled metric's log name: the labels of the list
+        `evaluate` returns (resolved once the model has met its data)."""
+        return ["loss"] + list(getattr(self, "_metric_names", None) or
+                               [m if isinstance(m, str) else m.name
+                                for m in self._metric_specs + self._weighted_metric_specs])
+
+    @property
+    def losses(self):
+        """The layers' regularization penalties (floats), as Keras lists them."""
+        return [float(penalty) for layer in self._layers
+                if hasattr(layer, "regularization_losses")
+                for penalty in layer.regularization_losses()]
+
     # ------------------------------------------------------------------ config
     def get_config(self):
         """JSON-safe description of the architecture (no weights).

@@ -44,6 +44,8 @@ class TrainingMixin:
                 and x.dtype == self._dtype() and (not finite or numpy.isfinite(x.sum()))):
             return x  # the common case, checked in a microsecond or two (predict)
         shape = self.input_shape[1:] if self.built else self._declared_input_shape()
+        if shape is not None and tuple(shape) == (1,) and getattr(x, "ndim", None) == 1:
+            x = numpy.asarray(x).reshape(-1, 1)   # one feature per sample, as Keras expands
         arr = _validation.features(x, shape, numpy.float64 if not self.built else self._dtype(),
                                    name)
         if not self.built:
