@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 import fastnn  # noqa: E402
+from fastnn import _codes  # noqa: E402
 from fastnn._kernels import compiled as _k  # noqa: E402
 
 ELEMENTS = [4096, 8192, 16384, 32768, 65536, 262144, 1048576]
@@ -44,7 +45,7 @@ def elementwise_cases(n, rng):
         "relu backward": lambda nt: _k.activation_backward(1, 0.0, g, x, out, nt),
         "tanh forward": lambda nt: _k.activation_forward(x, 9, 0.0, out, nt),
         "dropout forward": lambda nt: _k.dropout_forward(x, 0.2, 1, 0, 0, out, mask, nt),
-        "adam update": lambda nt: group.update(_k.GROUP_ADAM, 1e-3, 0.9, 0.999, 1e-7, 0.0, nt),
+        "adam update": lambda nt: group.update(_codes.GROUP_CODES["GROUP_ADAM"], 1e-3, 0.9, 0.999, 1e-7, 0.0, nt),
     }
 
 

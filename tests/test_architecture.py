@@ -25,7 +25,6 @@ SOURCE_SUFFIXES = (".py", ".pyx", ".pxi", ".c", ".h")
 
 # files over MAX_LINES, each with why it is allowed for now (paths relative to ROOT)
 KNOWN_LONG = {
-    "fastnn/_kernels/optimizers.pxi": "the fused optimizer kernels, being restructured",
 }
 
 

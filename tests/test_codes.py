@@ -1,7 +1,8 @@
-"""The activation and loss codes have one definition, the table in fastnn/_codes.py: the
-generated C header and Cython declarations, the compiled module, the Python modules and
-the CUDA source all agree with it, and an activation is defined in exactly the places
-that fastnn/_codes.py's docstring lists."""
+"""The activation, loss and optimizer-rule codes have one definition, the table in
+fastnn/_codes.py: the generated C header and Cython declarations, the compiled module,
+the Python modules and the CUDA source all agree with it, and an activation is defined
+in exactly the places that fastnn/_codes.py's docstring lists."""
+import collections
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _codes, activations, losses
+from fastnn import _codes, _optimizer, activations, losses, optimizers
 from fastnn._kernels import compiled
 from fastnn.backend import cpu, reference
 
@@ -32,6 +33,23 @@ def test_table_is_consistent():
     assert [a.code for a in _codes.ELEMENTWISE] == list(range(len(_codes.ELEMENTWISE)))
     assert all(a.code == -1 for a in _codes.ROWWISE)
     assert [loss.code for loss in _codes.LOSSES] == list(range(len(_codes.LOSSES)))
+    assert [r.code for r in _codes.OPTIMIZER_RULES] == list(range(len(_codes.OPTIMIZER_RULES)))
+    assert [c.code for c in _codes.CLIP_MODES] == list(range(len(_codes.CLIP_MODES)))
+    assert _codes.CLIP_MODES[0].name == "NONE"
+
+
+@pytest.mark.parametrize("table, row", [
+    ("OPTIMIZER_RULES", _codes.OptimizerRule("ADAM", 12, ("m",))),             # repeated name
+    ("OPTIMIZER_RULES", _codes.OptimizerRule("FOO", 13, ("m",))),              # skipped code
+    ("OPTIMIZER_RULES", _codes.OptimizerRule("FOO", 12, ("a", "b", "c", "d"))),  # 4 slots
+    ("OPTIMIZER_RULES", _codes.OptimizerRule("FOO", 12, ("m", "m"))),          # repeated slot
+    ("OPTIMIZER_RULES", _codes.OptimizerRule("N_RULES", 12, ())),              # a count's name
+    ("CLIP_MODES", _codes.ClipMode("NORM", 4)),                                # repeated name
+])
+def test_check_refuses_an_inconsistent_optimizer_table(monkeypatch, table, row):
+    monkeypatch.setattr(_codes, table, getattr(_codes, table) + (row,))
+    with pytest.raises(ValueError):
+        _codes.check()
 
 
 def test_compiled_module_was_built_with_the_table():
@@ -43,6 +61,29 @@ def test_compiled_module_was_built_with_the_table():
     assert built["n_act"] == len(_codes.ELEMENTWISE)
     assert built["n_loss"] == len(_codes.LOSSES)
     assert built["needs_z"] == {a.code: a.needs_z for a in _codes.ELEMENTWISE}
+    # ParamGroup's codes (the enums of the generated fnn_codes.pxd)
+    assert built["optimizer_rules"] == {r.name: r.code for r in _codes.OPTIMIZER_RULES}
+    assert built["clip_modes"] == {c.name: c.code for c in _codes.CLIP_MODES}
+    assert built["rule_slots"] == {r.name: len(r.slots) for r in _codes.OPTIMIZER_RULES}
+    assert built["n_rules"] == len(_codes.OPTIMIZER_RULES)
+    assert built["group_update_width"] == _codes.GROUP_UPDATE_WIDTH
+
+
+def test_param_group_checks_the_tables_slots():
+    """The compiled ParamGroup refuses a rule exactly when the group holds fewer slots
+    than the table's row names, and refuses the codes past the table's rules."""
+    p, g = np.zeros(4), np.zeros(4)
+    for held in range(_codes.GROUP_MAX_SLOTS + 1):
+        group = compiled.ParamGroup([p.copy()], [g], *[[np.zeros(4)] for _ in range(held)])
+        for r in _codes.OPTIMIZER_RULES:
+            row = (r.code, 0.0, 0.5, 0.5, 1.0, 0.0, 1.0, 1.0, 1.0, 1)
+            if len(r.slots) > held:
+                with pytest.raises(ValueError, match="slots"):
+                    group.update(*row)
+            else:
+                group.update(*row)
+        with pytest.raises(ValueError, match="GROUP_"):
+            group.update(len(_codes.OPTIMIZER_RULES), 0.0, 0.0, 0.0, 1.0, 0.0, 1)
 
 
 def test_generated_files_are_the_tables_text():
@@ -71,6 +112,58 @@ def test_python_modules_read_the_table():
     # the losses that take logits are the fused ones
     assert {loss.name for loss in _codes.LOSSES if loss.logits} == {"SOFTMAX_CCE",
                                                                      "SIGMOID_BCE"}
+
+
+def _optimizer_configs():
+    """An optimizer for every ParamGroup rule."""
+    return [optimizers.SGD(), optimizers.SGD(momentum=0.9),
+            optimizers.SGD(momentum=0.9, nesterov=True), optimizers.Adam(),
+            optimizers.Adam(amsgrad=True), optimizers.AdamW(), optimizers.RMSprop(),
+            optimizers.RMSprop(centered=True), optimizers.RMSprop(momentum=0.5),
+            optimizers.RMSprop(centered=True, momentum=0.5), optimizers.Adagrad(),
+            optimizers.Adamax(), optimizers.Nadam()]
+
+
+def test_optimizers_read_the_table():
+    """The Python side takes ParamGroup's codes from the table alone: group_code is the
+    table's GROUP_CODES, the optimizer modules import no compiled code, the compiled
+    module defines no codes of its own for Python, and each optimizer's rule reads the
+    slots that the table's row names, in that order."""
+    for name, code in _codes.GROUP_CODES.items():
+        assert _optimizer.group_code(name) == code
+    assert _codes.GROUP_CODES["GROUP_N_RULES"] == len(_codes.OPTIMIZER_RULES)
+    assert _codes.GROUP_CODES["GROUP_UPDATE_WIDTH"] == _codes.GROUP_UPDATE_WIDTH
+    for rel in ("fastnn/_optimizer.py", "fastnn/optimizers.py"):
+        assert not re.search(r"^\s*(from|import)\s+fastnn\._kernels|\bimport compiled\b",
+                             _source(rel), re.M), rel
+    assert not [k for k in dir(compiled) if re.match(r"(GROUP|CLIP)_[A-Z_]+$", k)]
+    by_code = {r.code: r for r in _codes.OPTIMIZER_RULES}
+    reached = set()
+    for opt in _optimizer_configs():
+        row = opt._group_args(collections.defaultdict(float), 0.0)
+        assert len(row) == _codes.GROUP_UPDATE_WIDTH, opt
+        rule = by_code[row[0]]
+        assert tuple(opt.group_slots) == rule.slots, (opt, rule)
+        reached.add(rule.name)
+    assert reached == {r.name for r in _codes.OPTIMIZER_RULES}
+    clips = {"clipvalue": "VALUE", "clipnorm": "NORM", "global_clipnorm": "GLOBAL_NORM"}
+    codes = {c.name: c.code for c in _codes.CLIP_MODES}
+    assert optimizers.SGD()._clip_setting() == (codes["NONE"], 0.0)
+    for arg, name in clips.items():
+        assert optimizers.SGD(**{arg: 0.5})._clip_setting() == (codes[name], 0.5)
+
+
+def test_every_optimizer_rule_is_defined_in_the_places_the_table_names():
+    """The places of "how to add an optimizer" (fastnn/_codes.py's docstring), and no
+    hand-written codes left in the Cython that used to define them."""
+    places = re.findall(r"^  [a-z]\. (\S+):", _codes.__doc__, re.M)
+    assert places == ["fastnn/_codes.py", "fastnn/_kernels/optimizers.pxi",
+                      "fastnn/optimizers.py"]
+    pxi = _source("fastnn/_kernels/optimizers.pxi")
+    assert not re.search(r"\bcpdef enum\b|\b(GROUP|CLIP)_[A-Z_]+ = \d", pxi)
+    dispatch = pxi[pxi.index("cdef inline void _update_chunk("):]
+    for r in _codes.OPTIMIZER_RULES:
+        assert re.search(rf"\bGROUP_{r.name}\b", dispatch), r.name
 
 
 def test_every_activation_is_defined_in_the_places_the_table_names():

@@ -183,7 +183,8 @@ def test_param_group_updates_each_row_once_on_any_team(dtype):
     """On several threads the update cuts every parameter into row strips (as the GEMM
     cuts the gradient's rows): each element is updated exactly once, with the same bits
     as on one thread, for shapes whose rows do not divide evenly."""
-    from fastnn._kernels.compiled import GROUP_ADAM, ParamGroup
+    from fastnn._kernels.compiled import ParamGroup
+    from fastnn._optimizer import group_code
     rng = np.random.default_rng(4)
     shapes = [(784, 128), (128,), (37, 5), (1,), (3, 70000), (70001,)]
     start = [rng.standard_normal(s).astype(dtype) for s in shapes]
@@ -195,7 +196,7 @@ def test_param_group_updates_each_row_once_on_any_team(dtype):
         v = [np.zeros_like(p) for p in params]
         group = ParamGroup(params, grads, m, v)
         for _ in range(2):
-            group.update(GROUP_ADAM, 0.01, 0.9, 0.999, 1e-7, 0.0, n_threads)
+            group.update(group_code("GROUP_ADAM"), 0.01, 0.9, 0.999, 1e-7, 0.0, n_threads)
         results.append(params)
     for i, (p0, g) in enumerate(zip(start, grads)):   # two Adam steps, a constant gradient
         m1, v1 = 0.1 * g, 0.001 * g * g

@@ -14,10 +14,12 @@ from fastnn._kernels cimport fnn_codes
 
 
 def built_codes():
-    """The activation and loss codes this module was compiled with (the enums of the
-    generated fnn_codes.h), and for each activation code whether the C kernels take act'
-    from z: {"activations": {name: code}, "losses": {NAME: code}, "needs_z": {code: bool},
-    "n_act": int, "n_loss": int}. tests/test_codes.py compares them with fastnn/_codes.py.
+    """The codes this module was compiled with (the enums of the generated fnn_codes.h
+    and fnn_codes.pxd), and for each activation code whether the C kernels take act'
+    from z: {"activations": {name: code}, "losses": {NAME: code}, "optimizer_rules":
+    {NAME: code}, "clip_modes": {NAME: code}, "rule_slots": {NAME: int}, "needs_z":
+    {code: bool}, "n_act": int, "n_loss": int, "n_rules": int, "group_update_width": int}.
+    tests/test_codes.py compares them with fastnn/_codes.py.
     """
     cdef int act, needs_z
     codes = fnn_codes.built_codes()

@@ -7,7 +7,8 @@ linked once, and so that one run-time ISA choice (src_c/isa.c) serves every fami
     gemm.pxi         GEMM and the fused dense-layer kernels
     activations.pxi  element-wise activations and row-wise softmax
     losses.pxi       loss value and gradient in one pass
-    optimizers.pxi   optimizer updates, per parameter or all at once (ParamGroup)
+    optimizers.pxi   optimizer updates, one call per parameter
+    param_group.pxi  every parameter's update in one call (ParamGroup)
     dropout.pxi      dropout from the Philox generator
     reduce.pxi       bias gradients and the batch gather
     step_layers.pxi  the layers of a StackPlan and the passes over them
@@ -38,6 +39,7 @@ include "gemm.pxi"
 include "activations.pxi"
 include "losses.pxi"
 include "optimizers.pxi"
+include "param_group.pxi"
 include "dropout.pxi"
 include "reduce.pxi"
 include "step_layers.pxi"
