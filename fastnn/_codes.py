@@ -1,14 +1,19 @@
-"""The one definition of fastnn's activation and loss codes.
+"""The one definition of fastnn's activation, loss and optimizer-rule codes.
 
-Every other place reads its codes from here: fastnn/activations.py, fastnn/losses.py and
-the backends import this module, and setup.py runs this file on its own (it imports
-nothing from fastnn) to write, before every build, the two generated files:
+Every other place reads its codes from here: fastnn/activations.py, fastnn/losses.py,
+fastnn/_optimizer.py (`group_code`) and the backends import this module, and setup.py
+runs this file on its own (it imports nothing from fastnn) to write, before every build,
+the two generated files:
 
   * src_c/fnn_codes.h: ``enum fnn_act``, ``enum fnn_loss`` and the X-macro
     ``FNN_ACT_FUNCTIONS(X)`` through which the C element-wise kernels dispatch
     (src_c/eltwise_impl.h, src_c/eltwise.c);
-  * fastnn/_kernels/fnn_codes.pxd: the same enums for Cython, and ``built_codes()``,
-    the codes as the C compiler saw them (fastnn._kernels.compiled.built_codes()).
+  * fastnn/_kernels/fnn_codes.pxd: the same enums for Cython; the enums of ParamGroup's
+    update rules (GROUP_*) and clipping modes (CLIP_*), GROUP_N_RULES,
+    GROUP_UPDATE_WIDTH and ``group_rule_slots(rule)``, which only the Cython of
+    fastnn/_kernels/optimizers.pxi reads (C has no use for them, so the header does not
+    hold them); and ``built_codes()``, the codes as compiled
+    (fastnn._kernels.compiled.built_codes()).
 
 The CuPy backend builds the switch of its CUDA kernels from the ``cuda`` and
 ``cuda_grad`` columns (`cuda_switch`). Both generated files are git-ignored; they are
@@ -30,6 +35,25 @@ Activation, the fused GEMM epilogue, dropout's fused backward, the training step
 CuPy kernels all accept it. A loss is a row in LOSSES and its kernels (the Cython one in
 fastnn/_kernels/losses.pxi, the NumPy one in reference.py) plus its class in
 fastnn/losses.py.
+
+How to add an optimizer ``Foo`` whose compiled training step updates all parameters in
+one call (three files; tests/test_codes.py checks that the compiled module was built
+with the table's rules and that each optimizer's slots are its rule's):
+
+  a. fastnn/_codes.py: one row in OPTIMIZER_RULES, with the next free code and the
+     slots the rule reads, in the order ParamGroup passes them (at most three);
+  b. fastnn/_kernels/optimizers.pxi: its chunk function ``_foo_chunk`` (the update of
+     n elements, in place) and its case in ``_update_chunk``, which maps the update row
+     (lr, decay_1, decay_2, epsilon, wd_lr, c_m, c_g, c_v) onto its arguments;
+  c. fastnn/optimizers.py: the class, a subclass of Optimizer with `slot_names` (and
+     `_active_slots`, the table row's slots), `_group_args` (its row, first
+     ``group_code("GROUP_FOO")``), and `update_step`, the per-parameter update in NumPy
+     (``backend.xp``): the reference path, which every backend runs outside the
+     compiled training step.
+
+A per-parameter compiled kernel (a backend method ``foo_update`` in
+fastnn/backend/reference.py and fastnn/backend/cpu.py, as the built-in optimizers have)
+only speeds up updates outside the compiled training step; it is not needed.
 """
 from collections import namedtuple
 
@@ -52,6 +76,16 @@ Loss = namedtuple("Loss", "name code logits")
 Loss.__doc__ = """One loss kernel: `name` (the constant of fastnn.backend.reference,
     FNN_LOSS_<NAME> in C), its `code` in ``enum fnn_loss``, and whether it takes logits
     (the activation of the last layer fused into the loss)."""
+
+OptimizerRule = namedtuple("OptimizerRule", "name code slots")
+OptimizerRule.__doc__ = """One update rule of ParamGroup (fastnn/_kernels/optimizers.pxi):
+    `name` (GROUP_<NAME> in Cython and for `fastnn._optimizer.group_code`), its `code`
+    and the names of the `slots` it reads, in the order ParamGroup receives them (the
+    optimizer's group_slots)."""
+
+ClipMode = namedtuple("ClipMode", "name code")
+ClipMode.__doc__ = """One gradient clipping mode of ParamGroup: `name` (CLIP_<NAME>) and
+    its `code`."""
 
 # Code 0, linear, is the identity: the kernels skip it (it has no C functions).
 ACTIVATIONS = (
@@ -88,7 +122,40 @@ LOSSES = (
     Loss("KLD", 6, False),
     Loss("SOFTMAX_CCE", 7, True),
     Loss("SIGMOID_BCE", 8, True),
+    Loss("MSLE", 9, False),
+    Loss("MAPE", 10, False),
+    Loss("LOG_COSH", 11, False),
+    Loss("POISSON", 12, False),
+    Loss("COSINE", 13, False),
 )
+
+OPTIMIZER_RULES = (
+    OptimizerRule("ADAM", 0, ("m", "v")),
+    OptimizerRule("RMSPROP", 1, ("velocity",)),
+    OptimizerRule("SGD", 2, ()),
+    OptimizerRule("SGD_MOMENTUM", 3, ("momentum",)),
+    OptimizerRule("SGD_NESTEROV", 4, ("momentum",)),
+    OptimizerRule("ADAM_AMSGRAD", 5, ("m", "v", "v_max")),
+    OptimizerRule("RMSPROP_CENTERED", 6, ("velocity", "average_grad")),
+    OptimizerRule("RMSPROP_MOMENTUM", 7, ("velocity", "momentum")),
+    OptimizerRule("RMSPROP_CENTERED_MOMENTUM", 8, ("velocity", "average_grad", "momentum")),
+    OptimizerRule("ADAGRAD", 9, ("accumulator",)),
+    OptimizerRule("ADAMAX", 10, ("m", "u")),
+    OptimizerRule("NADAM", 11, ("m", "v")),
+)
+
+CLIP_MODES = (
+    ClipMode("NONE", 0),
+    ClipMode("VALUE", 1),          # each value to [-clip, clip]
+    ClipMode("NORM", 2),           # each parameter's gradient to L2 norm <= clip
+    ClipMode("GLOBAL_NORM", 3),    # all gradients together to L2 norm <= clip
+)
+
+# the values of one ParamGroup.update row: rule, lr, decay_1, decay_2, epsilon, wd_lr,
+# c_m, c_g, c_v
+GROUP_UPDATE_WIDTH = 9
+# the most slots a ParamGroup holds (its slots0, slots1, slots2)
+GROUP_MAX_SLOTS = 3
 
 # other names get() accepts for an activation
 ACTIVATION_ALIASES = {"swish": "silu"}
@@ -97,17 +164,29 @@ BY_NAME = {a.name: a for a in ACTIVATIONS}
 LOSS_CODES = {loss.name: loss.code for loss in LOSSES}
 ELEMENTWISE = tuple(a for a in ACTIVATIONS if a.code >= 0)
 ROWWISE = tuple(a for a in ACTIVATIONS if a.code < 0)
+# every ParamGroup code by its Cython name (fastnn._optimizer.group_code reads this)
+GROUP_CODES = ({f"GROUP_{r.name}": r.code for r in OPTIMIZER_RULES}
+               | {f"CLIP_{c.name}": c.code for c in CLIP_MODES}
+               | {"GROUP_N_RULES": len(OPTIMIZER_RULES),
+                  "GROUP_UPDATE_WIDTH": GROUP_UPDATE_WIDTH})
 
 _GENERATED = "Generated by setup.py from fastnn/_codes.py; edit that file, not this one."
 
 
 def check():
     """Raise ValueError unless the table is consistent: unique names, and codes that
-    number the element-wise activations and the losses 0, 1, 2, ... in order."""
+    number the element-wise activations, the losses, the optimizer rules and the
+    clipping modes 0, 1, 2, ... in order."""
     names = [a.name for a in ACTIVATIONS] + list(ACTIVATION_ALIASES)
     if len(set(names)) != len(names):
         raise ValueError(f"activation names repeat: {names}")
-    for kind, rows in (("activation", ELEMENTWISE), ("loss", LOSSES)):
+    for kind, rows in (("loss", LOSSES), ("optimizer rule", OPTIMIZER_RULES),
+                       ("clipping mode", CLIP_MODES)):
+        rule_names = [r.name for r in rows]
+        if len(set(rule_names)) != len(rule_names):
+            raise ValueError(f"{kind} names repeat: {rule_names}")
+    for kind, rows in (("activation", ELEMENTWISE), ("loss", LOSSES),
+                       ("optimizer rule", OPTIMIZER_RULES), ("clipping mode", CLIP_MODES)):
         codes = [r.code for r in rows]
         if codes != list(range(len(rows))):
             raise ValueError(f"{kind} codes must be 0, 1, 2, ... in order; got {codes}")
@@ -116,6 +195,16 @@ def check():
     for a in ACTIVATIONS:
         if (a.cuda is None) != (a.code < 0) or (a.cuda_grad is None) != (a.code < 0):
             raise ValueError(f"{a.name}: element-wise rows (only) need CUDA expressions")
+    for r in OPTIMIZER_RULES:
+        if (not isinstance(r.slots, tuple) or len(r.slots) > GROUP_MAX_SLOTS
+                or len(set(r.slots)) != len(r.slots)):
+            raise ValueError(f"optimizer rule {r.name}: `slots` must be a tuple of at most "
+                             f"{GROUP_MAX_SLOTS} distinct names; got {r.slots!r}")
+    if CLIP_MODES[0].name != "NONE":
+        raise ValueError("clipping code 0 must be NONE")
+    for name in ("N_RULES", "UPDATE_WIDTH"):
+        if name in {r.name for r in OPTIMIZER_RULES}:
+            raise ValueError(f"GROUP_{name} is not a rule name")
 
 
 def c_header():
@@ -158,8 +247,17 @@ def cython_pxd():
     act_dict = ",\n".join(f"            {a.name!r}: FNN_ACT_{a.name.upper()}"
                           for a in ELEMENTWISE)
     loss_dict = ",\n".join(f"            {r.name!r}: FNN_LOSS_{r.name}" for r in LOSSES)
+    rule = "\n".join(f"    GROUP_{r.name} = {r.code}" for r in OPTIMIZER_RULES)
+    clip = "\n".join(f"    CLIP_{c.name} = {c.code}" for c in CLIP_MODES)
+    slots = "\n".join(f"    if rule == GROUP_{r.name}:\n        return {len(r.slots)}"
+                      for r in OPTIMIZER_RULES)
+    rule_dict = ",\n".join(f"            {r.name!r}: GROUP_{r.name}" for r in OPTIMIZER_RULES)
+    clip_dict = ",\n".join(f"            {c.name!r}: CLIP_{c.name}" for c in CLIP_MODES)
+    slots_dict = ",\n".join(f"            {r.name!r}: group_rule_slots(GROUP_{r.name})"
+                             for r in OPTIMIZER_RULES)
     return f"""# {_GENERATED}
-# The codes of src_c/fnn_codes.h for Cython.
+# The codes of src_c/fnn_codes.h for Cython, and the codes of ParamGroup
+# (fastnn/_kernels/optimizers.pxi), which only Cython reads.
 
 cdef extern from "fnn_codes.h" nogil:
     enum fnn_act:
@@ -170,9 +268,28 @@ cdef extern from "fnn_codes.h" nogil:
         FNN_N_ACT
         FNN_N_LOSS
 
+# ParamGroup's update rules (OPTIMIZER_RULES) and gradient clipping modes (CLIP_MODES)
+cdef enum fnn_group_rule:
+{rule}
+
+cdef enum fnn_clip:
+{clip}
+
+cdef enum:
+    GROUP_N_RULES = {len(OPTIMIZER_RULES)}
+    GROUP_UPDATE_WIDTH = {GROUP_UPDATE_WIDTH}
+
+
+cdef inline int group_rule_slots(int rule) noexcept nogil:
+    \"\"\"The number of slots the update rule `rule` reads; -1 for no rule.\"\"\"
+{slots}
+    return -1
+
 
 cdef inline dict built_codes():
-    \"\"\"The codes as compiled: {{"activations": {{name: code}}, "losses": {{name: code}}}}.\"\"\"
+    \"\"\"The codes as compiled: {{"activations": {{name: code}}, "losses": {{name: code}},
+    "optimizer_rules": {{name: code}}, "clip_modes": {{name: code}}, "rule_slots":
+    {{name: number of slots}}, and the counts.\"\"\"
     return {{
         "activations": {{
 {act_dict},
@@ -180,8 +297,19 @@ cdef inline dict built_codes():
         "losses": {{
 {loss_dict},
         }},
+        "optimizer_rules": {{
+{rule_dict},
+        }},
+        "clip_modes": {{
+{clip_dict},
+        }},
+        "rule_slots": {{
+{slots_dict},
+        }},
         "n_act": FNN_N_ACT,
         "n_loss": FNN_N_LOSS,
+        "n_rules": GROUP_N_RULES,
+        "group_update_width": GROUP_UPDATE_WIDTH,
     }}
 """
 

@@ -17,7 +17,8 @@ from fastnn import _validation
 from fastnn._registry import Configurable, Registry
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
-           "CosineDecay", "serialize", "deserialize", "get"]
+           "CosineDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecayRestarts",
+           "serialize", "deserialize", "get"]
 
 
 def _number(value, name, positive=False):
@@ -174,8 +175,140 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
 
-REGISTRY = Registry("schedule", "schedule", classes=(ExponentialDecay, PiecewiseConstantDecay,
-                                                     CosineDecay), base=LearningRateSchedule)
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with `staircase`
+    the ratio ``step / decay_steps`` is floored.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: how often the decay is applied (> 0).
+        decay_rate: the decay factor.
+        staircase: whether to decay in discrete steps.
+        name: an optional name.
+
+    Example:
+        >>> from fastnn.schedules import InverseTimeDecay
+        >>> InverseTimeDecay(0.1, decay_steps=10, decay_rate=1.0)(10)
+        0.05
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="InverseTimeDecay"):
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
+        self.decay_rate = _number(decay_rate, "decay_rate")
+        self.staircase, self.name = bool(staircase), name
+
+    def __call__(self, step):
+        p = _step(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """``(lr0 - end) * (1 - step / decay_steps) ** power + end``, with the step held at
+    `decay_steps` after it; with `cycle`, `decay_steps` is instead multiplied by
+    ``ceil(step / decay_steps)`` (1 at step 0), so the decay restarts from a lower peak.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: the length of the decay (> 0).
+        end_learning_rate: the final rate.
+        power: the power of the polynomial.
+        cycle: whether to cycle past `decay_steps`.
+        name: an optional name.
+
+    Example:
+        >>> from fastnn.schedules import PolynomialDecay
+        >>> lr = PolynomialDecay(0.1, decay_steps=10, end_learning_rate=0.0)
+        >>> round(lr(5), 6), lr(20)
+        (0.05, 0.0)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001,
+                 power=1.0, cycle=False, name="PolynomialDecay"):
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
+        self.end_learning_rate = _number(end_learning_rate, "end_learning_rate")
+        self.power = _number(power, "power")
+        self.cycle, self.name = bool(cycle), name
+
+    def __call__(self, step):
+        step, steps = _step(step), self.decay_steps
+        if self.cycle:
+            steps = steps * (1.0 if step == 0 else math.ceil(step / self.decay_steps))
+        else:
+            step = min(step, steps)
+        span = self.initial_learning_rate - self.end_learning_rate
+        return span * (1.0 - step / steps) ** self.power + self.end_learning_rate
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
+                "power": self.power, "cycle": self.cycle, "name": self.name}
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR): a cosine decay over `first_decay_steps`,
+    then again over ``t_mul`` times as many steps from ``m_mul`` times the peak, and so on.
+
+    With f = step / first_decay_steps, restart i = floor(log(1 - f (1 - t_mul)) /
+    log(t_mul)) (floor(f) for t_mul = 1), and the fraction t of that period done, the
+    rate is ``lr0 * ((1 - alpha) * 0.5 * m_mul ** i * (1 + cos(pi t)) + alpha)``.
+
+    Args:
+        initial_learning_rate: the starting rate.
+        first_decay_steps: the length of the first period (> 0).
+        t_mul: the factor of each period's length over the previous one's (> 0).
+        m_mul: the factor of each period's peak over the previous one's.
+        alpha: the minimum rate as a fraction of `initial_learning_rate`.
+        name: an optional name.
+
+    Example:
+        >>> from fastnn.schedules import CosineDecayRestarts
+        >>> lr = CosineDecayRestarts(0.1, first_decay_steps=10)
+        >>> lr(0), round(lr(5), 6), lr(10)
+        (0.1, 0.05, 0.1)
+    """
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0,
+                 alpha=0.0, name="SGDRDecay"):
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
+        self.first_decay_steps = _number(first_decay_steps, "first_decay_steps",
+                                         positive=True)
+        self.t_mul = _number(t_mul, "t_mul", positive=True)
+        self.m_mul = _number(m_mul, "m_mul")
+        self.alpha = _number(alpha, "alpha")
+        self.name = name
+
+    def __call__(self, step):
+        fraction = _step(step) / self.first_decay_steps
+        t_mul = self.t_mul
+        if t_mul == 1.0:
+            restart = math.floor(fraction)
+            fraction -= restart
+        else:
+            restart = math.floor(math.log(1.0 - fraction * (1.0 - t_mul)) / math.log(t_mul))
+            done = (1.0 - t_mul ** restart) / (1.0 - t_mul)
+            fraction = (fraction - done) / t_mul ** restart
+        cosine = 0.5 * self.m_mul ** restart * (1.0 + math.cos(math.pi * fraction))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul,
+                "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
+
+
+REGISTRY = Registry("schedule", "schedule", classes=(
+    ExponentialDecay, PiecewiseConstantDecay, CosineDecay, InverseTimeDecay, PolynomialDecay,
+    CosineDecayRestarts), base=LearningRateSchedule)
 
 
 def serialize(schedule):

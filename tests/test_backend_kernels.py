@@ -138,7 +138,7 @@ def test_bias_grad(backend, reference, dtype, shape):
 # table is tested
 _LOSS_INPUTS = {"HUBER": (0.7, "real"), "BCE": (0.0, "prob"), "CCE": (0.0, "onehot"),
                 "HINGE": (0.0, "sign"), "KLD": (0.0, "dist"), "SOFTMAX_CCE": (0.0, "onehot"),
-                "SIGMOID_BCE": (0.0, "binary")}
+                "SIGMOID_BCE": (0.0, "binary"), "POISSON": (0.0, "prob")}
 LOSS_CASES = [(loss.code, *_LOSS_INPUTS.get(loss.name, (0.0, "real")))
               for loss in _codes.LOSSES]
 
@@ -150,6 +150,8 @@ def _loss_inputs(rng, kind, target_kind, n, c, dtype):
     elif kind in (CCE, KLD):
         e = np.exp(z - z.max(axis=1, keepdims=True))
         pred = (e / e.sum(axis=1, keepdims=True)).astype(dtype)
+    elif kind == _codes.LOSS_CODES["POISSON"]:   # a rate: log(pred + eps) needs pred > 0
+        pred = (np.abs(z) + 0.01).astype(dtype)
     else:
         pred = z
     labels = rng.integers(0, c, n)

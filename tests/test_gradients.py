@@ -54,6 +54,8 @@ def test_loss_gradient(backend_name, kind, param):
         n, c = 5, 4
         if kind in (BCE, CCE, KLD):  # probabilities, well inside (0, 1), unnormalised for CCE
             pred = rng.uniform(0.05, 0.95, (n, c))
+        elif kind == _codes.LOSS_CODES["POISSON"]:   # rates, log(pred + eps)
+            pred = rng.uniform(0.1, 3.0, (n, c))
         else:
             pred = rng.standard_normal((n, c)) * 2
             pred[np.abs(pred) < 1e-2] += 0.05

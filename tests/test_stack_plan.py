@@ -69,10 +69,26 @@ def test_plan_matches_the_reference(case, optimizer, dtype):
 
 def test_models_the_plan_does_not_cover_take_the_layer_path():
     fastnn.utils.set_random_seed(0)
-    model = models.Sequential([D(4, input_shape=(3,)), layers.ReLU(), D(2)])
+    # an activation layer after a Dense that has its own activation cannot be folded
+    model = models.Sequential([D(4, "tanh", input_shape=(3,)), layers.ReLU(), D(2)])
     model.compile("adam", "mse")
     model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
     assert model.executor.plan_for(4) is None
+    assert "does not follow a Dense layer without an activation" in model.executor.description
+
+    class Scale(layers.Layer):
+        """A user's own layer: its forward and backward in Python."""
+
+        def forward(self, x, training, workspace):
+            return x * 2.0
+
+        def backward(self, grad, workspace, **kwargs):
+            return grad * 2.0
+
+    own = models.Sequential([D(4, input_shape=(3,)), Scale(), D(2)])
+    own.compile("adam", "mse")
+    own.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    assert own.executor.plan_for(4) is None and "scale" in own.executor.description
     hidden_softmax = models.Sequential([D(4, "softmax", input_shape=(3,)), D(2)])
     hidden_softmax.compile("adam", "mse")
     hidden_softmax.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
@@ -80,6 +96,28 @@ def test_models_the_plan_does_not_cover_take_the_layer_path():
     with fastnn.use_backend("reference"):
         model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
         assert model.executor.plan_for(4) is None
+
+
+def test_flatten_and_activation_layers_run_compiled_with_the_bits_of_dense_activations():
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 4, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    stacks = {"dense": lambda: [layers.Flatten(input_shape=(4, 5)), D(8, "relu"),
+                                D(3, "softmax")],
+              "layers": lambda: [layers.Flatten(input_shape=(4, 5)), D(8), layers.ReLU(),
+                                 D(3), layers.Softmax()]}
+    got = {}
+    for name, make in stacks.items():
+        fastnn.utils.set_random_seed(1)
+        model = models.Sequential(make())
+        model.compile("adam", "sparse_categorical_crossentropy")
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        assert model.executor.compiled and model.executor.plan_for(8) is not None
+        got[name] = (model.get_weights(), history.history["loss"], model.predict(x, verbose=0))
+    for a, b in zip(got["dense"][0], got["layers"][0]):
+        np.testing.assert_array_equal(a, b)
+    assert got["dense"][1] == got["layers"][1]
+    np.testing.assert_array_equal(got["dense"][2], got["layers"][2])
 
 
 def test_plan_rejects_a_batch_of_the_wrong_shape():

@@ -7,7 +7,7 @@ on the thread count. The gradient written to `grad` is d(batch loss)/d(pred).
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expm1, log, log1p, fabs, fmax
+from libc.math cimport exp, expm1, log, log1p, fabs, fmax, sinh, sqrt, tanh
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
@@ -18,7 +18,9 @@ from fastnn._kernels.capi cimport fnn_s_exp_rows, fnn_d_exp_rows
 from fastnn._kernels.fnn_codes cimport (
     FNN_LOSS_MSE as MSE, FNN_LOSS_MAE as MAE, FNN_LOSS_HUBER as HUBER, FNN_LOSS_BCE as BCE,
     FNN_LOSS_CCE as CCE, FNN_LOSS_HINGE as HINGE, FNN_LOSS_KLD as KLD,
-    FNN_LOSS_SOFTMAX_CCE as SOFTMAX_CCE, FNN_LOSS_SIGMOID_BCE as SIGMOID_BCE)
+    FNN_LOSS_SOFTMAX_CCE as SOFTMAX_CCE, FNN_LOSS_SIGMOID_BCE as SIGMOID_BCE,
+    FNN_LOSS_MSLE as MSLE, FNN_LOSS_MAPE as MAPE, FNN_LOSS_LOG_COSH as LOG_COSH,
+    FNN_LOSS_POISSON as POISSON, FNN_LOSS_COSINE as COSINE)
 
 # Keras clips probabilities to [eps, 1 - eps] before taking logs.
 cdef double EPS = 1e-7
@@ -26,6 +28,15 @@ cdef double EPS = 1e-7
 # Rows per call of the vectorised exps of the fused softmax cross-entropy.
 cdef enum:
     EXP_BLOCK = 64
+
+
+cdef inline double _log_cosh(double e) noexcept nogil:
+    """log(cosh(e)): log1p(2 sinh(e/2)^2) near 0 (no cancellation), else without overflow."""
+    cdef double a = fabs(e), s
+    if a < 1.0:
+        s = sinh(0.5 * a)
+        return log1p(2.0 * s * s)
+    return a + log1p(exp(-2.0 * a)) - 0.69314718055994530942
 
 
 cdef double _row_elementwise(int kind, double param, const floating *p, const floating *y,
@@ -65,6 +76,22 @@ cdef double _row_elementwise(int kind, double param, const floating *p, const fl
             # is not formed by cancellation: (1 - y) sigmoid(q) - y sigmoid(-q), as Keras
             s = t / (1.0 + t)   # sigmoid(-|q|)
             d = (1.0 - y[j]) - s if q >= 0 else s - y[j]
+        elif kind == MSLE:
+            q = fmax(<double>p[j], EPS) + 1.0
+            t = log(q) - log(fmax(<double>y[j], EPS) + 1.0)
+            total += t * t
+            d = 2.0 * t / q if p[j] > EPS else 0.0
+        elif kind == MAPE:
+            q = fmax(fabs(<double>y[j]), EPS)
+            total += 100.0 * fabs(e) / q
+            d = (100.0 if e > 0 else (-100.0 if e < 0 else 0.0)) / q
+        elif kind == LOG_COSH:
+            total += _log_cosh(e)
+            d = tanh(e)
+        elif kind == POISSON:
+            q = p[j] + EPS
+            total += p[j] - y[j] * log(q)
+            d = (e + EPS) / q   # 1 - y / q without its cancellation as q nears y
         else:
             d = 0.0
         if g != NULL:
@@ -102,6 +129,26 @@ cdef double _row_kld(const floating *p, const floating *y, floating *g, Py_ssize
         if g != NULL:
             g[j] = <floating>(-scale * t / q if EPS < p[j] < 1.0 else 0.0)
     return total
+
+
+cdef double _row_cosine(const floating *p, const floating *y, floating *g, Py_ssize_t n,
+                        double scale) noexcept nogil:
+    """-(y / |y|) . (p / |p|), each inverse norm capped at 1 / EPS (no gradient through a
+    capped one), as Keras' normalize."""
+    cdef Py_ssize_t j
+    cdef double sp = 0.0, sy = 0.0, dot = 0.0, ip, iy, f
+    for j in range(n):
+        sp += <double>p[j] * p[j]
+        sy += <double>y[j] * y[j]
+        dot += <double>p[j] * y[j]
+    ip = 1.0 / sqrt(fmax(sp, EPS * EPS))
+    iy = 1.0 / sqrt(fmax(sy, EPS * EPS))
+    dot *= iy
+    if g != NULL:
+        f = dot * ip * ip if sp > EPS * EPS else 0.0
+        for j in range(n):
+            g[j] = <floating>(-scale * ip * (y[j] * iy - f * p[j]))
+    return -dot * ip
 
 
 cdef double _log_sum_exp(const floating *z, floating *g, Py_ssize_t n,
@@ -230,6 +277,8 @@ cdef inline double _dense_row(int kind, double param, const floating *p, const f
         return w * _row_softmax_cce(p, y, g, n, scale)
     if kind == KLD:
         return w * _row_kld(p, y, g, n, scale)
+    if kind == COSINE:
+        return w * _row_cosine(p, y, g, n, scale)
     return w * _row_elementwise(kind, param, p, y, g, n, scale)
 
 

@@ -19,24 +19,48 @@ MAX_DROPOUT_LAYERS = 64  # the plan's fixed array of Philox steps
 _SOFTMAX = {"softmax": 1, "log_softmax": 2}
 
 
+def compiled_ops(layers):
+    """The ops the compiled calls run for `layers`: a list of (layer, activation) for
+    each Dense (with the activation of an Activation layer right after a linear Dense
+    folded into it: the same arithmetic as Dense(activation=...)) and (layer, None) for
+    each Dropout; Flatten ops are dropped (the rows are flat already); or a sentence
+    saying why the layers cannot be compiled."""
+    ops = []
+    for layer in layers:
+        kind = layer.op_kind
+        if kind == "reshape":
+            continue
+        if kind == "activation":
+            prev = ops[-1] if ops else None
+            if prev is None or prev[1] is None or prev[1].name != "linear" or \
+                    prev[0].op_kind != "dense":
+                return (f"activation layer {layer.name!r} does not follow a Dense layer "
+                        f"without an activation")
+            ops[-1] = (prev[0], layer.activation)
+        elif kind == "dense":
+            ops.append((layer, layer.activation))
+        elif kind == "dropout":
+            ops.append((layer, None))
+        else:
+            return f"layer {layer.name!r} is not one of fastnn's compiled ops"
+    return ops
+
+
 def why_not_compiled(program):
     """Why the compiled training loop cannot run `program` (a sentence), or None."""
-    layers = program.layers
-    if not layers:
+    if not program.layers:
         return "the model has no layers"
-    other = [l.name for l in layers if l.op_kind not in ("dense", "dropout")]
-    if other:
-        return f"layer(s) {other} are not Dense or Dropout"
-    if sum(l.op_kind == "dropout" for l in layers) > MAX_DROPOUT_LAYERS:
+    ops = compiled_ops(program.layers)
+    if isinstance(ops, str):
+        return ops
+    if sum(act is None for _, act in ops) > MAX_DROPOUT_LAYERS:
         return f"more than {MAX_DROPOUT_LAYERS} Dropout layers"
-    if not any(l.op_kind == "dense" and l.trainable for l in layers):
+    if not any(act is not None and layer.trainable for layer, act in ops):
         return "no trainable Dense layer"
-    for i, layer in enumerate(layers):
-        if layer.op_kind != "dense":
-            continue
-        # a row-wise softmax is supported only as the last layer, fused into the loss
-        if layer.activation.code < 0 and not (i == len(layers) - 1 and program.fused):
-            return f"layer {layer.name!r} has a row-wise {layer.activation.name} inside"
+    for i, (layer, act) in enumerate(ops):
+        # a row-wise softmax is supported only as the last op, fused into the loss
+        if act is not None and act.code < 0 and not (i == len(ops) - 1 and program.fused):
+            return f"layer {layer.name!r} has a row-wise {act.name} inside"
     optimizer = program.optimizer
     if optimizer is not None and not optimizer.updates_in_one_call(program.regularizers):
         return (f"{type(optimizer).__name__}'s update or a regularizer is the user's own "
@@ -87,6 +111,10 @@ class CompiledExecutor(LayerExecutor):
 
     def train_steps(self, data, order, first_row, n_steps, batch_size, n_threads,
                     workspace, keep_outputs):
+        x = data[0]
+        if self.compiled and type(x) is numpy.ndarray and x.ndim > 2 and \
+                x.flags.c_contiguous:
+            data = (x.reshape(len(x), -1),) + tuple(data[1:])   # samples as flat rows
         if not self._runs_compiled(data):
             return super().train_steps(data, order, first_row, n_steps, batch_size,
                                        n_threads, workspace, keep_outputs)
@@ -114,18 +142,18 @@ class CompiledExecutor(LayerExecutor):
 
     def _build(self, rows):
         program = self.program
-        layers, dtype = program.layers, program.dtype
-        first_grad = next(i for i, l in enumerate(layers)
-                          if l.op_kind == "dense" and l.trainable)
-        last = len(layers) - 1
-        specs, width = [], program.input_shape[-1]
-        for i, layer in enumerate(layers):
+        dtype = program.dtype
+        ops = compiled_ops(program.layers)
+        first_grad = next(i for i, (l, act) in enumerate(ops)
+                          if act is not None and l.trainable)
+        last = len(ops) - 1
+        specs, width = [], _flat_width(program.input_shape)
+        for i, (layer, act) in enumerate(ops):
             spec = {"n_in": width, "y": None, "dx": None}
-            if layer.op_kind == "dense":
+            if act is not None:
                 width = layer.units
                 fused = i == last and program.fused
-                act = layer.activation
-                spec.update(_dense_spec(layer), gw=layer._grads[0],
+                spec.update(_dense_spec(layer, act), gw=layer._grads[0],
                             gb=layer._grads[1] if layer.use_bias else None,
                             trainable=layer.trainable)
                 if act.needs_z or fused:
@@ -144,19 +172,22 @@ class CompiledExecutor(LayerExecutor):
 
     # ------------------------------------------------------------------ inference
     def inference_plan(self, rows, cache):
-        """A StackPlan running the program in inference mode on batches of `rows`, kept
-        in the dict `cache` (one per thread: a plan owns its activation buffers), or
-        None if the program has ops other than Dense and Dropout."""
+        """A StackPlan running the program in inference mode on batches of `rows` (flat
+        rows, for a program opening with a Flatten), kept in the dict `cache` (one per
+        thread: a plan owns its activation buffers), or None if the program has ops the
+        compiled calls do not run."""
         key = self.program.layers
         entry = cache.get(rows)
         if entry is not None and entry[0] == key:
             return entry[1]
         plan = None
-        if all(l.op_kind in ("dense", "dropout") for l in key):
-            dense = [l for l in key if l.op_kind == "dense"]
-            specs, width = [], self.program.input_shape[-1]
-            for layer in dense:
-                spec = dict(_dense_spec(layer), n_in=width, gw=None, trainable=False)
+        ops = compiled_ops(key)
+        if not isinstance(ops, str):
+            specs, width = [], _flat_width(self.program.input_shape)
+            for layer, act in ops:
+                if act is None:
+                    continue      # Dropout: nothing to do in inference
+                spec = dict(_dense_spec(layer, act), n_in=width, gw=None, trainable=False)
                 spec["y"] = numpy.empty((rows, layer.units), self.program.dtype)
                 width = layer.units
                 specs.append(spec)
@@ -168,8 +199,14 @@ class CompiledExecutor(LayerExecutor):
         return plan
 
 
-def _dense_spec(layer):
-    act = layer.activation
+def _flat_width(shape):
+    width = 1
+    for d in shape:
+        width *= d
+    return width
+
+
+def _dense_spec(layer, act):
     return {"kind": "dense", "n_out": layer.units, "w": layer.kernel, "b": layer.bias,
             "act": act.code, "param": float(act.param), "needs_z": act.needs_z,
             "softmax": _SOFTMAX.get(act.name, 0)}

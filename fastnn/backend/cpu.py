@@ -199,7 +199,8 @@ class CpuBackend(ReferenceBackend):
                                  nt)
         return out
 
-    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None):
+    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None,
+                  row_loss=None):
         _array(pred, "pred", 2)
         n = pred.shape[0]
         if type(kind) is not int or not 0 <= kind <= _LAST_LOSS:
@@ -209,6 +210,9 @@ class CpuBackend(ReferenceBackend):
         if grad is not None:
             _out_of(grad, "grad", pred.shape, pred.dtype)
         rows = self._row_buffer(n)
+        if row_loss is not None:
+            _out_of(row_loss, "row_loss", (n,), numpy.float64)
+            rows = row_loss
         nt = _threads_for(pred.size)
         if getattr(target, "ndim", None) == 1:
             if kind not in (CCE, SOFTMAX_CCE):

@@ -117,9 +117,11 @@ class CupyBackend(ReferenceBackend):
         return _act_grad(grad, saved, activation.code, activation.param,
                          out if out is not None else cupy.empty_like(grad))
 
-    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None):
+    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None,
+                  row_loss=None):
         if kind != SOFTMAX_CCE:
-            return super().loss_grad(kind, param, pred, target, sample_weight, grad)
+            return super().loss_grad(kind, param, pred, target, sample_weight, grad,
+                                     row_loss)
         n = pred.shape[0]
         shifted = pred - pred.max(axis=1, keepdims=True)
         log_sum = cupy.log(cupy.exp(shifted).sum(axis=1, keepdims=True))
@@ -134,6 +136,8 @@ class CupyBackend(ReferenceBackend):
             p = cupy.exp(logp)
             grad[...] = (p * onehot.sum(axis=1, keepdims=True) - onehot) * (
                 (w if sample_weight is None else sample_weight[:, None]) / n)
+        if row_loss is not None:
+            row_loss[...] = rows * w
         return float((rows * w).sum() / n)
 
     def take_rows(self, x, indices, out=None):

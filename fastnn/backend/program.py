@@ -36,6 +36,10 @@ class Program:
         last = self.layers[-1] if self.layers else None
         self.loss_kind, self.fused, self.loss_param = None, False, 0.0
         if loss is not None:
+            if getattr(loss, "reduction", "mean") not in ("sum_over_batch_size", "mean"):
+                raise ValueError(f"training needs a loss with reduction "
+                                 f"'sum_over_batch_size' (or 'mean'); loss {loss.name!r} "
+                                 f"has reduction {loss.reduction!r}")
             self.loss_kind, fused = loss.kernel(getattr(last, "activation", None))
             self.fused = bool(fused and hasattr(last, "keep_preact"))
             self.loss_param = loss._param()

@@ -15,12 +15,15 @@ import numpy
 
 from fastnn._codes import LOSS_CODES
 from fastnn._philox import dropout_keep_mask
+from fastnn.backend.reference_losses import (EPSILON, _loss_cosine, _loss_log_cosh,
+                                             _loss_mape, _loss_msle, _loss_poisson)
 
 # Loss codes, from the table of fastnn/_codes.py (as the Cython kernels and the C enum).
 MSE, MAE, HUBER, BCE, CCE, HINGE, KLD = (LOSS_CODES[name] for name in (
     "MSE", "MAE", "HUBER", "BCE", "CCE", "HINGE", "KLD"))
 SOFTMAX_CCE, SIGMOID_BCE = LOSS_CODES["SOFTMAX_CCE"], LOSS_CODES["SIGMOID_BCE"]
-EPSILON = 1e-7
+MSLE, MAPE, LOG_COSH, POISSON, COSINE = (LOSS_CODES[name] for name in (
+    "MSLE", "MAPE", "LOG_COSH", "POISSON", "COSINE"))
 
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -147,9 +150,10 @@ class ReferenceBackend:
         return out
 
     # ---------------------------------------------------------------- losses
-    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None):
-        """Mean batch loss sum_i w_i l_i / n of `pred` against `target`, and
-        grad := d loss / d pred when `grad` is given. Returns the loss (a float).
+    def loss_grad(self, kind, param, pred, target, sample_weight=None, grad=None,
+                  row_loss=None):
+        """Mean batch loss sum_i w_i l_i / n of `pred` against `target` (a float); grad :=
+        d loss / d pred and row_loss (float64, one per row) := w_i l_i, where given.
 
         `kind` is a loss code; SOFTMAX_CCE and SIGMOID_BCE take logits. `target` is
         2-D like `pred`, or 1-D integer labels for the cross-entropies (CCE, SOFTMAX_CCE).
@@ -166,6 +170,8 @@ class ReferenceBackend:
         rows, d = _LOSSES[kind](xp, p, t, param)
         if grad is not None:
             grad[...] = d * (w / n_rows)[:, None]
+        if row_loss is not None:
+            row_loss[...] = rows * w
         return float((rows * w).sum() / n_rows) if n_rows else 0.0
 
     # ---------------------------------------------------------------- dropout
@@ -389,4 +395,6 @@ def _loss_sigmoid_bce(xp, z, t, param):
 
 _LOSSES = {MSE: _loss_mse, MAE: _loss_mae, HUBER: _loss_huber, BCE: _loss_bce,
            CCE: _loss_cce, HINGE: _loss_hinge, KLD: _loss_kld,
-           SOFTMAX_CCE: _loss_softmax_cce, SIGMOID_BCE: _loss_sigmoid_bce}
+           SOFTMAX_CCE: _loss_softmax_cce, SIGMOID_BCE: _loss_sigmoid_bce,
+           MSLE: _loss_msle, MAPE: _loss_mape, LOG_COSH: _loss_log_cosh,
+           POISSON: _loss_poisson, COSINE: _loss_cosine}

@@ -16,6 +16,8 @@ class Activation(Layer):
     """
 
     op_kind = "activation"
+    # it keeps its input (the logits) anyway: the loss may be fused with it
+    keep_preact = False
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

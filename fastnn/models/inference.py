@@ -11,11 +11,12 @@ import threading
 import numpy
 
 from fastnn._threads import get_num_threads
+from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, ProgbarLogger
 from fastnn.layers.base import Workspace
 from fastnn.backend.program import Program
-from fastnn.models import fit_data
+from fastnn.models import data_adapters, fit_data, streaming
 from fastnn import _validation
 
 # Rows per forward call in predict/evaluate: activations of a chunk stay in cache.
@@ -27,22 +28,32 @@ class InferenceMixin:
 
     # ------------------------------------------------------------------ evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 callbacks=None, return_dict=False):
+                 callbacks=None, return_dict=False, steps=None):
         """The loss and metrics on `x`, `y`, in inference mode.
 
         Args:
-            x, y: inputs and targets.
+            x, y: inputs and targets (arrays, pandas objects or numpy.memmap), or `x` a
+                generator / PyDataset of (x, y) or (x, y, sample_weight) batches.
             batch_size: accepted for Keras compatibility; rows are processed in chunks of
                 at least 1024 for speed, which does not change the result.
             verbose: 'auto' (1), 0 silent, 1 or 2 one line with the results.
             sample_weight: per-sample loss weights.
             callbacks: callbacks receiving the test hooks.
             return_dict: return {'loss': ..., metric: ...} instead.
+            steps: batches to evaluate (by default all).
 
         Returns:
             The loss (a float) without metrics, or [loss, *metrics] in compile order.
         """
         self._require_compiled("evaluate")
+        x, y = data_adapters.unpandas(x), data_adapters.unpandas(y)
+        sample_weight = data_adapters.unpandas(sample_weight)
+        steps, = data_adapters.counts(steps=steps)
+        if steps is not None or data_adapters.is_streamed(x):
+            logs = streaming.evaluate(self, x, y, batch_size, fit_data.check_verbose(verbose),
+                                      sample_weight, callbacks, steps)
+            values = list(logs.values())
+            return logs if return_dict else (values[0] if len(values) == 1 else values)
         batch_size = 32 if batch_size is None else _validation.positive_int(batch_size,
                                                                              "batch_size")
         verbose = fit_data.check_verbose(verbose)
@@ -65,7 +76,7 @@ class InferenceMixin:
     def _evaluate_arrays(self, x, y, w, batch_size, callbacks=None):
         backend = get_backend()
         metrics = self._all_metrics()
-        saved = [(m._total, m._count) for m in metrics]
+        saved = metrics_lib.save_states(metrics)   # fit's running state
         for m in metrics:
             m.reset_state()
         executor = self._training_executor()   # its loss: the training step's own
@@ -86,8 +97,7 @@ class InferenceMixin:
             logs = {"loss": total / (start + len(bx)) + reg}
             logs.update((name, m.result()) for name, m in zip(self._metric_names, metrics))
             cbs.on_test_batch_end(step, dict(logs))
-        for m, (t, c) in zip(metrics, saved):
-            m._total, m._count = t, c
+        metrics_lib.restore_states(metrics, saved)
         cbs.on_test_end(dict(logs))
         return logs
 
@@ -121,19 +131,32 @@ class InferenceMixin:
             local.workspace = Workspace()
         return local.workspace
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
         """The model's outputs for `x`, in inference mode.
 
         Args:
-            x: inputs (n_samples, n_features).
+            x: inputs (n_samples, n_features): an array, a pandas object, a
+                numpy.memmap (read a chunk at a time), or a generator / PyDataset of
+                batches (each x, or a tuple whose first item is x).
             batch_size: rows per forward call, and per predict batch hook of the
                 callbacks (by default 1,024 rows a call; the outputs are the same).
             verbose: 'auto' (1), 0 silent, 1 or 2 one progress line.
             callbacks: callbacks receiving the predict hooks.
+            steps: batches to predict (by default all).
 
         Returns:
             A NumPy array (n_samples, n_outputs).
         """
+        if type(x) is not numpy.ndarray:
+            x = data_adapters.unpandas(x)
+            if steps is not None or data_adapters.is_streamed(x):
+                steps, = data_adapters.counts(steps=steps)
+                return streaming.predict(self, x, batch_size, fit_data.check_verbose(verbose),
+                                         callbacks, steps)
+        elif steps is not None:
+            steps, = data_adapters.counts(steps=steps)
+            return streaming.predict(self, x, batch_size, fit_data.check_verbose(verbose),
+                                     callbacks, steps)
         chunk = PREDICT_CHUNK if batch_size is None else _validation.positive_int(
             batch_size, "batch_size")
         if verbose != 0 or callbacks:
@@ -168,7 +191,8 @@ class InferenceMixin:
             return None
         plan, out_shape = serve[3], serve[4]
         out = numpy.empty(out_shape, x.dtype)
-        bad = plan.infer(x, out, 1 if plan.single_thread else get_num_threads(), True)
+        bad = plan.infer(_rows(x), out, 1 if plan.single_thread else get_num_threads(),
+                         True)
         if bad:
             raise _validation.not_finite("x", bad)
         return out
@@ -192,7 +216,7 @@ class InferenceMixin:
             if plan is not None:
                 out = numpy.empty((len(x), plan.output.shape[1]), x.dtype)
                 n_threads = 1 if plan.single_thread else get_num_threads()
-                bad = plan.infer(x, out, n_threads, not finite)
+                bad = plan.infer(_rows(x), out, n_threads, not finite)
                 if bad:
                     raise _validation.not_finite("x", bad)
                 local.serve = (x.shape, x.dtype, list(self._layers), plan, out.shape,
@@ -215,7 +239,7 @@ class InferenceMixin:
                 out[...] = backend.to_numpy(executor.forward(backend.asarray(rows), False,
                                                              self._predict_workspace()))
             else:
-                bad = plan.infer(rows, out, n_threads, not finite)
+                bad = plan.infer(_rows(rows), out, n_threads, not finite)
                 if bad:
                     raise _validation.not_finite("x", bad + int(
                         (~numpy.isfinite(x[start + len(rows):])).sum()))
@@ -240,3 +264,9 @@ class InferenceMixin:
         """The loss (and metrics) of one batch, silently, as `evaluate` returns them."""
         return self.evaluate(x, y, verbose=0, sample_weight=sample_weight,
                              return_dict=return_dict)
+
+
+def _rows(x):
+    """`x` as (n_samples, n_features) rows: samples of any shape flattened (a view of a
+    C-contiguous array), as a model opening with a Flatten reads them."""
+    return x if x.ndim == 2 else x.reshape(len(x), -1)

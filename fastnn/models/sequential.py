@@ -329,8 +329,11 @@ def _metric_list(metrics, name):
     """`metrics` (None, one metric or a list) as a list, unknown names refused now."""
     if metrics is None:
         return []
-    if isinstance(metrics, (str, metrics_lib.Metric)):
+    if isinstance(metrics, (str, metrics_lib.Metric)) or callable(metrics):
         metrics = [metrics]
+    # a plain function fn(y_true, y_pred) becomes a MeanMetricWrapper named after it
+    metrics = [metrics_lib.get(m) if callable(m) and not isinstance(m, metrics_lib.Metric)
+               else m for m in metrics] if isinstance(metrics, (list, tuple)) else metrics
     if not isinstance(metrics, (list, tuple)):
         raise ValueError(f"`{name}` must be a list of metric names or objects; got "
                          f"{type(metrics).__name__}")

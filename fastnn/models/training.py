@@ -17,7 +17,7 @@ from fastnn.callbacks import CallbackList, History, ProgbarLogger
 from fastnn.layers.base import Workspace
 from fastnn._threads import get_num_threads
 from fastnn.backend.program import Program
-from fastnn.models import fit_data
+from fastnn.models import data_adapters, fit_data, streaming
 from fastnn.models.thread_choice import ThreadChoice
 
 # Outputs (and as many targets) that a block of training steps keeps for the metrics
@@ -143,11 +143,16 @@ class TrainingMixin:
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, validation_freq=1):
+            sample_weight=None, initial_epoch=0, validation_freq=1, steps_per_epoch=None,
+            validation_steps=None, validation_batch_size=None):
         """Train the model for `epochs` epochs.
 
         Args:
-            x, y: the training inputs (n_samples, n_features) and targets.
+            x, y: the training inputs (n_samples, n_features) and targets: arrays, pandas
+                objects, or arrays larger than memory (numpy.memmap: read a batch at a
+                time). `x` may also be a generator / iterable of batches or a
+                PyDataset-like object, each batch (x, y) or (x, y, sample_weight), with no
+                `y`, `sample_weight` or `batch_size` (see fastnn.models.data_adapters).
             batch_size: samples per gradient step (None means 32).
             epochs: the epoch to stop after (counting from 0, so with `initial_epoch` it
                 is the final epoch number, not a count).
@@ -164,6 +169,11 @@ class TrainingMixin:
             sample_weight: per-sample loss weights (n_samples,).
             initial_epoch: the epoch to start from (to resume an earlier run).
             validation_freq: validate every that many epochs.
+            steps_per_epoch: batches per epoch (by default all; a generator without
+                it runs until it is exhausted).
+            validation_steps: batches of a validation generator / PyDataset per
+                validation (by default all).
+            validation_batch_size: rows per validation batch (by default batch_size).
 
         Returns:
             A `History`; ``.history`` maps 'loss', each metric and their 'val_' versions
@@ -173,6 +183,7 @@ class TrainingMixin:
             >>> history = model.fit(x, y, epochs=5, validation_split=0.1)  # doctest: +SKIP
         """
         self._require_compiled("fit")
+        given_batch_size = batch_size
         batch_size = 32 if batch_size is None else _validation.positive_int(batch_size,
                                                                              "batch_size")
         epochs = _validation.positive_int(epochs, "epochs")
@@ -182,6 +193,18 @@ class TrainingMixin:
         verbose = fit_data.check_verbose(verbose)
         if not isinstance(shuffle, (bool, numpy.bool_)):
             raise ValueError(f"`shuffle` must be True or False; got {shuffle!r}")
+        data_adapters.counts(validation_batch_size=validation_batch_size)
+        if (steps_per_epoch is not None or validation_steps is not None
+                or data_adapters.is_streamed(x)
+                or data_adapters.is_streamed(validation_data)):
+            return streaming.fit(
+                self, x, y, given_batch_size, epochs, verbose, callbacks, validation_split,
+                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                validation_freq, *data_adapters.counts(
+                    steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                    validation_batch_size=validation_batch_size))
+        x, y = data_adapters.unpandas(x), data_adapters.unpandas(y)
+        sample_weight = data_adapters.unpandas(sample_weight)
         x = self._prepare_x(x)
         y = self._prepare_y(y, len(x))
         w = _validation.sample_weights(sample_weight, len(x), self._dtype())
@@ -243,8 +266,7 @@ class TrainingMixin:
         n_steps, whole = -(-len(order) // batch_size), len(order) // batch_size
         metrics = self._all_metrics()
         # metrics whose state is a sum over samples take a run's outputs at once
-        in_runs = not batch_hooks and all(
-            type(m).update_state is metrics_lib.Metric.update_state for m in metrics)
+        in_runs = not batch_hooks and all(metrics_lib.sums_over_samples(m) for m in metrics)
         longest = whole
         if metrics:   # the outputs kept for them: METRIC_BLOCK_VALUES
             longest = max(2, METRIC_BLOCK_VALUES // (batch_size * self.output_shape[-1]))
@@ -283,6 +305,7 @@ class TrainingMixin:
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
                              f"(x_val, y_val, sample_weight); got {type(data).__name__}")
+        data = [data_adapters.unpandas(v) for v in data]
         vx = self._prepare_x(data[0], "validation_data[0]")
         vy = self._prepare_y(data[1], len(vx), "validation_data[1]")
         vw = _validation.sample_weights(data[2] if len(data) == 3 else None, len(vx),

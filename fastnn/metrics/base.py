@@ -1,8 +1,11 @@
-"""Metrics, by Keras name and class: running means over the batches of an epoch.
+"""The Metric base class and the metrics that are running means of per-sample values
+(accuracies, mean errors).
 
 Metrics read predictions in NumPy; they are cheap next to a training step and keep
 their running sums in float64.
 """
+import re
+
 import numpy
 
 from fastnn import _validation
@@ -10,8 +13,7 @@ from fastnn._registry import Registry
 
 __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
-           "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get",
-           "resolve", "serialize"]
+           "SparseTopKCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError"]
 
 
 class Metric:
@@ -20,12 +22,17 @@ class Metric:
     def __init__(self, name=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a str; got {name!r}")
-        self.name = name or _SNAKE[type(self).__name__]
+        cls = type(self).__name__
+        self.name = name or _SNAKE.get(cls) or snake_case(cls)
         self.reset_state()
 
     def values(self, y_true, y_pred):
         """Per-sample metric values (1-D)."""
         raise NotImplementedError
+
+    # whether `update_state` only adds sums over samples, so that a run of batches may
+    # be added at once (read by `sums_over_samples` for the class that defines it)
+    additive = True
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch."""
@@ -64,7 +71,10 @@ class Metric:
         return cls(**config)
 
     def __repr__(self):
-        return f"<metric {self.name}: {self.result():.4f}>"
+        value = self.result()
+        shown = f"{value:.4f}" if isinstance(value, float) else numpy.array2string(
+            numpy.asarray(value), precision=4)
+        return f"<metric {self.name}: {shown}>"
 
 
 def _as_labels(y_true):
@@ -179,66 +189,9 @@ _SNAKE = {"Accuracy": "accuracy", "BinaryAccuracy": "binary_accuracy",
           "SparseTopKCategoricalAccuracy": "sparse_top_k_categorical_accuracy",
           "MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error"}
 
-_NAMES = {
-    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "accuracy": Accuracy, "acc": Accuracy,
-}
-REGISTRY = Registry("metric", "metrics", _NAMES, base=Metric)
 
-
-def get(identifier):
-    """The metric named `identifier` (or serialized as {'class_name': ..., 'config': ...}),
-    or `identifier` if it already is a Metric."""
-    metric = REGISTRY.get(identifier)
-    if isinstance(identifier, str) and identifier.lower() in ("mse", "mae"):
-        metric.name = identifier.lower()
-    return metric
-
-
-def serialize(metric):
-    """{'class_name': ..., 'config': ...} of a metric."""
-    return REGISTRY.serialize(metric)
-
-
-def resolve(identifier, loss, n_outputs, sparse_labels):
-    """`get`, with "accuracy"/"acc" resolved from the shapes as Keras 3 does (the loss
-    plays no part, unlike Keras 2): binary for one output, sparse categorical for
-    integer labels, categorical otherwise. The metric keeps the name the user gave."""
-    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        name = identifier.lower()
-        if n_outputs == 1:
-            return BinaryAccuracy(name=name)
-        if sparse_labels:
-            return SparseCategoricalAccuracy(name=name)
-        return CategoricalAccuracy(name=name)
-    return get(identifier)
-
-
-def log_names(metrics, weighted_metrics):
-    """The log keys of compiled `metrics` then `weighted_metrics`, as Keras 3 names them:
-    each metric's name; a repeated plain name gets '_1', '_2', ...; a weighted metric
-    whose name is taken becomes 'weighted_<name>' (then numbered if that is taken too)."""
-    seen, names = {}, []
-    for metric in metrics:
-        name = metric.name
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name] - 1}"
-        else:
-            seen[name] = 1
-        names.append(name)
-    for metric in weighted_metrics:
-        name = metric.name
-        if name in seen:
-            name = "weighted_" + name
-            if name in seen:
-                seen[name] += 1
-                name = f"{name}_{seen[name] - 1}"
-        seen.setdefault(name, 1)
-        names.append(name)
-    return names
+def snake_case(name):
+    """A class name in Keras' snake case ('TruePositives' -> 'true_positives', 'AUC' ->
+    'auc'), the default name of a metric."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
