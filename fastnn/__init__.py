@@ -14,9 +14,9 @@ from fastnn._info import show_config
 from fastnn._threads import get_num_threads, set_num_threads, threads
 from fastnn.backend import get_backend, set_backend, use_backend
 from fastnn.layers import Input
-from fastnn.models import Sequential
+from fastnn.models import Model, Sequential
 
-__all__ = ["Input", "Sequential", "activations", "callbacks", "config", "datasets", "explain",
+__all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets", "explain",
            "get_backend", "get_num_threads", "initializers", "layers", "losses", "metrics",
            "models", "ops", "optimizers", "plot", "regularizers", "saving", "schedules", "set_backend",
            "set_num_threads", "show_config", "threads", "use_backend", "utils"]

@@ -53,7 +53,9 @@ with the table's rules and that each optimizer's slots are its rule's):
 
 A per-parameter compiled kernel (a backend method ``foo_update`` in
 fastnn/backend/reference.py and fastnn/backend/cpu.py, as the built-in optimizers have)
-only speeds up updates outside the compiled training step; it is not needed.
+only speeds up updates outside the compiled training step; it is not needed: the cpu
+backend's ``rule_update`` runs any rule on one parameter (Adadelta, Lion and Ftrl's
+`update_step` call it where the backend has it, and NumPy elsewhere).
 """
 from collections import namedtuple
 
@@ -142,6 +144,9 @@ OPTIMIZER_RULES = (
     OptimizerRule("ADAGRAD", 9, ("accumulator",)),
     OptimizerRule("ADAMAX", 10, ("m", "u")),
     OptimizerRule("NADAM", 11, ("m", "v")),
+    OptimizerRule("ADADELTA", 12, ("accumulated_grad", "accumulated_delta_var")),
+    OptimizerRule("LION", 13, ("momentum",)),
+    OptimizerRule("FTRL", 14, ("accumulator", "linear")),
 )
 
 CLIP_MODES = (

@@ -7,7 +7,7 @@ import math
 
 import numpy
 
-from fastnn import _codes, _validation
+from fastnn import _codes, _optimizer_options, _validation
 from fastnn._threads import get_num_threads
 from fastnn.backend import get_backend
 
@@ -32,7 +32,8 @@ class Optimizer:
     schedule from fastnn.schedules, evaluated at each step), `weight_decay`, and one of
     `clipnorm` (each gradient rescaled to at most that L2 norm), `clipvalue` (each value
     clipped to [-clipvalue, clipvalue]) or `global_clipnorm` (all gradients rescaled
-    together).
+    together); and Keras' `use_ema`, `ema_momentum`, `ema_overwrite_frequency` and
+    `gradient_accumulation_steps` (fastnn/_optimizer_options.py).
     """
 
     slot_names = ()
@@ -41,7 +42,9 @@ class Optimizer:
     state_scalars = ()
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, name=None):
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, gradient_accumulation_steps=None,
+                 name=None):
         self._learning_rate = None
         self.learning_rate = learning_rate
         self.weight_decay = (None if weight_decay is None
@@ -59,12 +62,18 @@ class Optimizer:
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self._slots = None
+        _optimizer_options.configure(self, use_ema, ema_momentum, ema_overwrite_frequency,
+                                     gradient_accumulation_steps)
 
     @property
     def learning_rate(self):
-        """The learning rate at the current step (a schedule is evaluated here)."""
+        """The learning rate at the current step (a schedule is evaluated here, as in
+        Keras at the count of `apply` calls, micro-steps of gradient accumulation
+        included)."""
         if callable(self._learning_rate):
-            return float(self._learning_rate(self.iterations))
+            step = (self._micro_steps if self.__dict__.get("gradient_accumulation_steps")
+                    else self.iterations)
+            return float(self._learning_rate(int(step)))
         return self._learning_rate
 
     @learning_rate.setter
@@ -81,8 +90,11 @@ class Optimizer:
     def build(self, params):
         """Create the slot variables (zeros like each parameter)."""
         backend = get_backend()
+        extra = _optimizer_options.extra_slots(self)
         self._slots = [{name: self._init_slot(name, backend, p) for name in
-                        self._active_slots()} for p in params]
+                        self._active_slots()}
+                       | {name: backend.zeros(p.shape, p.dtype) for name in extra}
+                       for p in params]
         self._slot_ids = tuple(map(id, params))
         self._group = None
 
@@ -153,6 +165,18 @@ class Optimizer:
     def apply(self, params, grads, n_threads=None):
         """One step: update every parameter in place from its gradient (on `n_threads`
         threads; by default fastnn's setting)."""
+        if _optimizer_options.active(self):
+            _optimizer_options.apply(self, params, grads,
+                                     lambda p, g: self._apply(p, g, n_threads))
+        else:
+            self._apply(params, grads, n_threads)
+
+    def finalize_variable_values(self, var_list):
+        """Keras' end of training: with `use_ema`, overwrite the weights `var_list`
+        (those this optimizer updates, in order) by their moving averages."""
+        _optimizer_options.finalize(self, var_list)
+
+    def _apply(self, params, grads, n_threads):
         group = self.param_group(params, grads)
         if group is not None:
             group.update(*self.group_update_args(),
@@ -298,7 +322,7 @@ class Optimizer:
             lr = serialize_schedule(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                "global_clipnorm": self.global_clipnorm}
+                "global_clipnorm": self.global_clipnorm} | _optimizer_options.config(self)
 
     @classmethod
     def from_config(cls, config):

@@ -14,7 +14,7 @@ from fastnn._optimizer import Optimizer, group_code
 from fastnn._registry import Registry
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam",
-           "get"]
+           "Adadelta", "Lion", "Ftrl", "get"]
 
 
 class SGD(Optimizer):
@@ -212,8 +212,127 @@ class Nadam(Adamax):
                              self.beta_2, self.epsilon, s["c_m"], s["c_g"], s["c_v"], wd_lr)
 
 
+def _rule_update(opt, backend, param, grad, slots, s, wd_lr):
+    """The compiled per-parameter update by opt's ParamGroup rule where the backend has
+    one (cpu: the bits of the update of all parameters at once); False elsewhere."""
+    update = getattr(backend, "rule_update", None)
+    if update is None:
+        return False
+    update(param, grad, [slots[n] for n in opt.group_slots], opt._group_args(s, wd_lr))
+    return True
+
+
+class Adadelta(Optimizer):
+    """Adadelta, Keras' defaults (rho 0.95, epsilon 1e-7, learning_rate 0.001)."""
+    slot_names = ("accumulated_grad", "accumulated_delta_var")
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _validation.real(rho, "rho", 0, 1)
+        self.epsilon = _validation.real(epsilon, "epsilon", 0, min_open=True)
+
+    def _group_args(self, s, wd_lr):
+        return (group_code("GROUP_ADADELTA"), s["lr"], self.rho, 0.0, self.epsilon, wd_lr,
+                0.0, 0.0, 0.0)
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        if _rule_update(self, backend, param, grad, slots, s, wd_lr):
+            return
+        xp, rho, eps = backend.xp, self.rho, self.epsilon
+        acc_grad, acc_delta = slots["accumulated_grad"], slots["accumulated_delta_var"]
+        param -= param * wd_lr
+        acc_grad[...] = rho * acc_grad + (1 - rho) * grad * grad
+        delta = -(xp.sqrt(acc_delta + eps) * grad / xp.sqrt(acc_grad + eps))
+        acc_delta[...] = rho * acc_delta + (1 - rho) * delta * delta
+        param += s["lr"] * delta
+
+    def get_config(self):
+        return super().get_config() | {"rho": self.rho, "epsilon": self.epsilon}
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al., 2023): p -= lr sign(b1 m + (1 - b1) g); m := b2 m + (1 - b2) g."""
+    slot_names = ("momentum",)
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _validation.real(beta_1, "beta_1", 0, 1, min_open=True)
+        self.beta_2 = _validation.real(beta_2, "beta_2", 0, 1)
+
+    def _group_args(self, s, wd_lr):
+        return (group_code("GROUP_LION"), s["lr"], self.beta_1, self.beta_2, 0.0, wd_lr,
+                0.0, 0.0, 0.0)
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        if _rule_update(self, backend, param, grad, slots, s, wd_lr):
+            return
+        m = slots["momentum"]
+        param -= param * wd_lr
+        param -= s["lr"] * backend.xp.sign(m * self.beta_1 + grad * (1 - self.beta_1))
+        m[...] = m * self.beta_2 + grad * (1 - self.beta_2)
+
+    def get_config(self):
+        return super().get_config() | {"beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Ftrl(Optimizer):
+    """FTRL-proximal (McMahan et al., 2013) with Keras' arguments and defaults;
+    accumulators start at `initial_accumulator_value`, the linear terms at zero."""
+    slot_names = ("accumulator", "linear")
+    _CONFIG = ("learning_rate_power", "initial_accumulator_value",
+               "l1_regularization_strength", "l2_regularization_strength",
+               "l2_shrinkage_regularization_strength", "beta")
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5,
+                 initial_accumulator_value=0.1, l1_regularization_strength=0.0,
+                 l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0,
+                 beta=0.0, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.learning_rate_power = _validation.real(
+            learning_rate_power, "learning_rate_power", None, 0)
+        self.initial_accumulator_value = _validation.real(
+            initial_accumulator_value, "initial_accumulator_value", 0)
+        self.l1_regularization_strength = _validation.real(
+            l1_regularization_strength, "l1_regularization_strength", 0)
+        self.l2_regularization_strength = _validation.real(
+            l2_regularization_strength, "l2_regularization_strength", 0)
+        self.l2_shrinkage_regularization_strength = _validation.real(
+            l2_shrinkage_regularization_strength, "l2_shrinkage_regularization_strength", 0)
+        self.beta = _validation.real(beta, "beta", 0)
+
+    def _init_slot(self, name, backend, param):
+        slot = backend.zeros(param.shape, param.dtype)
+        if name == "accumulator":
+            slot += self.initial_accumulator_value
+        return slot
+
+    def _step_scalars(self, lr, t):
+        return {"lr": lr, "l2": self.l2_regularization_strength + self.beta / (2.0 * lr)}
+
+    def _group_args(self, s, wd_lr):
+        return (group_code("GROUP_FTRL"), s["lr"], self.learning_rate_power,
+                self.l1_regularization_strength, s["l2"], wd_lr,
+                self.l2_shrinkage_regularization_strength, 0.0, 0.0)
+
+    def update_step(self, backend, param, grad, slots, s, wd_lr):
+        if _rule_update(self, backend, param, grad, slots, s, wd_lr):
+            return
+        xp, lr, power = backend.xp, s["lr"], -self.learning_rate_power
+        accum, linear, l1 = slots["accumulator"], slots["linear"], self.l1_regularization_strength
+        param -= param * wd_lr
+        shrunk = grad + 2 * self.l2_shrinkage_regularization_strength * param
+        new_accum = accum + grad * grad
+        linear += shrunk - (new_accum ** power - accum ** power) / lr * param
+        quadratic = new_accum ** power / lr + 2 * s["l2"]
+        param[...] = (xp.clip(linear, -l1, l1) - linear) / quadratic
+        accum[...] = new_accum
+
+    def get_config(self):
+        return super().get_config() | {k: getattr(self, k) for k in self._CONFIG}
+
+
 _NAMES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad,
-          "adamax": Adamax, "nadam": Nadam}
+          "adamax": Adamax, "nadam": Nadam, "adadelta": Adadelta, "lion": Lion, "ftrl": Ftrl}
 REGISTRY = Registry("optimizer", "optimizer", _NAMES, base=Optimizer)
 
 

@@ -121,7 +121,8 @@ def _optimizer_configs():
             optimizers.Adam(amsgrad=True), optimizers.AdamW(), optimizers.RMSprop(),
             optimizers.RMSprop(centered=True), optimizers.RMSprop(momentum=0.5),
             optimizers.RMSprop(centered=True, momentum=0.5), optimizers.Adagrad(),
-            optimizers.Adamax(), optimizers.Nadam()]
+            optimizers.Adamax(), optimizers.Nadam(), optimizers.Adadelta(),
+            optimizers.Lion(), optimizers.Ftrl()]
 
 
 def test_optimizers_read_the_table():

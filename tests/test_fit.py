@@ -275,7 +275,7 @@ def test_config_and_json_round_trip():
     x, _ = make_data(n=5)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(ValueError, match="json_string"):
-        models.model_from_json('{"class_name": "Functional", "config": {}}')
+        models.model_from_json('{"class_name": "Graph", "config": {}}')
 
 
 # ---------------------------------------------------------------------------- reproducibility

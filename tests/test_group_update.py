@@ -31,6 +31,11 @@ OPTIMIZERS = {   # name: (class, constructor arguments)
     "adagrad": (optimizers.Adagrad, {"learning_rate": 0.05}),
     "adamax": (optimizers.Adamax, {"learning_rate": 0.01}),
     "nadam": (optimizers.Nadam, {"learning_rate": 0.01}),
+    "adadelta": (optimizers.Adadelta, {"learning_rate": 1.0}),
+    "lion": (optimizers.Lion, {"learning_rate": 0.01}),
+    "ftrl": (optimizers.Ftrl, {"learning_rate": 0.1, "l1_regularization_strength": 0.01,
+                               "l2_regularization_strength": 0.02,
+                               "l2_shrinkage_regularization_strength": 0.01, "beta": 0.1}),
 }
 
 OPTIONS = {

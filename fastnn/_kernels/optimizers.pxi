@@ -8,7 +8,7 @@ decay times the learning rate: param -= param * wd_lr, applied first, as Keras d
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
-from libc.math cimport sqrt, sqrtf, fabs
+from libc.math cimport sqrt, sqrtf, fabs, pow
 from libc.stdint cimport int64_t
 from libc.stdlib cimport abort, calloc, free, malloc
 
@@ -164,6 +164,67 @@ cdef inline void _nadam_chunk(floating *p, const floating *g, floating *m, float
     fnn_flush_subnormals_end(mode)
 
 
+cdef inline void _adadelta_chunk(floating *p, const floating *g, floating *acc_grad,
+                                 floating *acc_delta, int64_t n, double lr, double rho,
+                                 double epsilon, double wd_lr) noexcept nogil:
+    """Keras' Adadelta: E[g^2] := rho E[g^2] + (1 - rho) g^2; d := -sqrt(E[d^2] + eps) g /
+    sqrt(E[g^2] + eps); E[d^2] := rho E[d^2] + (1 - rho) d^2; p += lr d."""
+    cdef int64_t i
+    cdef double ag, delta
+    cdef unsigned mode = fnn_flush_subnormals_begin()
+    for i in range(n):
+        p[i] = <floating>(p[i] - p[i] * wd_lr)
+        ag = rho * acc_grad[i] + (1.0 - rho) * g[i] * g[i]
+        acc_grad[i] = <floating>ag
+        delta = -(sqrt(acc_delta[i] + epsilon) * g[i] / sqrt(ag + epsilon))
+        acc_delta[i] = <floating>(rho * acc_delta[i] + (1.0 - rho) * delta * delta)
+        p[i] = <floating>(p[i] + lr * delta)
+    fnn_flush_subnormals_end(mode)
+
+
+cdef inline void _lion_chunk(floating *p, const floating *g, floating *m, int64_t n,
+                             double lr, double beta_1, double beta_2,
+                             double wd_lr) noexcept nogil:
+    """Keras' Lion: p -= lr sign(b1 m + (1 - b1) g); m := b2 m + (1 - b2) g."""
+    cdef int64_t i
+    cdef double c
+    cdef unsigned mode = fnn_flush_subnormals_begin()
+    for i in range(n):
+        p[i] = <floating>(p[i] - p[i] * wd_lr)
+        c = m[i] * beta_1 + g[i] * (1.0 - beta_1)
+        if c > 0:
+            p[i] = <floating>(p[i] - lr)
+        elif c < 0:
+            p[i] = <floating>(p[i] + lr)
+        elif c != c:
+            p[i] = <floating>(p[i] + c)      # sign(NaN) is NaN
+        m[i] = <floating>(m[i] * beta_2 + g[i] * (1.0 - beta_2))
+    fnn_flush_subnormals_end(mode)
+
+
+cdef inline void _ftrl_chunk(floating *p, const floating *g, floating *accumulator,
+                             floating *linear, int64_t n, double lr, double lr_power,
+                             double l1, double l2, double l2_shrinkage,
+                             double wd_lr) noexcept nogil:
+    """Keras' FTRL-proximal step; l2 is l2_regularization_strength + beta / (2 lr)."""
+    cdef int64_t i
+    cdef double acc, new_acc, lin, quad, clipped, g_shrunk, pw_new
+    for i in range(n):
+        p[i] = <floating>(p[i] - p[i] * wd_lr)
+        g_shrunk = g[i] + 2.0 * l2_shrinkage * p[i]
+        acc = accumulator[i]
+        new_acc = acc + g[i] * g[i]
+        pw_new = pow(new_acc, -lr_power)
+        lin = linear[i] + (g_shrunk - (pw_new - pow(acc, -lr_power)) / lr * p[i])
+        quad = pw_new / lr + 2.0 * l2
+        clipped = lin if lin < l1 else l1
+        if clipped < -l1:
+            clipped = -l1
+        linear[i] = <floating>lin
+        accumulator[i] = <floating>new_acc
+        p[i] = <floating>((clipped - lin) / quad)
+
+
 cdef inline floating *_opt(floating[::1] a) noexcept:
     """The data of an optional slot (None: NULL)."""
     return &a[0] if a is not None else NULL
@@ -254,6 +315,7 @@ from fastnn._kernels.fnn_codes cimport (
     GROUP_ADAM, GROUP_RMSPROP, GROUP_SGD, GROUP_SGD_MOMENTUM, GROUP_SGD_NESTEROV,
     GROUP_ADAM_AMSGRAD, GROUP_RMSPROP_CENTERED, GROUP_RMSPROP_MOMENTUM,
     GROUP_RMSPROP_CENTERED_MOMENTUM, GROUP_ADAGRAD, GROUP_ADAMAX, GROUP_NADAM,
+    GROUP_ADADELTA, GROUP_LION, GROUP_FTRL,
     GROUP_N_RULES, GROUP_UPDATE_WIDTH, CLIP_NONE, CLIP_VALUE, CLIP_NORM, CLIP_GLOBAL_NORM,
     group_rule_slots)
 
@@ -287,3 +349,9 @@ cdef inline void _update_chunk(floating *p, const floating *g, floating *s0, flo
     elif rule == GROUP_NADAM:
         _nadam_chunk(p, g, s0, s1, n, s.lr, s.decay_1, s.decay_2, s.epsilon, s.c_m, s.c_g,
                      s.c_v, s.wd_lr)
+    elif rule == GROUP_ADADELTA:
+        _adadelta_chunk(p, g, s0, s1, n, s.lr, s.decay_1, s.epsilon, s.wd_lr)
+    elif rule == GROUP_LION:
+        _lion_chunk(p, g, s0, n, s.lr, s.decay_1, s.decay_2, s.wd_lr)
+    elif rule == GROUP_FTRL:
+        _ftrl_chunk(p, g, s0, s1, n, s.lr, s.decay_1, s.decay_2, s.epsilon, s.c_m, s.wd_lr)

@@ -65,6 +65,11 @@ def why_not_compiled(program):
     if optimizer is not None and not optimizer.updates_in_one_call(program.regularizers):
         return (f"{type(optimizer).__name__}'s update or a regularizer is the user's own "
                 f"Python")
+    if optimizer is not None and (getattr(optimizer, "use_ema", False)
+                                  or getattr(optimizer, "gradient_accumulation_steps", None)):
+        return (f"{type(optimizer).__name__} keeps a moving average of the weights or "
+                f"accumulates gradients (use_ema, gradient_accumulation_steps), which the "
+                f"compiled step does not run")
     return None
 
 

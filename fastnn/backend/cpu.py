@@ -305,6 +305,16 @@ class CpuBackend(ReferenceBackend):
                     alpha, beta_1, beta_2, epsilon, wd_lr, _threads_for(param.size))
         return param
 
+    def rule_update(self, param, grad, slots, row):
+        """One parameter's update by a ParamGroup rule (fastnn/_codes.py OPTIMIZER_RULES):
+        `slots` in the rule's order, `row` its update row; the arithmetic, and so the
+        bits, of the update of all parameters at once."""
+        _slots(param, grad=grad, **{f"slot{i}": s for i, s in enumerate(slots)})
+        flat = [[s.reshape(-1)] for s in slots]
+        _k.ParamGroup([param.reshape(-1)], [grad.reshape(-1)], *flat).update(
+            *row, _threads_for(param.size))
+        return param
+
     def nadam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, c_m, c_g, c_v,
                      wd_lr):
         _slots(param, grad=grad, m=m, v=v)

@@ -5,6 +5,7 @@ Example:
     >>> callbacks = [EarlyStopping(patience=3, restore_best_weights=True),
     ...              ModelCheckpoint("best.fnn", save_best_only=True)]
 """
+from fastnn.callbacks.backup import BackupAndRestore
 from fastnn.callbacks.base import Callback, CallbackList, History, LambdaCallback, \
     TerminateOnNaN
 from fastnn.callbacks.checkpoint import ModelCheckpoint
@@ -14,6 +15,6 @@ from fastnn.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from fastnn.callbacks.progbar import ProgbarLogger
 from fastnn.callbacks.training_monitor import TrainingMonitor
 
-__all__ = ["Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History",
+__all__ = ["BackupAndRestore", "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History",
            "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
            "ReduceLROnPlateau", "TerminateOnNaN", "TrainingMonitor"]

@@ -7,12 +7,24 @@ from fastnn.layers.dense import Dense
 from fastnn.layers.dropout import Dropout
 from fastnn.layers.flatten import Flatten
 from fastnn.layers.input_layer import Input, InputLayer
+from fastnn.layers.merging import Add, Concatenate
+from fastnn.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise
+from fastnn.layers.normalization import BatchNormalization, LayerNormalization
+from fastnn.layers.prelu_reshape import PReLU, Reshape
+from fastnn.layers.preprocessing import Normalization, Rescaling
 
 __all__ = ["Layer", "Dense", "Dropout", "Activation", "Flatten", "Input", "InputLayer",
-           "ReLU", "LeakyReLU", "ELU", "Softmax", "get", "serialize"]
+           "ReLU", "LeakyReLU", "ELU", "Softmax", "BatchNormalization",
+           "LayerNormalization", "Normalization", "Rescaling", "GaussianNoise",
+           "GaussianDropout", "AlphaDropout", "PReLU", "Reshape", "Concatenate", "Add", "get",
+           "serialize"]
 
 REGISTRY = Registry("layer", "config", classes=(Dense, Dropout, Activation, Flatten, ReLU,
-                                                LeakyReLU, ELU, Softmax), base=Layer)
+                                                LeakyReLU, ELU, Softmax, BatchNormalization,
+                                                LayerNormalization, Normalization, Rescaling,
+                                                GaussianNoise, GaussianDropout, AlphaDropout,
+                                                PReLU, Reshape, Concatenate, Add),
+                    base=Layer)
 
 
 def serialize(layer):

@@ -78,6 +78,10 @@ class Layer:
         self._params = []
         self._grads = []
         self._param_names = []
+        # non-trainable weights (moving statistics, adapted means): saved and restored
+        # with the parameters, never updated by an optimizer
+        self._state = []
+        self._state_names = []
 
     # -- subclass interface
     def build(self, input_shape):
@@ -116,7 +120,12 @@ class Layer:
 
     # -- Keras surface
     def __call__(self, x, training=False):
-        """Apply the layer to an array (building it on first use)."""
+        """Apply the layer to an array (building it on first use); on a symbolic tensor
+        (`Input(...)` or a layer's symbolic output) record the call in the graph and
+        return the output's symbolic tensor (fastnn.layers.symbolic)."""
+        from fastnn.layers.symbolic import call_symbolic, is_symbolic
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         backend = get_backend()
         from fastnn.config import floatx
         x = backend.asarray(x, dtype=self.dtype or floatx())
@@ -128,29 +137,40 @@ class Layer:
 
     @property
     def weights(self):
-        """The layer's parameter arrays (backend arrays, updated in place by training)."""
-        return list(self._params)
+        """The layer's weight arrays (backend arrays, updated in place by training): the
+        parameters, then any non-trainable weights (moving statistics)."""
+        return list(self._params) + list(self._state)
 
-    trainable_weights = weights
+    @property
+    def trainable_weights(self):
+        """The parameters an optimizer updates (none for a frozen layer)."""
+        return list(self._params) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        """The weights no optimizer updates: non-trainable state, and every parameter of
+        a frozen layer."""
+        return (list(self._params) if not self.trainable else []) + list(self._state)
 
     @property
     def weight_names(self):
         """The names of `weights`, in order ('kernel', 'bias', ...)."""
-        return list(self._param_names)
+        return list(self._param_names) + list(self._state_names)
 
     def get_weights(self):
-        """The parameters as NumPy arrays, in Keras' order."""
+        """The weights as NumPy arrays, in Keras' order."""
         backend = get_backend()
-        return [backend.to_numpy(p).copy() for p in self._params]
+        return [backend.to_numpy(p).copy() for p in self.weights]
 
     def set_weights(self, weights):
-        """Set the parameters from arrays shaped as `get_weights` returns them."""
+        """Set the weights from arrays shaped as `get_weights` returns them."""
         weights = list(weights)
-        if len(weights) != len(self._params):
-            raise ValueError(f"`weights` must be a list of {len(self._params)} arrays for "
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"`weights` must be a list of {len(mine)} arrays for "
                              f"layer {self.name!r}; got {len(weights)}")
         backend = get_backend()
-        for p, w, pname in zip(self._params, weights, self._param_names):
+        for p, w, pname in zip(mine, weights, self.weight_names):
             w = backend.asarray(w, dtype=p.dtype)
             if tuple(w.shape) != tuple(p.shape):
                 raise ValueError(f"`weights` for {self.name}/{pname} must have shape "
@@ -158,8 +178,12 @@ class Layer:
             p[...] = w
 
     def count_params(self):
-        """The number of scalars in the layer's parameters."""
-        return int(sum(p.size for p in self._params))
+        """The number of scalars in the layer's weights (non-trainable ones included)."""
+        return int(sum(p.size for p in self.weights))
+
+    def count_trainable_params(self):
+        """The number of scalars in `trainable_weights`."""
+        return int(sum(p.size for p in self.trainable_weights))
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"

@@ -59,13 +59,20 @@ class InputLayer:
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
           name=None, tensor=None, optional=False):
-    """The input of a model, as ``keras.Input(shape=...)``: an InputLayer to open a
-    `Sequential` with.
+    """The input of a model, as ``keras.Input(shape=...)``: a symbolic tensor
+    (fastnn.layers.symbolic.KerasTensor, with `.shape` (None, *shape)) to call layers on
+    for a functional `fastnn.Model`, or to open a `Sequential` with.
 
     Example:
         >>> from fastnn import layers, models
         >>> model = models.Sequential([layers.Input(shape=(8,)), layers.Dense(1)])
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                      batch_shape=batch_shape, name=name, input_tensor=tensor,
-                      optional=optional)
+    from fastnn.layers.symbolic import KerasTensor
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                       batch_shape=batch_shape, name=name, input_tensor=tensor,
+                       optional=optional)
+    if name is None:
+        from fastnn.layers.base import _unique_name
+        layer.name = _unique_name("input_layer")
+    return KerasTensor(layer.shape_per_sample, dtype=layer.dtype, name=layer.name,
+                       input_layer=layer, batch_size=layer.batch_size)

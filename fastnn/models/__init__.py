@@ -1,7 +1,11 @@
 """Models, as in ``keras.models``: Sequential, and reading models back."""
+from fastnn.models.functional import Model
 from fastnn.models.sequential import Sequential
 
-__all__ = ["Sequential", "load_model", "model_from_json", "save_model"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_json", "save_model"]
+
+# the model classes a model file or JSON may name
+MODEL_CLASSES = {"Sequential": Sequential, "Functional": Model, "Model": Model}
 
 
 def load_model(filepath, compile=True):
@@ -11,7 +15,7 @@ def load_model(filepath, compile=True):
         >>> model = fastnn.models.load_model("m.fnn")          # doctest: +SKIP
     """
     from fastnn import saving
-    return saving.load_model(filepath, compile=compile, model_class=Sequential)
+    return saving.load_model(filepath, compile=compile, model_class=MODEL_CLASSES)
 
 
 def save_model(model, filepath, overwrite=True):
@@ -32,7 +36,8 @@ def model_from_json(json_string):
     except (TypeError, ValueError) as exc:
         raise ValueError(f"`json_string` must be the JSON of model.to_json(); got invalid "
                          f"JSON ({exc})") from None
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        raise ValueError(f"`json_string` must describe a Sequential model; got class_name "
+    if not isinstance(spec, dict) or spec.get("class_name") not in MODEL_CLASSES:
+        raise ValueError(f"`json_string` must describe a Sequential or functional "
+                         f"model; got class_name "
                          f"{spec.get('class_name') if isinstance(spec, dict) else spec!r}")
-    return Sequential.from_config(spec.get("config"))
+    return MODEL_CLASSES[spec["class_name"]].from_config(spec.get("config"))

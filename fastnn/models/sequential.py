@@ -62,6 +62,8 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
     def add(self, layer):
         """Append a layer; an `Input(shape=...)` / `InputLayer` first sets the input
         shape (and builds the layers as they come), as in Keras 3."""
+        if getattr(layer, "input_layer", None) is not None:   # Input(...)'s tensor
+            layer = layer.input_layer
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(f"`layer` {layer!r} must come first, before any other "

@@ -142,7 +142,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
     batch_hooks = cbs.wants_train_batch_hooks()
     model._training_executor()
     logs = {}
-    for epoch in range(initial_epoch, epochs):
+    # a callback (BackupAndRestore) may have restored a run that reached a later epoch
+    for epoch in range(model.__dict__.pop("_initial_epoch", None) or initial_epoch, epochs):
         for metric in model._all_metrics():
             metric.reset_state()
         cbs.on_epoch_begin(epoch)
@@ -165,6 +166,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
             model.stop_training = True
         if model.stop_training:
             break
+    model._finalize_optimizer()   # Keras: the EMA weights, with use_ema
     cbs.on_train_end(logs)
     return history
 

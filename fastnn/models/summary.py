@@ -25,7 +25,7 @@ def summary_text(model, width=65):
                      + params.rjust(cols[2] - 1) + " │")
     lines.append("└" + "┴".join("─" * (c + 1) for c in cols) + "┘")
     total = model.count_params() if model.built else 0
-    trainable = sum(l.count_params() for l in model.layers if l.trainable) if model.built else 0
+    trainable = sum(l.count_trainable_params() for l in model.layers) if model.built else 0
     itemsize = model.weights[0].dtype.itemsize if model.built and model.weights else 4
     lines.append(f" Total params: {total:,} ({_fmt_bytes(total * itemsize)})")
     lines.append(f" Trainable params: {trainable:,} ({_fmt_bytes(trainable * itemsize)})")

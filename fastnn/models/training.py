@@ -98,6 +98,13 @@ class TrainingMixin:
             self._compile_program()
         return self.executor
 
+    def _finalize_optimizer(self):
+        """The end of fit: the optimizer's finalize_variable_values on the weights it
+        trains (with use_ema, Keras overwrites them by their moving averages)."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and hasattr(optimizer, "finalize_variable_values"):
+            optimizer.finalize_variable_values(self._training_executor().program.params)
+
     # ------------------------------------------------------------------ pieces
     def _forward(self, x, training, workspace):
         return self._current_executor().forward(x, training, workspace)
@@ -234,6 +241,8 @@ class TrainingMixin:
             self.training_seed = _random.next_seed()
         self.stop_training = False
         cbs.on_train_begin()
+        # a callback (BackupAndRestore) may have restored a run that reached this epoch
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         batch_hooks = cbs.wants_train_batch_hooks()
         self._training_executor()
         logs = {}
@@ -250,6 +259,7 @@ class TrainingMixin:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        self._finalize_optimizer()   # Keras: the EMA weights, with use_ema
         cbs.on_train_end(logs)
         return history
 

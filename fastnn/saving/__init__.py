@@ -16,10 +16,11 @@ A zip archive (JSON members deflated, arrays stored) with exactly these members:
     ``model``: ``{"class_name": "Sequential", "config": model.get_config()}``;
     ``dtype``: ``"float32"`` or ``"float64"``; ``weights``: one ``{"name", "shape",
     "dtype"}`` per array of ``get_weights()`` (kernel (in, out), then bias, layer by
-    layer). In a whole-model file also: ``compile`` (null, or the serialized optimizer,
-    loss and metric list), ``layer_state`` (``{dropout layer name: {"step": n}}``: the
-    training steps each Dropout layer has taken, which selects its next mask) and
-    ``optimizer_state`` (null, or ``{"iterations": n, "scalars": {...}, "slots":
+    layer; non-trainable weights such as moving statistics after a layer's parameters).
+    In a whole-model file also: ``compile`` (null, or the serialized optimizer, loss
+    and metric list), ``layer_state`` (``{dropout layer name: {"step": n}}``: the
+    training steps each Dropout or noise layer has taken, which selects its next mask)
+    and ``optimizer_state`` (null, or ``{"iterations": n, "scalars": {...}, "slots":
     [[slot names, sorted], ...] | null}``; ``scalars`` holds state such as Nadam's
     ``_u_product``).
 ``weights/0000.npy`` ...
@@ -169,6 +170,28 @@ def load_weights(model, filepath):
                 raise FormatError("the model must be built (give the first layer an "
                                   "input_shape) before loading weights into it")
             model.set_weights(_state.read_weights(arch, _state.weight_shapes(model, doc)))
+    except FormatError as exc:
+        raise _fault(repr(filepath), exc) from None
+
+
+def restore_training_state(model, filepath):
+    """Restore into `model` (built and compiled as the model that wrote `filepath` with
+    `save`) the file's weights and training state: the optimizer's slots, iterations
+    and scalars, the Dropout layers' step counters and the shuffling `training_seed`,
+    so that its training continues bit for bit (fastnn.callbacks.BackupAndRestore)."""
+    filepath = _check_path(filepath)
+    try:
+        with open(filepath, "rb") as f, _archive.Archive(f) as arch:
+            _state.check_meta(arch.json("fastnn.json"), "model")
+            doc = arch.json("model.json")
+            _schema.check_document(doc)
+            # the Dropout layers' counters by position, as the weights (a model built
+            # again has layers of other automatic names)
+            saved = doc.get("layer_state")
+            steps = [layer.name for layer in model.layers if hasattr(layer, "step")]
+            if isinstance(saved, dict) and len(saved) == len(steps):
+                doc = dict(doc, layer_state=dict(zip(steps, saved.values())))
+            _state.restore(model, doc, arch)
     except FormatError as exc:
         raise _fault(repr(filepath), exc) from None
 

@@ -19,7 +19,7 @@ def _member(prefix, index):
 
 
 def _trainable_params(model):
-    return [p for layer in model.layers if layer.trainable for p in layer.weights]
+    return [p for layer in model.layers if layer.trainable for p in layer._params]
 
 
 # ---------------------------------------------------------------------------- gather
@@ -50,7 +50,8 @@ def gather(model, contents):
     names = [f"{layer.name}/{pname}" for layer in model.layers
              for pname in layer.weight_names] if model.built else []
     arrays = {_member("weights", i): npy_bytes(w) for i, w in enumerate(weights)}
-    doc = {"model": {"class_name": type(model).__name__, "config": model.get_config()},
+    class_name = getattr(type(model), "saved_class_name", type(model).__name__)
+    doc = {"model": {"class_name": class_name, "config": model.get_config()},
            "dtype": _dtype(model),
            "weights": [{"name": n, "shape": list(w.shape), "dtype": str(w.dtype)}
                        for n, w in zip(names, weights)]}
@@ -97,10 +98,15 @@ def _int(value, what, maximum=MAX_COUNT):
 
 def build_model(doc, model_class):
     """A new `model_class` model from the 'model.json' member: architecture and compile
-    settings (the file must name that class)."""
+    settings (the file must name that class; `model_class` may be a dict of classes
+    by the class_name they read)."""
     spec = doc.get("model")
-    if not isinstance(spec, dict) or spec.get("class_name") != model_class.__name__:
-        raise FormatError(f"model class_name must be {model_class.__name__!r}; got "
+    classes = model_class if isinstance(model_class, dict) else \
+        {model_class.__name__: model_class}
+    model_class = classes.get(spec.get("class_name")) if isinstance(spec, dict) else None
+    if model_class is None:
+        names = " or ".join(repr(n) for n in classes)
+        raise FormatError(f"model class_name must be {names}; got "
                           f"{spec.get('class_name') if isinstance(spec, dict) else spec!r}")
     dtype = doc.get("dtype")
     if dtype not in ("float32", "float64"):
