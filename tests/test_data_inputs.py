@@ -1,5 +1,6 @@
 """fit / evaluate / predict on data that is not one in-memory array: generators,
 PyDataset-like objects, pandas objects and numpy.memmap files (Keras 3 semantics)."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -8,6 +9,7 @@ import warnings
 import numpy
 import pytest
 
+import fastnn
 from fastnn import layers, models
 from fastnn.callbacks import Callback
 
@@ -250,8 +252,11 @@ def test_a_memmap_larger_than_the_memory_used_streams(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("reads VmHWM from /proc")
     path = tmp_path / "x.f32"
+    # the interpreter imports fastnn as this test session does, not the sources in cwd
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
     done = subprocess.run([sys.executable, "-c", MEMMAP_SCRIPT, str(path)], check=True,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env,
+                          cwd=tmp_path)
     before, after = map(int, done.stdout.split())
     file_mib = path.stat().st_size / 2**20
     growth_mib = (after - before) / 1024

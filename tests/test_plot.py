@@ -1,6 +1,7 @@
 """Tests of fastnn.plot: every picture builds, is labelled, shows the data, and saves."""
 import os
 import subprocess
+import tempfile
 import sys
 
 import numpy as np
@@ -263,5 +264,5 @@ def test_plotting_needs_matplotlib_only_when_called():
             "    print(e)\n")
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True)
+                         env=env, check=True, cwd=tempfile.gettempdir())
     assert out.stdout.strip() == "fastnn.plot needs matplotlib: pip install fastnn[plot]"
