@@ -46,7 +46,30 @@ class LearningRateSchedule(Configurable):
         raise NotImplementedError
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _PeriodDecay(LearningRateSchedule):
+    """A rate that is a function of p = step / decay_steps (floored with `staircase`):
+    the arguments, checks and config ExponentialDecay and InverseTimeDecay share."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
+        self.decay_rate = _number(decay_rate, "decay_rate")
+        self.staircase, self.name = bool(staircase), name
+
+    def __call__(self, step):
+        p = _step(step) / self.decay_steps
+        return self._rate(math.floor(p) if self.staircase else p)
+
+    def _rate(self, p):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_PeriodDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with `staircase`
     the exponent is floored, so the rate drops every `decay_steps` steps.
 
@@ -65,21 +88,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
-        self.decay_rate = _number(decay_rate, "decay_rate")
-        self.staircase, self.name = bool(staircase), name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _rate(self, p):
         return self.initial_learning_rate * self.decay_rate ** p
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -175,7 +187,7 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_PeriodDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with `staircase`
     the ratio ``step / decay_steps`` is floored.
 
@@ -194,21 +206,10 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
-        self.decay_rate = _number(decay_rate, "decay_rate")
-        self.staircase, self.name = bool(staircase), name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _rate(self, p):
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PolynomialDecay(LearningRateSchedule):
