@@ -8,7 +8,7 @@ Example:
 """
 from fastnn._info import __version__
 
-from fastnn import (activations, callbacks, config, initializers, layers, losses, metrics,
+from fastnn import (activations, callbacks, config, constraints, initializers, layers, losses, metrics,
                     models, ops, optimizers, regularizers, schedules, utils)
 from fastnn._info import show_config
 from fastnn._threads import get_num_threads, set_num_threads, threads
@@ -16,7 +16,7 @@ from fastnn.backend import get_backend, set_backend, use_backend
 from fastnn.layers import Input
 from fastnn.models import Model, Sequential
 
-__all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets", "explain",
+__all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "config", "constraints", "datasets", "explain",
            "get_backend", "get_num_threads", "initializers", "layers", "losses", "metrics",
            "models", "ops", "optimizers", "plot", "regularizers", "saving", "schedules", "set_backend",
            "set_num_threads", "show_config", "threads", "use_backend", "utils"]

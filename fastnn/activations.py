@@ -93,7 +93,65 @@ def serialize(activation):
     return get(activation).get_config()
 
 
+class _KerasFunction(ActivationSpec):
+    """The module-level spec of relu, leaky_relu, elu and gelu: called on an array it also
+    takes Keras 3's keyword arguments of ``keras.activations.<name>`` (forward only)."""
+
+    def __call__(self, x, *args, **kwargs):
+        if not args and not kwargs:
+            return super().__call__(x)
+        return _KERAS_CALLS[self.name](x, *args, **kwargs)
+
+
+def _numpy(x):
+    from fastnn.backend import get_backend
+    x = get_backend().to_numpy(get_backend().asarray(x))
+    return x if x.dtype.kind == "f" else x.astype("float64")
+
+
+def _relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras 3's relu: x above `threshold` (0 at or below it), clipped to [0, max_value],
+    minus negative_slope * max(threshold - x, 0)."""
+    negative_slope = _validation.real(negative_slope, "negative_slope")
+    threshold = _validation.real(threshold, "threshold")
+    if max_value is None and threshold == 0:
+        return ActivationSpec(_LEAKY_RELU if negative_slope else _RELU, negative_slope)(x)
+    import numpy
+    x = _numpy(x)
+    negative = numpy.maximum(threshold - x, 0) if negative_slope else None
+    out = x * (x > threshold) if threshold != 0 else numpy.maximum(x, 0)
+    if max_value is not None:
+        out = numpy.clip(out, 0, _validation.real(max_value, "max_value"))
+    if negative is not None:
+        out = out - negative_slope * negative
+    return out.astype(x.dtype, copy=False)
+
+
+def _leaky_relu(x, negative_slope=0.2):
+    return ActivationSpec(_LEAKY_RELU, _validation.real(negative_slope, "negative_slope"))(x)
+
+
+def _elu(x, alpha=1.0):
+    return ActivationSpec(_ELU, _validation.real(alpha, "alpha"))(x)
+
+
+def _gelu(x, approximate=False):
+    """Keras 3's gelu; approximate=True is the tanh form
+    0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), computed in NumPy."""
+    if not approximate:
+        return ActivationSpec(_GELU)(x)
+    import numpy
+    x = _numpy(x)
+    c = numpy.sqrt(2.0 / numpy.pi)
+    return (0.5 * x * (1.0 + numpy.tanh(c * (x + 0.044715 * x ** 3)))).astype(x.dtype,
+                                                                                copy=False)
+
+
+_KERAS_CALLS = dict(relu=_relu, leaky_relu=_leaky_relu, elu=_elu, gelu=_gelu)
+_RELU, _LEAKY_RELU, _ELU, _GELU = _KERAS_CALLS
+
 # fastnn.activations.relu, ... (and the aliases, swish): one spec per row of the table
-globals().update({name: ActivationSpec(name) for name in _TABLE})
+globals().update({name: (_KerasFunction if name in _KERAS_CALLS else ActivationSpec)(name)
+                  for name in _TABLE})
 globals().update({alias: globals()[name]
                   for alias, name in _codes.ACTIVATION_ALIASES.items()})

@@ -7,7 +7,7 @@ gradient with respect to the logits is simply p - y, stable for any logit.
 """
 import numpy
 
-from fastnn import _validation
+from fastnn import _custom_loss, _validation
 from fastnn._registry import Configurable, Registry
 from fastnn.backend import get_backend
 from fastnn.backend.reference import (BCE, CCE, COSINE, HINGE, HUBER, KLD, LOG_COSH, MAE,
@@ -26,17 +26,30 @@ REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sam
 
 
 class Loss(Configurable):
-    """Base class: a named loss with a kernel code and Keras' reduction."""
+    """Base class: a named loss with a kernel code and Keras' reduction.
+
+    A loss of your own subclasses it with ``call(self, y_true, y_pred)``, the per-sample
+    losses (shape (n_samples,)), as in Keras, and, since fastnn has no automatic
+    differentiation, ``gradient(self, y_true, y_pred)``: d call(...)[i] / d y_pred[i] for
+    each sample i, shaped as y_pred (training without it raises an error naming it). Both
+    get float64 NumPy arrays of shape (n_samples, n_outputs) and run in NumPy on the
+    layer-by-layer path; sample and class weights and the reduction apply as for the
+    built-in losses (training reduces by sum_over_batch_size). A plain function
+    ``loss=fn`` is accepted when it has a ``fn.gradient(y_true, y_pred)`` attribute.
+    """
 
     kind = None
     sparse = False
+    call = _custom_loss._no_call
+    gradient = _custom_loss._no_gradient
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a str; got {name!r}")
         if not any(reduction is r or reduction == r for r in REDUCTIONS):
             raise ValueError(f"`reduction` must be one of {REDUCTIONS}; got {reduction!r}")
-        self.name = name or _SNAKE[type(self).__name__]
+        self.name = name or _SNAKE.get(type(self).__name__) or "".join(
+            "_" + c.lower() if c.isupper() else c for c in type(self).__name__).lstrip("_")
         self.reduction = reduction
 
     def kernel(self, last_activation):
@@ -64,10 +77,12 @@ class Loss(Configurable):
         if w is not None:
             w = backend.asarray(numpy.ascontiguousarray(w, dtype=dtype))
         kind, _ = self.kernel(None)
+        run = (backend.loss_grad if kind is not None else lambda _kind, _param, *args, **kw:
+               _custom_loss.value_and_grad(self, backend, *args, **kw))
         if self.reduction in ("sum_over_batch_size", "mean"):
-            return backend.loss_grad(kind, self._param(), pred, target, w)
+            return run(kind, self._param(), pred, target, w)
         rows = backend.xp.zeros(pred.shape[0], dtype=numpy.float64)
-        backend.loss_grad(kind, self._param(), pred, target, w, row_loss=rows)
+        run(kind, self._param(), pred, target, w, row_loss=rows)
         rows = numpy.asarray(rows.get() if hasattr(rows, "get") else rows)
         if self.reduction in (None, "none"):
             return rows.astype(dtype)
@@ -282,7 +297,12 @@ REGISTRY = Registry("loss", "loss", _NAMES, base=Loss)
 
 
 def get(identifier):
-    """The loss named `identifier` (a Keras name), or `identifier` if it is a Loss."""
+    """The loss named `identifier` (a Keras name), or `identifier` if it is a Loss; a
+    function becomes a Loss (this module's own ones their class; see Loss for yours)."""
+    if callable(identifier) and not isinstance(identifier, (str, dict, Loss, type)):
+        if globals().get(getattr(identifier, "__name__", None)) is identifier:
+            return get(identifier.__name__)        # fastnn.losses' own functions
+        return _custom_loss.from_function(identifier, Loss)
     loss = REGISTRY.get(identifier)
     if isinstance(identifier, str) and identifier.lower() in ("mse", "mae"):
         loss.name = identifier.lower()

@@ -50,6 +50,9 @@ def why_not_compiled(program):
     """Why the compiled training loop cannot run `program` (a sentence), or None."""
     if not program.layers:
         return "the model has no layers"
+    if program.loss is not None and program.loss_kind is None:
+        return (f"loss {program.loss.name!r} is the user's own Python (its `call` and "
+                f"`gradient` run in NumPy)")
     ops = compiled_ops(program.layers)
     if isinstance(ops, str):
         return ops
@@ -61,6 +64,12 @@ def why_not_compiled(program):
         # a row-wise softmax is supported only as the last op, fused into the loss
         if act is not None and act.code < 0 and not (i == len(ops) - 1 and program.fused):
             return f"layer {layer.name!r} has a row-wise {act.name} inside"
+    for layer in program.layers:
+        if (getattr(layer, "kernel_constraint", None) is not None
+                or getattr(layer, "bias_constraint", None) is not None):
+            return f"layer {layer.name!r} has a constraint"
+        if getattr(layer, "activity_regularizer", None) is not None:
+            return f"layer {layer.name!r} has an activity regularizer"
     optimizer = program.optimizer
     if optimizer is not None and not optimizer.updates_in_one_call(program.regularizers):
         return (f"{type(optimizer).__name__}'s update or a regularizer is the user's own "

@@ -11,6 +11,7 @@ import contextlib
 
 import numpy
 
+from fastnn._custom_loss import value_and_grad
 from fastnn._threads import get_num_threads, threads
 
 
@@ -63,7 +64,16 @@ class LayerExecutor:
         `w`), as the training step computes it: from the logits where it is fused."""
         program = self.program
         pred = program.layers[-1]._z if program.fused else out
-        return self.backend.loss_grad(program.loss_kind, program.loss_param, pred, y, w)
+        return self._loss_grad(pred, y, w)
+
+    def _loss_grad(self, pred, y, w, grad=None):
+        """The backend's loss kernel, or the NumPy `call` / `gradient` of a user's own
+        Loss (which has no kernel code)."""
+        program = self.program
+        if program.loss_kind is None:
+            return value_and_grad(program.loss, self.backend, pred, y, w, grad)
+        return self.backend.loss_grad(program.loss_kind, program.loss_param, pred, y, w,
+                                      grad)
 
     # ------------------------------------------------------------------ training
     def train_step(self, x, y, w, workspace):
@@ -72,10 +82,15 @@ class LayerExecutor:
         out = self.forward(x, True, workspace)
         pred = program.layers[-1]._z if program.fused else out
         grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
-        loss = backend.loss_grad(program.loss_kind, program.loss_param, pred, y, w, grad)
+        loss = self._loss_grad(pred, y, w, grad)
         loss += program.regularization_loss()
+        loss += sum(l.activity_loss() for l in program.layers if hasattr(l, "activity_loss"))
         self.backward(grad, workspace)
         program.optimizer.apply(program.params, program.grads)
+        # as in Keras, constraints project the weights after the update
+        for layer in program.layers:
+            if layer.trainable and hasattr(layer, "apply_constraints"):
+                layer.apply_constraints()
         return loss, out
 
     def train_steps(self, data, order, first_row, n_steps, batch_size, n_threads,

@@ -1,5 +1,5 @@
 """Dense: y = activation(x @ kernel + bias), as ``keras.layers.Dense``."""
-from fastnn import _validation, activations, initializers, regularizers
+from fastnn import _validation, activations, constraints, initializers, regularizers
 from fastnn.backend import get_backend
 from fastnn.layers.base import Layer
 
@@ -16,6 +16,10 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: initializer names or objects
             (default 'glorot_uniform' and 'zeros', as in Keras).
         kernel_regularizer, bias_regularizer: optional regularizers.
+        activity_regularizer: an optional regularizer of the layer's outputs; as in
+            Keras 3 its penalty is divided by the batch size.
+        kernel_constraint, bias_constraint: optional fastnn.constraints, applied to the
+            weights after each optimizer update.
         input_shape, input_dim: the input width, for the first layer of a model.
 
     Example:
@@ -29,7 +33,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, input_dim=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, input_dim=None, **kwargs):
         if input_dim is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (_validation.positive_int(input_dim, "input_dim"),)
         super().__init__(**kwargs)
@@ -41,6 +46,10 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer or "glorot_uniform")
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self._activity_loss, self._activity_on = 0.0, False
         self.keep_preact = False  # set by the model when the loss fuses this activation
         self.kernel = self.bias = None
 
@@ -78,6 +87,10 @@ class Dense(Layer):
         backend.dense_forward(x, self.kernel, self.bias, self.activation, out=y, preact=z)
         # what backward needs: references only, so inference pays nothing for it
         self._x, self._y, self._z = x, y, z
+        # the activity penalty joins the loss (and its gradient) of training steps only
+        self._activity_on = self.activity_regularizer is not None and bool(training)
+        if self._activity_on:
+            self._activity_loss = self.activity_regularizer(y) / max(int(y.shape[0]), 1)
         return y
 
     def fusable_activation(self):
@@ -90,6 +103,15 @@ class Dense(Layer):
     def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
                  param_grads=True):
         backend = get_backend()
+        if self._activity_on:
+            # d (penalty(y) / batch) / d y joins the gradient of the outputs (through
+            # act' where `grad` is already d loss / d z)
+            extra = self.activity_regularizer.add_gradient(
+                self._y, backend.xp.zeros_like(self._y)) / max(int(self._y.shape[0]), 1)
+            if grad_is_dz and self.activation.name != "linear":
+                saved = self._z if self.activation.needs_z else self._y
+                extra = backend.activation_backward(self.activation, extra, saved)
+            grad = grad + extra
         if grad_is_dz or self.activation.name == "linear":
             dz = grad
         else:
@@ -119,6 +141,18 @@ class Dense(Layer):
             found.append(self.bias_regularizer(self.bias))
         return found
 
+    def apply_constraints(self):
+        """Projects the kernel and bias with their constraints, in place (run after each
+        optimizer update)."""
+        for weight, constraint in ((self.kernel, self.kernel_constraint),
+                                   (self.bias, self.bias_constraint)):
+            if constraint is not None and weight is not None:
+                weight[...] = constraint(weight)
+
+    def activity_loss(self):
+        """The activity penalty of the last training forward pass (a float)."""
+        return self._activity_loss if self._activity_on else 0.0
+
     def regularization_loss(self):
         """The layer's weight penalties, summed (a float)."""
         return sum(self.regularization_losses(), 0.0)
@@ -130,7 +164,10 @@ class Dense(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint)}
 
     def __repr__(self):
         return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"

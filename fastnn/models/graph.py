@@ -118,6 +118,17 @@ class GraphLayer(Layer):
     def regularization_loss(self):
         return sum(self.regularization_losses(), 0.0)
 
+    def activity_loss(self):
+        """The inner layers' activity penalties of the last training forward pass."""
+        return sum((l.activity_loss() for l in self.inner_layers
+                    if hasattr(l, "activity_loss")), 0.0)
+
+    def apply_constraints(self):
+        """Applies the trainable inner layers' weight constraints (after an update)."""
+        for layer in self.inner_layers:
+            if layer.trainable and hasattr(layer, "apply_constraints"):
+                layer.apply_constraints()
+
     # ------------------------------------------------------------------ running
     def forward(self, x, training, workspace):
         values, start = {}, 0

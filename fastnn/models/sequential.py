@@ -15,7 +15,8 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
     """A model made of layers applied one after another.
 
     Args:
-        layers: a list of layers (or add them with `add`).
+        layers: a list of layers (or add them with `add`); a Sequential among them is
+            flattened into its layers, which stay shared with it (see `add`).
         name: the model's name.
 
     Example:
@@ -61,9 +62,13 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
 
     def add(self, layer):
         """Append a layer; an `Input(shape=...)` / `InputLayer` first sets the input
-        shape (and builds the layers as they come), as in Keras 3."""
+        shape (and builds the layers as they come), as in Keras 3. A Sequential given
+        as a layer is spliced in: its layers (the same objects, which share their weights
+        with it) are appended one by one, and `layers` lists them flattened."""
         if getattr(layer, "input_layer", None) is not None:   # Input(...)'s tensor
             layer = layer.input_layer
+        if isinstance(layer, Sequential):
+            return self._add_model(layer)
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(f"`layer` {layer!r} must come first, before any other "
@@ -83,6 +88,20 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         shape = self._declared_input_shape()
         if shape is not None:
             self._build_with_dtype((None,) + shape)
+
+    def _add_model(self, model):
+        """Splice in the layers of the Sequential `model` (the same layer objects, so
+        training this model trains `model`'s weights); its Input comes along when this
+        model has no layer yet. `layers` lists the spliced layers one by one."""
+        if not model._layers:
+            raise ValueError(f"`layer` {model!r} is a Sequential without layers; add its "
+                             f"layers before adding it to another model")
+        if model is self:
+            raise ValueError("a Sequential cannot be added to itself")
+        if model._input_layer is not None and not self._layers and self._input_layer is None:
+            self._input_layer = model._input_layer
+        for inner in model._layers:
+            self.add(inner)
 
     def _declared_input_shape(self):
         """One sample's shape from the Input or the first layer's input_shape, or None."""
