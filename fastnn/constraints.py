@@ -6,7 +6,7 @@ program with constraints trains layer by layer). The norm-based constraints divi
 ``norm + 1e-7``, Keras' epsilon.
 """
 from fastnn import _validation
-from fastnn._registry import Registry
+from fastnn._registry import Configurable, Registry
 
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_norm",
            "non_neg", "unit_norm", "min_max_norm", "get", "serialize"]
@@ -14,7 +14,7 @@ __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_nor
 EPSILON = 1e-7
 
 
-class Constraint:
+class Constraint(Configurable):
     """Base class: `constraint(w)` returns the constrained weights (a new array)."""
 
     def __call__(self, w):
@@ -23,15 +23,6 @@ class Constraint:
     def get_config(self):
         """JSON-safe constructor arguments."""
         return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """`cls(**config)`."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _norms(w, axis):
