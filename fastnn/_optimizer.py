@@ -240,17 +240,19 @@ class Optimizer:
         if len(regs) != len(params):
             raise ValueError(f"`regularizers` must hold one entry per parameter "
                              f"({len(params)}); got {len(regs)}")
-        if not self.updates_in_one_call(regs):
-            return None
-        l1 = [r.l1 if r is not None else 0.0 for r in regs]
-        l2 = [r.l2 if r is not None else 0.0 for r in regs]
+        l1 = [getattr(r, "l1", 0.0) if r is not None else 0.0 for r in regs]
+        l2 = [getattr(r, "l2", 0.0) if r is not None else 0.0 for r in regs]
         clip = self._clip_setting()
         cached = self.__dict__.get("_group")
-        key = (tuple(map(id, params)), tuple(map(id, grads)), tuple(l1), tuple(l2), clip)
+        # everything the answer depends on: it is asked for at every run of steps
+        key = (backend, tuple(map(id, params)), tuple(map(id, grads)),
+               tuple(map(type, regs)), tuple(l1), tuple(l2), clip)
         if cached is not None and cached[0] == key:
             return cached[2]
-        slots = [[s[name] for s in self._slots] for name in self.group_slots]
-        group = backend.param_group(list(params), list(grads), slots, l1, l2, *clip)
+        group = None
+        if self.updates_in_one_call(regs):
+            slots = [[s[name] for s in self._slots] for name in self.group_slots]
+            group = backend.param_group(list(params), list(grads), slots, l1, l2, *clip)
         # the arrays are held here, so their ids cannot be reused while cached
         self._group = (key, (tuple(params), tuple(grads)), group)
         return group

@@ -252,3 +252,16 @@ def test_fit_on_the_compiled_step_matches_the_reference(name, case, dtype):
     for ref, got in zip(ref_w, got_w):
         np.testing.assert_allclose(got, ref, **tol)
     np.testing.assert_allclose(got_loss, ref_loss, **tol)
+
+
+def test_the_cached_group_belongs_to_its_backend():
+    """A model trained on cpu and then stepped on the reference backend is updated by
+    the reference's own per-parameter code, not by the compiled group cached on cpu."""
+    model = models.Sequential([layers.Dense(2, input_shape=(3,))])
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    params, grads = model.program.params, model.program.grads
+    assert model.optimizer.param_group(params, grads) is not None
+    with fastnn.use_backend("reference"):
+        assert model.optimizer.param_group(params, grads) is None
+    assert model.optimizer.param_group(params, grads) is not None
