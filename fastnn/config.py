@@ -1,8 +1,9 @@
 """Global numeric settings, named as in ``keras.config``."""
+import contextlib
 
 _state = {"floatx": "float32", "epsilon": 1e-7}
 
-__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon"]
+__all__ = ["floatx", "set_floatx", "floatx_scope", "epsilon", "set_epsilon"]
 
 
 def floatx():
@@ -20,6 +21,25 @@ def set_floatx(value):
     if value not in ("float32", "float64"):
         raise ValueError(f"`value` must be 'float32' or 'float64'; got {value!r}")
     _state["floatx"] = value
+
+
+@contextlib.contextmanager
+def floatx_scope(value):
+    """`floatx()` is `value` inside the block (None: unchanged), as before after it.
+
+    Example:
+        >>> import fastnn
+        >>> with fastnn.config.floatx_scope("float64"):
+        ...     fastnn.config.floatx()
+        'float64'
+    """
+    previous = floatx()
+    if value is not None:
+        set_floatx(value)
+    try:
+        yield
+    finally:
+        _state["floatx"] = previous
 
 
 def epsilon():

@@ -3,10 +3,6 @@ error: each case ends in a correct result or a ValueError / TypeError naming the
 argument."""
 import io
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import zipfile
 
 import numpy
@@ -16,6 +12,7 @@ import fastnn
 from fastnn import _threads
 from fastnn.layers import Dense, Dropout
 from fastnn.models import Sequential, load_model
+from session_python import run_python
 
 
 # ------------------------------------------------------------------------ threads
@@ -45,13 +42,8 @@ def test_a_huge_omp_num_threads_is_capped():
             "assert fastnn.get_num_threads() <= _threads.MAX_THREADS\n"
             "x = numpy.ones((1000, 100), numpy.float32)\n"
             "fastnn.get_backend().activation_forward(x, fastnn.activations.get('tanh'))\n")
-    # the interpreter imports fastnn as this test session does (an installed copy, or
-    # the in-place build), not the sources under the current directory
-    env = dict(os.environ, OMP_NUM_THREADS="1000000",
-               PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         timeout=120, cwd=tempfile.gettempdir())
-    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    run = run_python(code, timeout=120, OMP_NUM_THREADS="1000000")
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 # ------------------------------------------------------------------------- losses

@@ -1,7 +1,5 @@
 """fit / evaluate / predict on data that is not one in-memory array: generators,
 PyDataset-like objects, pandas objects and numpy.memmap files (Keras 3 semantics)."""
-import os
-import subprocess
 import sys
 import textwrap
 import warnings
@@ -9,9 +7,9 @@ import warnings
 import numpy
 import pytest
 
-import fastnn
 from fastnn import layers, models
 from fastnn.callbacks import Callback
+from session_python import run_python
 
 RNG = numpy.random.default_rng(0)
 X = RNG.normal(size=(200, 8)).astype(numpy.float32)
@@ -252,11 +250,7 @@ def test_a_memmap_larger_than_the_memory_used_streams(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("reads VmHWM from /proc")
     path = tmp_path / "x.f32"
-    # the interpreter imports fastnn as this test session does, not the sources in cwd
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
-    done = subprocess.run([sys.executable, "-c", MEMMAP_SCRIPT, str(path)], check=True,
-                          capture_output=True, text=True, timeout=300, env=env,
-                          cwd=tmp_path)
+    done = run_python(MEMMAP_SCRIPT, path, cwd=tmp_path, check=True)
     before, after = map(int, done.stdout.split())
     file_mib = path.stat().st_size / 2**20
     growth_mib = (after - before) / 1024

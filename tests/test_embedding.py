@@ -3,7 +3,6 @@ fork; threadpoolctl; errors that raise without printing; the portable kernels.""
 import glob
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -14,14 +13,12 @@ import pytest
 import fastnn
 from fastnn.layers import Dense, Dropout
 from fastnn.models import Sequential
+from session_python import run_python
 
 
 def _run_python(code, tmp_path, **env_vars):
     """Run `code` in a fresh interpreter that imports fastnn as this test session does."""
-    root = os.path.dirname(os.path.dirname(fastnn.__file__))
-    env = dict(os.environ, PYTHONPATH=root, **env_vars)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, check=True)
+    return run_python(code, cwd=tmp_path, check=True, **env_vars)
 
 
 def test_import_is_quiet_light_and_starts_no_threads(tmp_path):

@@ -1,15 +1,12 @@
 """fit / evaluate / predict semantics where fastnn follows Keras 3: each number here is
 computed by hand or by NumPy from the model's own weights, not by fastnn."""
-import os
-import subprocess
-import tempfile
-import sys
 
 import numpy
 import pytest
 
 import fastnn
 from fastnn import callbacks, layers, metrics, models, optimizers
+from session_python import run_python
 
 BACKENDS = ["cpu", "reference"]
 
@@ -227,11 +224,7 @@ def test_gemm_buffers_that_cannot_be_allocated_raise_memory_error():
 def test_a_misspelled_fastnn_isa_is_an_error(value, message):
     pytest.importorskip("fastnn._kernels.compiled")
     code = "import fastnn, numpy; fastnn.ops.matmul(numpy.ones((2, 2)), numpy.ones((2, 2)))"
-    # the interpreter imports fastnn as this test session does, not the sources in cwd
-    root = os.path.dirname(os.path.dirname(fastnn.__file__))
-    env = dict(os.environ, FASTNN_ISA=value, PYTHONPATH=root)
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=120, cwd=tempfile.gettempdir())
+    run = run_python(code, timeout=120, FASTNN_ISA=value)
     assert run.returncode != 0
     assert "FASTNN_ISA" in run.stderr and message in run.stderr and value in run.stderr
 

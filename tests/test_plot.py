@@ -1,8 +1,5 @@
 """Tests of fastnn.plot: every picture builds, is labelled, shows the data, and saves."""
 import os
-import subprocess
-import tempfile
-import sys
 
 import numpy as np
 import pytest
@@ -10,6 +7,7 @@ import pytest
 import fastnn
 from fastnn.layers import Dense, Dropout
 from fastnn.models import Sequential
+from session_python import run_python
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +260,5 @@ def test_plotting_needs_matplotlib_only_when_called():
             "    fastnn.plot.plot_history({'loss': [1.0]})\n"
             "except ImportError as e:\n"
             "    print(e)\n")
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True, cwd=tempfile.gettempdir())
+    out = run_python(code, check=True)
     assert out.stdout.strip() == "fastnn.plot needs matplotlib: pip install fastnn[plot]"

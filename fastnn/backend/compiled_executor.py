@@ -12,7 +12,7 @@ softmax) runs layer by layer on the compiled kernels instead, and says so in its
 import numpy
 
 from fastnn._kernels import compiled as _k
-from fastnn.backend.executor import LayerExecutor
+from fastnn.backend.executor import LayerExecutor, flat_rows
 from fastnn.backend.reference import CCE, SOFTMAX_CCE
 
 MAX_DROPOUT_LAYERS = 64  # the plan's fixed array of Philox steps
@@ -126,9 +126,8 @@ class CompiledExecutor(LayerExecutor):
     def train_steps(self, data, order, first_row, n_steps, batch_size, n_threads,
                     workspace, keep_outputs):
         x = data[0]
-        if self.compiled and type(x) is numpy.ndarray and x.ndim > 2 and \
-                x.flags.c_contiguous:
-            data = (x.reshape(len(x), -1),) + tuple(data[1:])   # samples as flat rows
+        if self.compiled and type(x) is numpy.ndarray and x.flags.c_contiguous:
+            data = (flat_rows(x),) + tuple(data[1:])   # samples as flat rows
         if not self._runs_compiled(data):
             return super().train_steps(data, order, first_row, n_steps, batch_size,
                                        n_threads, workspace, keep_outputs)

@@ -78,7 +78,7 @@ class LayerExecutor:
     # ------------------------------------------------------------------ training
     def train_step(self, x, y, w, workspace):
         """One training step on the batch (x, y, w): returns (loss, outputs)."""
-        program, backend = self.program, self.backend
+        program = self.program
         out = self.forward(x, True, workspace)
         pred = program.layers[-1]._z if program.fused else out
         grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
@@ -124,10 +124,7 @@ class LayerExecutor:
         backend = self.backend
         xb, yb, wb = data
         rows = workspace.buffer(self, "x", (len(idx),) + xb.shape[1:], xb.dtype)
-        if xb.ndim == 2:
-            backend.take_rows(xb, idx, out=rows)
-        else:
-            backend.take_rows(xb.reshape(len(xb), -1), idx, out=rows.reshape(len(idx), -1))
+        backend.take_rows(flat_rows(xb), idx, out=flat_rows(rows))
         if yb.ndim == 1:
             by = workspace.buffer(self, "y1", (len(idx),), yb.dtype)
             by[...] = yb[idx]
@@ -147,3 +144,8 @@ class LayerExecutor:
         inference layer by layer (see forward)."""
         return None
 
+
+def flat_rows(x):
+    """`x` as (n_samples, n_features) rows: samples of any shape flattened (a view of a
+    C-contiguous array), as the layers after a Flatten and the compiled calls read them."""
+    return x if x.ndim == 2 else x.reshape(len(x), -1)

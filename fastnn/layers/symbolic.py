@@ -59,15 +59,8 @@ def call_symbolic(layer, x):
     arg = shapes if many else shapes[0]
     dtype = next((t.dtype for t in tensors if t.dtype is not None), None)
     if not layer.built:
-        if dtype is not None and layer.dtype is None:
-            from fastnn import config
-            previous = config.floatx()
-            config.set_floatx(dtype)
-            try:
-                layer.build(arg)
-            finally:
-                config.set_floatx(previous)
-        else:
+        from fastnn import config
+        with config.floatx_scope(dtype if layer.dtype is None else None):
             layer.build(arg)
     out = KerasTensor(layer.compute_output_shape(arg), dtype=dtype, name=layer.name,
                       layer=layer, inputs=tensors, batch_size=tensors[0].shape[0])

@@ -15,6 +15,7 @@ from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, ProgbarLogger
 from fastnn.layers.base import Workspace
+from fastnn.backend.executor import flat_rows
 from fastnn.backend.program import Program
 from fastnn.models import data_adapters, fit_data, streaming
 from fastnn import _validation
@@ -191,7 +192,7 @@ class InferenceMixin:
             return None
         plan, out_shape = serve[3], serve[4]
         out = numpy.empty(out_shape, x.dtype)
-        bad = plan.infer(_rows(x), out, 1 if plan.single_thread else get_num_threads(),
+        bad = plan.infer(flat_rows(x), out, 1 if plan.single_thread else get_num_threads(),
                          True)
         if bad:
             raise _validation.not_finite("x", bad)
@@ -216,7 +217,7 @@ class InferenceMixin:
             if plan is not None:
                 out = numpy.empty((len(x), plan.output.shape[1]), x.dtype)
                 n_threads = 1 if plan.single_thread else get_num_threads()
-                bad = plan.infer(_rows(x), out, n_threads, not finite)
+                bad = plan.infer(flat_rows(x), out, n_threads, not finite)
                 if bad:
                     raise _validation.not_finite("x", bad)
                 local.serve = (x.shape, x.dtype, list(self._layers), plan, out.shape,
@@ -239,7 +240,7 @@ class InferenceMixin:
                 out[...] = backend.to_numpy(executor.forward(backend.asarray(rows), False,
                                                              self._predict_workspace()))
             else:
-                bad = plan.infer(_rows(rows), out, n_threads, not finite)
+                bad = plan.infer(flat_rows(rows), out, n_threads, not finite)
                 if bad:
                     raise _validation.not_finite("x", bad + int(
                         (~numpy.isfinite(x[start + len(rows):])).sum()))
@@ -265,8 +266,3 @@ class InferenceMixin:
         return self.evaluate(x, y, verbose=0, sample_weight=sample_weight,
                              return_dict=return_dict)
 
-
-def _rows(x):
-    """`x` as (n_samples, n_features) rows: samples of any shape flattened (a view of a
-    C-contiguous array), as a model opening with a Flatten reads them."""
-    return x if x.ndim == 2 else x.reshape(len(x), -1)

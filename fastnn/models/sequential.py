@@ -111,16 +111,10 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
 
     def _build_with_dtype(self, input_shape):
         """build, in the Input's dtype where it names one."""
-        dtype = None if self._input_layer is None else self._input_layer.dtype
-        if dtype is None:
-            return self.build(input_shape)
         from fastnn import config
-        previous = config.floatx()
-        config.set_floatx(dtype)
-        try:
+        with config.floatx_scope(None if self._input_layer is None
+                                 else self._input_layer.dtype):
             self.build(input_shape)
-        finally:
-            config.set_floatx(previous)
 
     def pop(self):
         """Remove and return the last layer."""

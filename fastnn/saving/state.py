@@ -111,12 +111,8 @@ def build_model(doc, model_class):
     dtype = doc.get("dtype")
     if dtype not in ("float32", "float64"):
         raise FormatError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
-    previous = config_module.floatx()
-    config_module.set_floatx(dtype)
-    try:
+    with config_module.floatx_scope(dtype):
         model = model_class.from_config(spec["config"])
-    finally:
-        config_module.set_floatx(previous)
     model.compile_from_config(doc.get("compile"))
     return model
 
