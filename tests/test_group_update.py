@@ -265,3 +265,14 @@ def test_the_cached_group_belongs_to_its_backend():
     with fastnn.use_backend("reference"):
         assert model.optimizer.param_group(params, grads) is None
     assert model.optimizer.param_group(params, grads) is not None
+
+
+def test_a_refused_group_is_raised_not_replaced_by_the_slow_path():
+    """Only parameters of mixed dtypes or layouts go parameter by parameter; any other
+    refusal of the compiled group (here a gradient of the wrong size) is a fault."""
+    opt = optimizers.SGD(0.1)
+    with fastnn.use_backend("cpu"):
+        with pytest.raises(ValueError, match="gradient"):
+            opt.param_group([np.ones(3, np.float32)], [np.ones(4, np.float32)])
+        mixed = [np.ones(3, np.float32), np.ones(2, np.float64)]
+        assert opt.param_group(mixed, [np.zeros_like(a) for a in mixed]) is None
