@@ -36,7 +36,8 @@ runpy.run_path(str(ROOT / "fastnn" / "_codes.py"))["write_generated"](ROOT)
 # kernels are one module, fastnn/_kernels/compiled.pyx, so that the GEMM and the
 # element-wise kernels of every ISA are linked once and share one run-time ISA choice.
 EXTENSIONS = {
-    "fastnn._kernels.compiled": ["gemm", "dispatch", "threads", "eltwise", "isa", "philox"],
+    "fastnn._kernels.compiled": ["gemm", "dispatch", "threads", "eltwise", "isa", "philox",
+                                 "bf16", "qgemm"],
 }
 
 CYTHON_DIRECTIVES = {
@@ -63,6 +64,14 @@ ISA_FLAGS = {
                         "-mavx2"], "msvc": ["/arch:AVX512"]},
     "neon": {"unix": [], "msvc": []},
 }
+# bfloat16 products (vdpbf16ps): the AVX-512 flags and AVX512_BF16 (GCC 10, Clang 9)
+ISA_FLAGS["avx512bf16"] = {"unix": ISA_FLAGS["avx512"]["unix"] + ["-mavx512bf16"],
+                           "msvc": ["/arch:AVX512"]}
+# int8 products (src_c/qgemm_*vnni*.c): vpdpbusd on zmm (AVX512_VNNI) and on ymm (AVX-VNNI)
+ISA_FLAGS["avx512vnni"] = {"unix": ISA_FLAGS["avx512"]["unix"] + ["-mavx512vnni"],
+                           "msvc": ["/arch:AVX512"]}
+ISA_FLAGS["avx2vnni"] = {"unix": ISA_FLAGS["avx2"]["unix"] + ["-mavxvnni"],
+                         "msvc": ["/arch:AVX2"]}
 
 
 def target_is_x86():
@@ -78,7 +87,7 @@ def target_is_x86():
 def isa_of(path):
     """The ISA a C file is written for, from its name, or None for baseline code."""
     name = Path(path).name
-    for isa in ("avx512", "avx2", "neon"):
+    for isa in ("avx512bf16", "avx512vnni", "avx2vnni", "avx512", "avx2", "neon"):
         if f"_{isa}" in name:
             return isa
     return None
@@ -95,7 +104,7 @@ def c_sources(component):
     keep = []
     for f in files:
         isa = isa_of(f)
-        if isa in ("avx2", "avx512") and not x86:
+        if isa in ("avx2", "avx512", "avx512bf16", "avx512vnni", "avx2vnni") and not x86:
             continue
         if isa == "neon" and x86:
             continue

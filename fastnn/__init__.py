@@ -25,7 +25,8 @@ __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "config",
 def __getattr__(name):
     # these load on first use: they are not needed to train, and importing them would
     # add to every host process's start-up
-    if name in ("datasets", "plot", "explain", "saving"):
+    if name in ("datasets", "plot", "explain", "saving", "onnx", "sklearn", "distributed",
+                "mixed_precision"):
         import importlib
         return importlib.import_module(f"fastnn.{name}")
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -33,8 +33,8 @@ gradients and the ISAs parametrise over ACTIVATIONS, so they cover ``foo`` uncha
 ``fastnn.activations.foo`` and ``fastnn.activations.get("foo")`` then exist, and Dense,
 Activation, the fused GEMM epilogue, dropout's fused backward, the training step and the
 CuPy kernels all accept it. A loss is a row in LOSSES and its kernels (the Cython one in
-fastnn/_kernels/losses.pxi, the NumPy one in reference.py) plus its class in
-fastnn/losses.py.
+fastnn/_kernels/losses.pxi, the NumPy one in reference.py or reference_losses.py) plus
+its class in fastnn/losses.py.
 
 How to add an optimizer ``Foo`` whose compiled training step updates all parameters in
 one call (three files; tests/test_codes.py checks that the compiled module was built
@@ -77,7 +77,9 @@ Activation.__doc__ = """One activation function.
 Loss = namedtuple("Loss", "name code logits")
 Loss.__doc__ = """One loss kernel: `name` (the constant of fastnn.backend.reference,
     FNN_LOSS_<NAME> in C), its `code` in ``enum fnn_loss``, and whether it takes logits
-    (the activation of the last layer fused into the loss)."""
+    (the activation of the last layer fused into the loss). A kernel reads its
+    parameters (Huber's delta, the focal losses' gamma and alpha) from one float64
+    vector, laid out as fastnn/_kernels/losses_focal.pxi lists."""
 
 OptimizerRule = namedtuple("OptimizerRule", "name code slots")
 OptimizerRule.__doc__ = """One update rule of ParamGroup (fastnn/_kernels/optimizers.pxi):
@@ -129,6 +131,10 @@ LOSSES = (
     Loss("LOG_COSH", 11, False),
     Loss("POISSON", 12, False),
     Loss("COSINE", 13, False),
+    Loss("FOCAL_BCE", 14, False),
+    Loss("SIGMOID_FOCAL_BCE", 15, True),
+    Loss("FOCAL_CCE", 16, False),
+    Loss("SOFTMAX_FOCAL_CCE", 17, True),
 )
 
 OPTIMIZER_RULES = (

@@ -23,9 +23,19 @@ def config_dict():
         info["kernel_isa"] = compiled.isa_name()
         info["isa_available"] = [i for i in ("avx512", "avx2", "neon", "generic")
                                  if compiled.isa_available(i)]
+        info["bfloat16"] = bfloat16_route(compiled)
     except ImportError as exc:
         info["compiled_kernels"] = f"missing ({exc})"
     return info
+
+
+def bfloat16_route(compiled):
+    """How bfloat16 products (mixed_bfloat16, quantize('bfloat16')) run here."""
+    if compiled.bf16_native():
+        return "vdpbf16ps (AVX512_BF16)"
+    why = ("the kernels in use are not AVX-512" if compiled.bf16_cpu_has_avx512bf16()
+           else "no AVX512_BF16 on this CPU")
+    return f"float32 kernels on bfloat16-rounded operands, float32 speed ({why})"
 
 
 def show_config():

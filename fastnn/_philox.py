@@ -30,14 +30,16 @@ def dropout_threshold(rate):
     return min(int(rate * 4294967296.0), 4294967295)
 
 
-def dropout_keep_mask(seed, layer, step, rate, n, xp=numpy):
-    """Boolean keep-mask of n elements for (seed, layer, step), an array of `xp`."""
-    n_blocks = (n + 3) // 4
-    block = xp.arange(n_blocks, dtype=numpy.uint64)
+def dropout_keep_mask(seed, layer, step, rate, n, xp=numpy, first=0):
+    """Boolean keep-mask of elements first .. first + n - 1 for (seed, layer, step), an
+    array of `xp` (each element's draw depends on its index alone)."""
+    lead = first % 4
+    n_blocks = (lead + n + 3) // 4
+    block = xp.arange(first // 4, first // 4 + n_blocks, dtype=numpy.uint64)
     counter = xp.empty((n_blocks, 4), dtype=numpy.uint32)
     counter[:, 0] = (block & _MASK32).astype(numpy.uint32)
     counter[:, 1] = (block >> numpy.uint64(32)).astype(numpy.uint32)
     counter[:, 2] = layer
     counter[:, 3] = step
     words = philox4x32_10(counter, (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF), xp)
-    return words.reshape(-1)[:n] >= dropout_threshold(rate)
+    return words.reshape(-1)[lead:lead + n] >= dropout_threshold(rate)

@@ -8,97 +8,18 @@ gradient with respect to the logits is simply p - y, stable for any logit.
 import numpy
 
 from fastnn import _custom_loss, _validation
-from fastnn._registry import Configurable, Registry
-from fastnn.backend import get_backend
-from fastnn.backend.reference import (BCE, CCE, COSINE, HINGE, HUBER, KLD, LOG_COSH, MAE,
-                                      MAPE, MSE, MSLE, POISSON, SIGMOID_BCE, SOFTMAX_CCE)
+from fastnn._loss_base import REDUCTIONS, Loss, _binary, _Crossentropy, _Smoothed
+from fastnn._registry import Registry
+from fastnn.backend.reference import (BCE, CCE, COSINE, FOCAL_BCE, FOCAL_CCE, HINGE, HUBER,
+                                      KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
+                                      SIGMOID_BCE, SIGMOID_FOCAL_BCE, SOFTMAX_CCE,
+                                      SOFTMAX_FOCAL_CCE)
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge",
            "KLDivergence", "MeanSquaredLogarithmicError", "MeanAbsolutePercentageError",
-           "LogCosh", "Poisson", "CosineSimilarity", "REDUCTIONS", "get"]
-
-# Keras 3's reductions of the weighted per-sample losses w_i l_i: "sum_over_batch_size"
-# and "mean" divide their sum by the number of samples, "mean_with_sample_weight" by the
-# sum of the weights (the number of samples without them), "sum" is the sum, and "none"
-# (or None) keeps the per-sample values.
-REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
-
-
-class Loss(Configurable):
-    """Base class: a named loss with a kernel code and Keras' reduction.
-
-    A loss of your own subclasses it with ``call(self, y_true, y_pred)``, the per-sample
-    losses (shape (n_samples,)), as in Keras, and, since fastnn has no automatic
-    differentiation, ``gradient(self, y_true, y_pred)``: d call(...)[i] / d y_pred[i] for
-    each sample i, shaped as y_pred (training without it raises an error naming it). Both
-    get float64 NumPy arrays of shape (n_samples, n_outputs) and run in NumPy on the
-    layer-by-layer path; sample and class weights and the reduction apply as for the
-    built-in losses (training reduces by sum_over_batch_size). A plain function
-    ``loss=fn`` is accepted when it has a ``fn.gradient(y_true, y_pred)`` attribute.
-    """
-
-    kind = None
-    sparse = False
-    call = _custom_loss._no_call
-    gradient = _custom_loss._no_gradient
-
-    def __init__(self, reduction="sum_over_batch_size", name=None):
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"`name` must be a str; got {name!r}")
-        if not any(reduction is r or reduction == r for r in REDUCTIONS):
-            raise ValueError(f"`reduction` must be one of {REDUCTIONS}; got {reduction!r}")
-        self.name = name or _SNAKE.get(type(self).__name__) or "".join(
-            "_" + c.lower() if c.isupper() else c for c in type(self).__name__).lstrip("_")
-        self.reduction = reduction
-
-    def kernel(self, last_activation):
-        """(kernel code, whether it is fused with `last_activation`)."""
-        return self.kind, False
-
-    def prepare_target(self, y, n_outputs, dtype):
-        """The target as the kernel expects it; `y` is already a finite numeric array."""
-        y = numpy.asarray(y, dtype=dtype)
-        if y.ndim == 1 and n_outputs == 1:
-            y = y.reshape(-1, 1)
-        if y.ndim != 2 or y.shape[1] != n_outputs:
-            raise ValueError(f"`y` must have shape (n_samples, {n_outputs}) to match the "
-                             f"model's output for loss {self.name!r}; got shape {y.shape}")
-        return numpy.ascontiguousarray(y)
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        """The loss of `y_pred` against `y_true`, reduced by `reduction`: a float, or the
-        per-sample values (shape (n_samples,), weighted) for "none" or None."""
-        backend = get_backend()
-        y_pred, y_true, w = _validation.loss_arguments(y_true, y_pred, sample_weight)
-        dtype = y_pred.dtype if y_pred.dtype in (numpy.float32, numpy.float64) else "float64"
-        pred = backend.asarray(numpy.ascontiguousarray(y_pred, dtype=dtype))
-        target = backend.asarray(self.prepare_target(y_true, pred.shape[1], dtype))
-        if w is not None:
-            w = backend.asarray(numpy.ascontiguousarray(w, dtype=dtype))
-        kind, _ = self.kernel(None)
-        run = (backend.loss_grad if kind is not None else lambda _kind, _param, *args, **kw:
-               _custom_loss.value_and_grad(self, backend, *args, **kw))
-        if self.reduction in ("sum_over_batch_size", "mean"):
-            return run(kind, self._param(), pred, target, w)
-        rows = backend.xp.zeros(pred.shape[0], dtype=numpy.float64)
-        run(kind, self._param(), pred, target, w, row_loss=rows)
-        rows = numpy.asarray(rows.get() if hasattr(rows, "get") else rows)
-        if self.reduction in (None, "none"):
-            return rows.astype(dtype)
-        total = float(rows.sum())
-        if self.reduction == "sum" or not rows.size:
-            return total
-        divisor = float(w.sum()) if w is not None else rows.size   # mean_with_sample_weight
-        return total / divisor if divisor else 0.0
-
-    def _param(self):
-        return 0.0
-
-    def get_config(self):
-        """JSON-safe constructor arguments."""
-        return {"reduction": self.reduction, "name": self.name}
-
+           "LogCosh", "Poisson", "CosineSimilarity", "BinaryFocalCrossentropy",
+           "CategoricalFocalCrossentropy", "REDUCTIONS", "get"]
 
 class MeanSquaredError(Loss):
     """mean((y_pred - y_true)^2) over the last axis."""
@@ -141,52 +62,6 @@ class KLDivergence(Loss):
     kind = KLD
 
 
-class _Crossentropy(Loss):
-    fused_activation = None
-    logits_kind = None
-
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction, name)
-        self.from_logits = bool(from_logits)
-
-    def kernel(self, last_activation):
-        if self.from_logits:
-            return self.logits_kind, False
-        if last_activation is not None and last_activation.name == self.fused_activation:
-            return self.logits_kind, True
-        return self.kind, False
-
-    def get_config(self):
-        return {"from_logits": self.from_logits, **super().get_config()}
-
-
-class _Smoothed(_Crossentropy):
-    """A cross-entropy with Keras' `label_smoothing`: the targets become
-    y (1 - label_smoothing) + label_smoothing / k, k = 2 for the binary one and the number
-    of classes for the categorical one; the prepared targets are smoothed once, so every
-    path (the compiled training step included) sees the smoothed ones."""
-    smoothing_classes = None
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name=None):
-        super().__init__(from_logits, reduction, name)
-        self.label_smoothing = _validation.real(label_smoothing, "label_smoothing", 0)
-        if self.label_smoothing > 1:
-            raise ValueError(f"`label_smoothing` must be in [0, 1]; got {label_smoothing!r}")
-        if axis not in (-1, 1):
-            raise ValueError(f"`axis` must be -1 (the last axis); got {axis!r}")
-
-    def _smooth(self, y):
-        if not self.label_smoothing:
-            return y
-        k = self.smoothing_classes or y.shape[1]
-        ls = self.label_smoothing
-        return numpy.ascontiguousarray(y * (1.0 - ls) + ls / k, dtype=y.dtype)
-
-    def get_config(self):
-        return {"label_smoothing": self.label_smoothing, "axis": -1, **super().get_config()}
-
-
 class BinaryCrossentropy(_Smoothed):
     """-(y log p + (1 - y) log(1 - p)), averaged over the last axis."""
     kind = BCE
@@ -195,11 +70,7 @@ class BinaryCrossentropy(_Smoothed):
     smoothing_classes = 2
 
     def prepare_target(self, y, n_outputs, dtype):
-        y = super().prepare_target(y, n_outputs, dtype)
-        if ((y < 0) | (y > 1)).any():
-            raise ValueError(f"`y` must hold values in [0, 1] for binary_crossentropy; got "
-                             f"values in [{y.min()}, {y.max()}]")
-        return self._smooth(y)
+        return self._smooth(_binary(super().prepare_target(y, n_outputs, dtype), self.name))
 
 
 class CategoricalCrossentropy(_Smoothed):
@@ -210,6 +81,92 @@ class CategoricalCrossentropy(_Smoothed):
 
     def prepare_target(self, y, n_outputs, dtype):
         return self._smooth(super().prepare_target(y, n_outputs, dtype))
+
+
+class BinaryFocalCrossentropy(_Smoothed):
+    """Keras 3's binary focal cross-entropy (Lin et al., 2018): the binary cross-entropy
+    of each output times the focal factor (1 - p_t)^gamma, p_t = y p + (1 - y)(1 - p),
+    and, with `apply_class_balancing`, times alpha for y = 1 and 1 - alpha for y = 0;
+    averaged over the last axis. `gamma` 0 without balancing is binary_crossentropy.
+
+    Args:
+        apply_class_balancing: whether to weight the classes by alpha and 1 - alpha.
+        alpha: the weight of class 1 under class balancing (default 0.25).
+        gamma: the focusing parameter, >= 0 (default 2.0).
+        from_logits, label_smoothing, axis, reduction, name: as BinaryCrossentropy.
+
+    Example:
+        >>> from fastnn import losses
+        >>> loss = losses.BinaryFocalCrossentropy(gamma=2.0, from_logits=True)
+        >>> round(loss([[0, 1, 0, 0]], [[-18.6, 0.51, 2.94, -12.8]]), 3)
+        0.691
+    """
+    kind = FOCAL_BCE
+    logits_kind = SIGMOID_FOCAL_BCE
+    fused_activation = "sigmoid"
+    smoothing_classes = 2
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name=None):
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
+        self.apply_class_balancing = bool(apply_class_balancing)
+        self.alpha = _validation.real(alpha, "alpha")
+        self.gamma = _validation.real(gamma, "gamma", 0)
+
+    def prepare_target(self, y, n_outputs, dtype):
+        return self._smooth(_binary(super().prepare_target(y, n_outputs, dtype), self.name))
+
+    def _param(self):
+        return (self.gamma, self.alpha, float(self.apply_class_balancing))
+
+    def get_config(self):
+        return {"apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
+                "gamma": self.gamma, **super().get_config()}
+
+
+class CategoricalFocalCrossentropy(_Smoothed):
+    """Keras 3's categorical focal cross-entropy (Lin et al., 2018):
+    sum_j alpha_j (1 - p_j)^gamma (-y_j log p_j) over the last axis, p the predictions
+    normalised to sum 1 (or the softmax of logits) and clipped to [eps, 1 - eps].
+
+    Args:
+        alpha: the classes' weight: one float (default 0.25), or a list of one per class.
+        gamma: the focusing parameter, >= 0 (default 2.0).
+        from_logits, label_smoothing, axis, reduction, name: as CategoricalCrossentropy.
+
+    Example:
+        >>> from fastnn import losses
+        >>> loss = losses.CategoricalFocalCrossentropy()
+        >>> round(loss([[0, 1, 0], [0, 0, 1]], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]), 4)
+        0.2332
+    """
+    kind = FOCAL_CCE
+    logits_kind = SOFTMAX_FOCAL_CCE
+    fused_activation = "softmax"
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name=None):
+        super().__init__(from_logits, label_smoothing, axis, reduction, name)
+        if isinstance(alpha, (list, tuple, numpy.ndarray)):
+            alpha = [_validation.real(a, "alpha") for a in numpy.ravel(alpha)]
+            if not alpha:
+                raise ValueError("`alpha` must be a number or a non-empty list of them")
+        self.alpha = alpha if isinstance(alpha, list) else _validation.real(alpha, "alpha")
+        self.gamma = _validation.real(gamma, "gamma", 0)
+
+    def prepare_target(self, y, n_outputs, dtype):
+        if isinstance(self.alpha, list) and len(self.alpha) != n_outputs:
+            raise ValueError(f"`alpha` must hold one weight per class ({n_outputs}, the "
+                             f"model's outputs) for loss {self.name!r}; got "
+                             f"{len(self.alpha)}")
+        return self._smooth(super().prepare_target(y, n_outputs, dtype))
+
+    def _param(self):
+        alpha = self.alpha if isinstance(self.alpha, list) else [self.alpha]
+        return (self.gamma, *alpha)
+
+    def get_config(self):
+        return {"alpha": self.alpha, "gamma": self.gamma, **super().get_config()}
 
 
 class SparseCategoricalCrossentropy(_Crossentropy):
@@ -268,15 +225,6 @@ class CosineSimilarity(Loss):
         return {"axis": self.axis, **super().get_config()}
 
 
-_SNAKE = {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error",
-          "Huber": "huber_loss", "Hinge": "hinge", "KLDivergence": "kl_divergence",
-          "BinaryCrossentropy": "binary_crossentropy",
-          "CategoricalCrossentropy": "categorical_crossentropy",
-          "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-          "MeanSquaredLogarithmicError": "mean_squared_logarithmic_error",
-          "MeanAbsolutePercentageError": "mean_absolute_percentage_error",
-          "LogCosh": "log_cosh", "Poisson": "poisson", "CosineSimilarity": "cosine_similarity"}
-
 _NAMES = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
@@ -292,7 +240,11 @@ _NAMES = {
     "mean_absolute_percentage_error": MeanAbsolutePercentageError,
     "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson,
     "cosine_similarity": CosineSimilarity,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
 }
+# Keras 3 also takes a loss class's name as a string ("CategoricalFocalCrossentropy")
+_NAMES.update({cls.__name__: cls for cls in set(_NAMES.values())})
 REGISTRY = Registry("loss", "loss", _NAMES, base=Loss)
 
 
@@ -357,6 +309,22 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
                        label_smoothing=label_smoothing, axis=axis)
 
 
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25,
+                              gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample binary focal cross-entropy."""
+    return _per_sample(BinaryFocalCrossentropy, y_true, y_pred,
+                       apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                       from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """Per-sample categorical focal cross-entropy."""
+    return _per_sample(CategoricalFocalCrossentropy, y_true, y_pred, alpha=alpha,
+                       gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing,
+                       axis=axis)
+
+
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample categorical cross-entropy against integer labels."""
     return _per_sample(SparseCategoricalCrossentropy, y_true, y_pred,
@@ -390,5 +358,6 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 
 __all__ += ["mean_squared_error", "mean_absolute_error", "huber", "hinge", "kl_divergence",
             "binary_crossentropy", "categorical_crossentropy",
-            "sparse_categorical_crossentropy", "mean_squared_logarithmic_error",
+            "sparse_categorical_crossentropy", "binary_focal_crossentropy",
+            "categorical_focal_crossentropy", "mean_squared_logarithmic_error",
             "mean_absolute_percentage_error", "log_cosh", "poisson", "cosine_similarity"]

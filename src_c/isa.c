@@ -74,10 +74,40 @@ static int detect_best(void)
         return FNN_ISA_AVX512;
     return FNN_ISA_AVX2;
 }
+
+/* AVX512_VNNI: CPUID.7.0 ECX bit 11 (on top of the AVX-512 state); AVX-VNNI:
+ * CPUID.7.1 EAX bit 4 (on top of AVX2's) */
+static unsigned detect_dot(int best)
+{
+    unsigned r[4], dot = 0;
+    if (best < FNN_ISA_AVX2)
+        return 0;
+    cpuid(7, 0, r);
+    if (best >= FNN_ISA_AVX512 && ((r[2] >> 11) & 1))
+        dot |= FNN_DOT_AVX512VNNI;
+    cpuid(7, 1, r);
+    if ((r[0] >> 4) & 1)
+        dot |= FNN_DOT_AVXVNNI;
+    return dot;
+}
 #elif defined(FNN_ARM64)
 static int detect_best(void) { return FNN_ISA_NEON; }
+#if defined(__linux__)
+#include <sys/auxv.h>
+/* HWCAP_ASIMDDP: the ARMv8.2 dot-product instructions */
+static unsigned detect_dot(int best)
+{
+    (void)best;
+    return (getauxval(AT_HWCAP) & (1ul << 20)) ? FNN_DOT_NEON_SDOT : 0;
+}
+#elif defined(__APPLE__)
+static unsigned detect_dot(int best) { (void)best; return FNN_DOT_NEON_SDOT; } /* M1 on */
+#else
+static unsigned detect_dot(int best) { (void)best; return 0; }
+#endif
 #else
 static int detect_best(void) { return FNN_ISA_GENERIC; }
+static unsigned detect_dot(int best) { (void)best; return 0; }
 #endif
 
 static int best_isa = -1;
@@ -120,4 +150,30 @@ int fnn_set_isa(const char *name)
         return -1;
     current_isa = isa_index(name);
     return 0;
+}
+
+/* AVX512_BF16 (CPUID.(7,1):EAX[5]) on a CPU whose AVX-512 the OS saves (src_c/bf16.h). */
+int fnn_cpu_has_avx512bf16(void)
+{
+#ifdef FNN_X86
+    unsigned r[4];
+    current();
+    if (best_isa < FNN_ISA_AVX512)
+        return 0;
+    cpuid(7, 0, r);
+    if (r[0] < 1)
+        return 0;
+    cpuid(7, 1, r);
+    return (int)((r[0] >> 5) & 1);
+#else
+    return 0;
+#endif
+}
+
+unsigned fnn_isa_dot_features(void)
+{
+    static int dot = -1;
+    if (dot < 0)
+        dot = (int)detect_dot(detect_best());
+    return (unsigned)dot;
 }

@@ -21,4 +21,9 @@ enum { FNN_ISA_GENERIC, FNN_N_ISA };
 /* The index of the ISA in use, chosen on first call. */
 int fnn_isa_index(void);
 
+/* The int8 dot-product instructions this CPU and OS can run, as FNN_DOT_* bits (the int8
+ * GEMM's dispatch, src_c/qgemm_dispatch.c). */
+enum { FNN_DOT_AVX512VNNI = 1, FNN_DOT_AVXVNNI = 2, FNN_DOT_NEON_SDOT = 4 };
+unsigned fnn_isa_dot_features(void);
+
 #endif /* FASTNN_ISA_H */

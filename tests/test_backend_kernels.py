@@ -138,16 +138,20 @@ def test_bias_grad(backend, reference, dtype, shape):
 # table is tested
 _LOSS_INPUTS = {"HUBER": (0.7, "real"), "BCE": (0.0, "prob"), "CCE": (0.0, "onehot"),
                 "HINGE": (0.0, "sign"), "KLD": (0.0, "dist"), "SOFTMAX_CCE": (0.0, "onehot"),
-                "SIGMOID_BCE": (0.0, "binary"), "POISSON": (0.0, "prob")}
+                "SIGMOID_BCE": (0.0, "binary"), "POISSON": (0.0, "prob"),
+                "FOCAL_BCE": ((2.0, 0.3, 1.0), "prob"),
+                "SIGMOID_FOCAL_BCE": ((2.0, 0.3, 1.0), "binary"),
+                "FOCAL_CCE": ((2.0, 0.25), "onehot"),
+                "SOFTMAX_FOCAL_CCE": ((2.5, 0.5), "onehot")}
 LOSS_CASES = [(loss.code, *_LOSS_INPUTS.get(loss.name, (0.0, "real")))
               for loss in _codes.LOSSES]
 
 
 def _loss_inputs(rng, kind, target_kind, n, c, dtype):
     z = rand(rng, (n, c), dtype, 2.0)
-    if kind in (BCE,):
+    if kind in (BCE, _codes.LOSS_CODES["FOCAL_BCE"]):
         pred = (1 / (1 + np.exp(-z))).astype(dtype)
-    elif kind in (CCE, KLD):
+    elif kind in (CCE, KLD, _codes.LOSS_CODES["FOCAL_CCE"]):
         e = np.exp(z - z.max(axis=1, keepdims=True))
         pred = (e / e.sum(axis=1, keepdims=True)).astype(dtype)
     elif kind == _codes.LOSS_CODES["POISSON"]:   # a rate: log(pred + eps) needs pred > 0

@@ -110,8 +110,8 @@ def test_python_modules_read_the_table():
                if isinstance(v, type) and issubclass(v, losses.Loss) and v is not losses.Loss}
     assert {cls.kind for cls in classes} - {None} <= set(_codes.LOSS_CODES.values())
     # the losses that take logits are the fused ones
-    assert {loss.name for loss in _codes.LOSSES if loss.logits} == {"SOFTMAX_CCE",
-                                                                     "SIGMOID_BCE"}
+    assert {loss.name for loss in _codes.LOSSES if loss.logits} == {
+        "SOFTMAX_CCE", "SIGMOID_BCE", "SOFTMAX_FOCAL_CCE", "SIGMOID_FOCAL_BCE"}
 
 
 def _optimizer_configs():

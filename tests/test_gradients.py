@@ -41,8 +41,12 @@ def test_activation_gradient(backend_name, act):
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
-# every loss of the table, with Huber's delta
-LOSSES = [(loss.code, 0.5 if loss.code == HUBER else 0.0) for loss in _codes.LOSSES]
+# every loss of the table, with Huber's delta and the focal losses' (gamma, alpha, ...)
+_PARAMS = {"HUBER": 0.5, "FOCAL_BCE": (2.0, 0.3, 1.0), "SIGMOID_FOCAL_BCE": (2.0, 0.3, 1.0),
+           "FOCAL_CCE": (2.0, 0.25), "SOFTMAX_FOCAL_CCE": (2.0, 0.25)}
+LOSSES = [(loss.code, _PARAMS.get(loss.name, 0.0)) for loss in _codes.LOSSES]
+FOCAL = {name: _codes.LOSS_CODES[name] for name in (
+    "FOCAL_BCE", "SIGMOID_FOCAL_BCE", "FOCAL_CCE", "SOFTMAX_FOCAL_CCE")}
 
 
 @pytest.mark.parametrize("backend_name", ["reference", "cpu"])
@@ -52,7 +56,8 @@ def test_loss_gradient(backend_name, kind, param):
         backend = get_backend()
         rng = np.random.default_rng(kind)
         n, c = 5, 4
-        if kind in (BCE, CCE, KLD):  # probabilities, well inside (0, 1), unnormalised for CCE
+        if kind in (BCE, CCE, KLD, FOCAL["FOCAL_BCE"], FOCAL["FOCAL_CCE"]):
+            # probabilities, well inside (0, 1), unnormalised for CCE
             pred = rng.uniform(0.05, 0.95, (n, c))
         elif kind == _codes.LOSS_CODES["POISSON"]:   # rates, log(pred + eps)
             pred = rng.uniform(0.1, 3.0, (n, c))
@@ -63,7 +68,12 @@ def test_loss_gradient(backend_name, kind, param):
                   SOFTMAX_CCE: np.eye(c)[rng.integers(0, c, n)],
                   KLD: rng.dirichlet(np.ones(c), n),
                   HINGE: np.where(rng.random((n, c)) > 0.5, 1.0, -1.0),
-                  SIGMOID_BCE: (rng.random((n, c)) > 0.5) * 1.0}.get(kind, rng.standard_normal((n, c)))
+                  SIGMOID_BCE: (rng.random((n, c)) > 0.5) * 1.0,
+                  FOCAL["FOCAL_BCE"]: rng.random((n, c)),
+                  FOCAL["SIGMOID_FOCAL_BCE"]: rng.random((n, c)),
+                  FOCAL["FOCAL_CCE"]: np.eye(c)[rng.integers(0, c, n)],
+                  FOCAL["SOFTMAX_FOCAL_CCE"]: np.eye(c)[rng.integers(0, c, n)],
+                  }.get(kind, rng.standard_normal((n, c)))
         if kind == HUBER:  # keep errors away from the +-delta switch
             err = pred - target
             pred[np.abs(np.abs(err) - param) < 1e-2] += 0.05

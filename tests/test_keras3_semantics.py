@@ -257,3 +257,17 @@ def test_demo_words_a_ratio_below_one_as_slower():
     from fastnn.__main__ import speed_sentence
     assert speed_sentence("cpu", 1.0, "reference", 4.0) == "cpu is 4.0x faster than reference"
     assert speed_sentence("cpu", 2.0, "reference", 1.0) == "cpu is 2.0x slower than reference"
+
+
+def test_predict_on_another_backend_leaves_the_fused_loss_of_evaluate_alone():
+    # an inference program of the same layers must not undo what the training one set
+    # (the logits a fused softmax cross-entropy reads)
+    rng = numpy.random.default_rng(0)
+    x, y = rng.random((50, 4)).astype("float32"), rng.integers(0, 3, 50)
+    model = fastnn.Sequential([fastnn.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, verbose=0)
+    before = model.evaluate(x, y, verbose=0)
+    with fastnn.use_backend("reference"):
+        model.predict(x, verbose=0)
+    assert model.evaluate(x, y, verbose=0) == before

@@ -20,29 +20,32 @@ cdef inline uint32_t _threshold(double rate) noexcept nogil:
 # give the same bits.
 
 cdef void _dropout_forward_part(bint dbl, const void *x, void *y, uint8_t *mask, int64_t lo,
-                                int64_t n, uint64_t seed, uint32_t layer, uint32_t step,
-                                uint32_t threshold, double scale) noexcept nogil:
+                                int64_t n, int64_t first, uint64_t seed, uint32_t layer,
+                                uint32_t step, uint32_t threshold, double scale) noexcept nogil:
     if dbl:
-        fnn_d_dropout_forward(<const double *>x + lo, <double *>y + lo, mask + lo, lo, n,
-                              seed, layer, step, threshold, scale)
+        fnn_d_dropout_forward(<const double *>x + lo, <double *>y + lo, mask + lo, first + lo,
+                              n, seed, layer, step, threshold, scale)
     else:
-        fnn_s_dropout_forward(<const float *>x + lo, <float *>y + lo, mask + lo, lo, n,
-                              seed, layer, step, threshold, scale)
+        fnn_s_dropout_forward(<const float *>x + lo, <float *>y + lo, mask + lo, first + lo,
+                              n, seed, layer, step, threshold, scale)
 
 
 cdef void _dropout_forward(bint dbl, const void *x, void *y, uint8_t *mask, int64_t n,
                            double rate, uint64_t seed, uint32_t layer, uint32_t step,
-                           int nt) noexcept nogil:
-    """mask := keep(seed, layer, step, i); y := x * mask / (1 - rate), over n elements."""
+                           int nt, int64_t first=0) noexcept nogil:
+    """mask := keep(seed, layer, step, first + i); y := x * mask / (1 - rate), over n
+    elements i: `first` places them in a larger batch (the rows of one process's shard
+    of a data-parallel step draw the mask of those rows of the whole batch)."""
     cdef int64_t c, n_chunks = (n + CHUNK - 1) // CHUNK
     cdef uint32_t threshold = _threshold(rate)
     cdef double scale = 1.0 / (1.0 - rate)
     if _threads(n, nt) == 1:
-        _dropout_forward_part(dbl, x, y, mask, 0, n, seed, layer, step, threshold, scale)
+        _dropout_forward_part(dbl, x, y, mask, 0, n, first, seed, layer, step, threshold,
+                              scale)
         return
     for c in prange(n_chunks, schedule="static", num_threads=nt):
-        _dropout_forward_part(dbl, x, y, mask, c * CHUNK, min(CHUNK, n - c * CHUNK), seed,
-                              layer, step, threshold, scale)
+        _dropout_forward_part(dbl, x, y, mask, c * CHUNK, min(CHUNK, n - c * CHUNK), first,
+                              seed, layer, step, threshold, scale)
 
 
 cdef void _dropout_backward_part(bint dbl, const void *g, const uint8_t *mask,
@@ -73,14 +76,17 @@ cdef void _dropout_backward(bint dbl, const void *g, const uint8_t *mask, double
 
 
 def dropout_forward(const floating[:, ::1] x, double rate, uint64_t seed, uint32_t layer,
-                    uint32_t step, floating[:, ::1] out, uint8_t[:, ::1] mask, int n_threads):
-    """mask := keep(seed, layer, step, i);  out := x * mask / (1 - rate)."""
+                    uint32_t step, floating[:, ::1] out, uint8_t[:, ::1] mask, int n_threads,
+                    int64_t first=0):
+    """mask := keep(seed, layer, step, first + i);  out := x * mask / (1 - rate)."""
+    if first < 0:
+        raise ValueError(f"`first` must be >= 0; got {first}")
     cdef int64_t n = x.shape[0] * x.shape[1]
     if n == 0:
         return
     with nogil:
         _dropout_forward(floating is double, &x[0, 0], &out[0, 0], &mask[0, 0], n, rate,
-                         seed, layer, step, n_threads)
+                         seed, layer, step, n_threads, first)
 
 
 def dropout_backward(const floating[:, ::1] grad, const uint8_t[:, ::1] mask, double rate,

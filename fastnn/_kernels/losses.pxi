@@ -41,7 +41,8 @@ cdef inline double _log_cosh(double e) noexcept nogil:
 
 cdef double _row_elementwise(int kind, double param, const floating *p, const floating *y,
                              floating *g, Py_ssize_t n, double scale) noexcept nogil:
-    """Losses that average an element-wise term over the row; g may be NULL."""
+    """Losses that average an element-wise term over the row (param: Huber's delta); g
+    may be NULL."""
     cdef Py_ssize_t j
     cdef double total = 0.0, e, q, t, d, s
     for j in range(n):
@@ -268,9 +269,17 @@ cdef void _softmax_cce(const floating *pred, const int64_t *labels, const floati
                               min(n_rows, t * per + per), n_rows, n_cols)
 
 
-cdef inline double _dense_row(int kind, double param, const floating *p, const floating *y,
-                              floating *g, Py_ssize_t n, double w, double scale) noexcept nogil:
+include "losses_focal.pxi"
+
+
+cdef inline double _dense_row(int kind, const double *params, const floating *p,
+                              const floating *y, floating *g, Py_ssize_t n, double w,
+                              double scale) noexcept nogil:
     """Row loss times its weight w; g (may be NULL) := its gradient times `scale`."""
+    if kind == FOCAL_BCE or kind == SIGMOID_FOCAL_BCE:
+        return w * _row_focal_bce(kind == SIGMOID_FOCAL_BCE, params, p, y, g, n, scale)
+    if kind == FOCAL_CCE or kind == SOFTMAX_FOCAL_CCE:
+        return w * _row_focal_cce(kind == SOFTMAX_FOCAL_CCE, params, p, y, g, n, scale)
     if kind == CCE:
         return w * _row_cce(p, y, g, n, scale)
     if kind == SOFTMAX_CCE:
@@ -279,15 +288,16 @@ cdef inline double _dense_row(int kind, double param, const floating *p, const f
         return w * _row_kld(p, y, g, n, scale)
     if kind == COSINE:
         return w * _row_cosine(p, y, g, n, scale)
-    return w * _row_elementwise(kind, param, p, y, g, n, scale)
+    return w * _row_elementwise(kind, params[0], p, y, g, n, scale)
 
 
-cdef double _loss_dense(int kind, double param, const floating *pred,
+cdef double _loss_dense(int kind, const double *params, const floating *pred,
                         const floating *target, const floating *sample_weight, floating *grad,
                         double *row_loss, Py_ssize_t n_rows, Py_ssize_t n_cols,
                         int n_threads) noexcept nogil:
     """Mean batch loss of `pred` against `target`, both (n_rows, n_cols) C-contiguous;
-    grad := its gradient unless NULL; sample_weight may be NULL (all ones)."""
+    grad := its gradient unless NULL; sample_weight may be NULL (all ones); `params` as
+    _loss_params makes them (losses_focal.pxi)."""
     cdef Py_ssize_t i
     cdef double w, total = 0.0
     if n_rows == 0:
@@ -298,13 +308,13 @@ cdef double _loss_dense(int kind, double param, const floating *pred,
     elif n_threads == 1:   # no parallel region: it costs more than a small batch's loss
         for i in range(n_rows):
             w = sample_weight[i] if sample_weight != NULL else 1.0
-            row_loss[i] = _dense_row(kind, param, pred + i * n_cols, target + i * n_cols,
+            row_loss[i] = _dense_row(kind, params, pred + i * n_cols, target + i * n_cols,
                                      grad + i * n_cols if grad != NULL else NULL, n_cols,
                                      w, w / n_rows)
     else:
         for i in prange(n_rows, schedule="static", num_threads=n_threads):
             w = sample_weight[i] if sample_weight != NULL else 1.0
-            row_loss[i] = _dense_row(kind, param, pred + i * n_cols, target + i * n_cols,
+            row_loss[i] = _dense_row(kind, params, pred + i * n_cols, target + i * n_cols,
                                      grad + i * n_cols if grad != NULL else NULL, n_cols,
                                      w, w / n_rows)
     for i in range(n_rows):
@@ -312,81 +322,40 @@ cdef double _loss_dense(int kind, double param, const floating *pred,
     return total / n_rows
 
 
-def loss_grad(int kind, double param, const floating[:, ::1] pred,
+def loss_grad(int kind, param, const floating[:, ::1] pred,
               const floating[:, ::1] target, const floating[::1] sample_weight,
               floating[:, ::1] grad, double[::1] row_loss, int n_threads):
-    """Mean batch loss of `pred` against `target`; grad := its gradient (if not None)."""
+    """Mean batch loss of `pred` against `target`; grad := its gradient (if not None);
+    `param`: the loss's parameters, one float or a sequence (losses_focal.pxi)."""
     cdef double loss
+    cdef const double[::1] params = _loss_params(kind, param, pred.shape[1])
     if pred.shape[0] == 0:
         return 0.0
     with nogil:
-        loss = _loss_dense(kind, param, &pred[0, 0], &target[0, 0],
+        loss = _loss_dense(kind, &params[0], &pred[0, 0], &target[0, 0],
                            &sample_weight[0] if sample_weight is not None else NULL,
                            &grad[0, 0] if grad is not None else NULL, &row_loss[0],
                            pred.shape[0], pred.shape[1], n_threads)
     return loss
 
 
-cdef double _row_sparse(int kind, const floating *p, int64_t label, floating *g, Py_ssize_t n,
-                        double scale) noexcept nogil:
-    """Cross-entropy against an integer label, from probabilities or logits."""
-    cdef Py_ssize_t j
-    cdef double s = 0.0, lse, q
-    if kind == SOFTMAX_CCE:
-        lse = _log_sum_exp(p, g, n, &s)
-        return _sparse_softmax_cce_finish(p, label, g, n, lse, s, scale)
-    for j in range(n):
-        s += p[j]
-    q = p[label] / s
-    if g != NULL:
-        for j in range(n):
-            g[j] = <floating>(scale / s if EPS < q < 1.0 - EPS else 0.0)
-        if EPS < q < 1.0 - EPS:
-            # scale / s - scale / (s q) in one rounding: from the float-rounded first
-            # term, the difference would lose its bits as q nears 1
-            g[label] = <floating>(scale * (p[label] - s) / (s * p[label]))
-    return -log(min(max(q, EPS), 1.0 - EPS))
+include "losses_sparse.pxi"
 
 
-cdef double _loss_sparse(int kind, const floating *pred, const int64_t *labels,
-                         const floating *sample_weight, floating *grad, double *row_loss,
-                         Py_ssize_t n_rows, Py_ssize_t n_cols, int n_threads) noexcept nogil:
-    """Mean cross-entropy (kind CCE or SOFTMAX_CCE) of `pred` against integer labels;
-    grad := its gradient unless NULL; sample_weight may be NULL (all ones)."""
-    cdef Py_ssize_t i
-    cdef double w, total = 0.0
-    if n_rows == 0:
-        return 0.0
-    if kind == SOFTMAX_CCE and grad != NULL:
-        _softmax_cce(pred, labels, NULL, sample_weight, grad, row_loss, n_rows, n_cols,
-                     n_threads)
-    elif n_threads == 1:
-        for i in range(n_rows):
-            w = sample_weight[i] if sample_weight != NULL else 1.0
-            row_loss[i] = w * _row_sparse(kind, pred + i * n_cols, labels[i],
-                                          grad + i * n_cols if grad != NULL else NULL,
-                                          n_cols, w / n_rows)
-    else:
-        for i in prange(n_rows, schedule="static", num_threads=n_threads):
-            w = sample_weight[i] if sample_weight != NULL else 1.0
-            row_loss[i] = w * _row_sparse(kind, pred + i * n_cols, labels[i],
-                                          grad + i * n_cols if grad != NULL else NULL,
-                                          n_cols, w / n_rows)
-    for i in range(n_rows):
-        total += row_loss[i]
-    return total / n_rows
-
-
-def loss_grad_sparse(int kind, const floating[:, ::1] pred, const int64_t[::1] labels,
-                     const floating[::1] sample_weight, floating[:, ::1] grad,
-                     double[::1] row_loss, int n_threads):
-    """Mean cross-entropy against integer labels (kind CCE or SOFTMAX_CCE)."""
-    cdef double loss
-    if pred.shape[0] == 0:
-        return 0.0
-    with nogil:
-        loss = _loss_sparse(kind, &pred[0, 0], &labels[0],
-                            &sample_weight[0] if sample_weight is not None else NULL,
-                            &grad[0, 0] if grad is not None else NULL, &row_loss[0],
-                            pred.shape[0], pred.shape[1], n_threads)
-    return loss
+cdef double _loss_untyped(int kind, const double *params, bint dbl, bint sparse,
+                          const void *pred, const void *y, const void *w, void *grad,
+                          double *row_loss, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                          int nt) noexcept nogil:
+    """_loss_sparse (`sparse`: y holds int64 labels) or _loss_dense on the buffers of
+    float64 (`dbl`) or float32 values that the training step holds."""
+    if sparse and dbl:
+        return _loss_sparse(kind, <const double *>pred, <const int64_t *>y,
+                            <const double *>w, <double *>grad, row_loss, n_rows, n_cols, nt)
+    if sparse:
+        return _loss_sparse(kind, <const float *>pred, <const int64_t *>y,
+                            <const float *>w, <float *>grad, row_loss, n_rows, n_cols, nt)
+    if dbl:
+        return _loss_dense(kind, params, <const double *>pred, <const double *>y,
+                           <const double *>w, <double *>grad, row_loss, n_rows, n_cols, nt)
+    return _loss_dense(kind, params, <const float *>pred, <const float *>y,
+                       <const float *>w, <float *>grad, row_loss, n_rows, n_cols, nt)

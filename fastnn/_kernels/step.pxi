@@ -43,6 +43,7 @@ cdef class StackPlan:
     cdef object _x_src, _y_src, _w_src   # the arrays last checked by _bind_sources
     cdef double[::1] row_loss
     cdef void *grad_data     # loss_grad's data
+    cdef int64_t row0        # the batch row of this plan's first row (see shard_rows)
 
     def __cinit__(self, list layers, int64_t rows, dtype, int first_grad):
         self.layers = <Layer *>calloc(max(len(layers), 1), sizeof(Layer))
@@ -69,6 +70,7 @@ cdef class StackPlan:
                 L.k_halves = _k_halves(L, rows)
                 L.z = self._buffer(spec.get("z"))
                 L.dz = self._buffer(spec.get("dz"))
+                _bf16_buffers(L, spec, rows, self._keep)
             else:
                 L.rate, L.seed = spec["rate"], spec["seed"]
                 L.layer_index = spec["layer_index"]
@@ -84,6 +86,19 @@ cdef class StackPlan:
 
     def __dealloc__(self):
         free(self.layers)
+
+    def shard_rows(self, int64_t row0, int64_t batch_rows):
+        """Make this plan's forward pass compute rows row0 .. row0 + rows of a training
+        batch of `batch_rows` rows, as a plan of the whole batch computes them: dropout
+        draws those rows' masks, and each product takes the whole batch's path
+        (_k_halves). Rows of a product are independent of the other rows otherwise,
+        given more than FNN_GEMM_FEW_ROWS of them (the caller's rule)."""
+        if row0 < 0 or batch_rows < row0 + self.rows:
+            raise ValueError(f"rows {row0} .. {row0 + self.rows} do not lie in a batch of "
+                             f"{batch_rows} rows")
+        self.row0 = row0
+        for i in range(self.n_layers):
+            self.layers[i].k_halves = _k_halves(&self.layers[i], batch_rows)
 
     cdef void *_buffer(self, arr) except? NULL:
         """The data pointer of a C-contiguous array (kept alive by the plan), or NULL."""
@@ -132,12 +147,11 @@ cdef class StackPlan:
                 ep.act_param = L.param
                 if L.z == NULL and L.act >= 0:
                     ep.act = L.act
-                    _forward_gemm(self.dbl, L.k_halves, self.rows, L.n_out, L.n_in, inp,
-                                  L.w, L.y, &ep, nt)
+                    _dense_gemm(self.dbl, L, self.rows, inp, L.y, &ep, nt)
                 else:
                     ep.act = 0
-                    _forward_gemm(self.dbl, L.k_halves, self.rows, L.n_out, L.n_in, inp,
-                                  L.w, L.z if L.z != NULL else L.y, &ep, nt)
+                    _dense_gemm(self.dbl, L, self.rows, inp, L.z if L.z != NULL else L.y,
+                                &ep, nt)
                     if L.z != NULL:
                         memcpy(L.y, L.z, n * (8 if self.dbl else 4))
                     if L.act >= 0:
@@ -150,7 +164,7 @@ cdef class StackPlan:
                                            L.softmax == 2)
             elif L.rate > 0:
                 _dropout_forward(self.dbl, inp, L.y, L.mask, n, L.rate, L.seed, L.layer_index,
-                                 steps[j], nt)
+                                 steps[j], nt, self.row0 * L.n_out)
                 j += 1
             else:
                 memcpy(L.y, inp, n * (8 if self.dbl else 4))
@@ -181,13 +195,14 @@ cdef class StackPlan:
         return bad
 
     def train_step(self, x, y, sample_weight, const int64_t[::1] indices, int loss_kind,
-                   double loss_param, bint fused, tuple dropout_steps, ParamGroup group,
+                   loss_param, bint fused, tuple dropout_steps, ParamGroup group,
                    tuple update, int n_threads):
         """One whole training step in one GIL-free call; returns the batch loss.
 
         Gathers rows `indices` of `x`, `y` and `sample_weight` (None: all ones) into
         batch_x, batch_y and batch_w; runs forward (dropout layer j at Philox step
         dropout_steps[j]); the loss `loss_kind` (fastnn/_kernels/losses.pxi) with its
+        parameters `loss_param` (one float or a sequence: losses_focal.pxi) and its
         gradient, of the logits when `fused`; backward; and `group.update(*update,
         n_threads)`, whose regularization penalty the returned loss includes. `y` holds integer labels (1-D int64, cross-entropies only) or targets
         shaped as the output. The indices must lie in [0, len(x)): the caller draws them.
@@ -196,6 +211,8 @@ cdef class StackPlan:
         cdef StepSources src
         cdef uint32_t steps[64]
         cdef double loss
+        cdef const double[::1] loss_params = _loss_params(
+            loss_kind, loss_param, self.layers[self.n_layers - 1].n_out)
         if indices.shape[0] != self.rows:
             raise ValueError(f"`indices` must hold {self.rows} rows; got {indices.shape[0]}")
         cdef Scalars scalars
@@ -205,7 +222,7 @@ cdef class StackPlan:
         self._sources(x, y, sample_weight, loss_kind, &src)
         _dropout_steps(dropout_steps, steps)
         with nogil:
-            loss = self._step(&src, &indices[0], steps, loss_kind, loss_param, fused,
+            loss = self._step(&src, &indices[0], steps, loss_kind, &loss_params[0], fused,
                               n_threads)
             if group is not None:
                 loss += group._update(&scalars, n_threads)
@@ -235,7 +252,8 @@ cdef class StackPlan:
         return 0
 
     cdef double _step(self, const StepSources *src, const int64_t *idx, uint32_t *steps,
-                      int loss_kind, double loss_param, bint fused, int nt) noexcept nogil:
+                      int loss_kind, const double *loss_params, bint fused,
+                      int nt) noexcept nogil:
         """A training step but the update: gather rows idx, forward, loss, backward."""
         cdef int64_t rows = self.rows
         cdef double loss
@@ -245,7 +263,7 @@ cdef class StackPlan:
         if src.w != NULL:
             fnn_take_rows(src.w, src.item, idx, rows, src.bw)
         self._forward(src.bx, steps, nt)
-        loss = self._loss(loss_kind, loss_param, fused, src.sparse, src.by, src.bw, nt)
+        loss = self._loss(loss_kind, loss_params, fused, src.sparse, src.by, src.bw, nt)
         self._backward(src.bx, self.grad_data, fused, nt)
         return loss
 
@@ -291,8 +309,8 @@ cdef class StackPlan:
             self.batch_w = np.empty(rows, x.dtype)
         return 0
 
-    cdef double _loss(self, int kind, double param, bint fused, bint sparse, const void *y,
-                      const void *w, int nt) noexcept nogil:
+    cdef double _loss(self, int kind, const double *params, bint fused, bint sparse,
+                      const void *y, const void *w, int nt) noexcept nogil:
         """The batch loss of the last layer's output (its logits when `fused`) against
         the gathered targets; its gradient goes to loss_grad."""
         cdef Layer *last = &self.layers[self.n_layers - 1]
@@ -300,21 +318,8 @@ cdef class StackPlan:
         cdef void *grad = self.grad_data
         cdef int64_t n_out = last.n_out
         nt = _threads(self.rows * n_out, nt)
-        if sparse and self.dbl:
-            return _loss_sparse(kind, <const double *>pred, <const int64_t *>y,
-                                <const double *>w, <double *>grad, &self.row_loss[0],
-                                self.rows, n_out, nt)
-        if sparse:
-            return _loss_sparse(kind, <const float *>pred, <const int64_t *>y,
-                                <const float *>w, <float *>grad, &self.row_loss[0],
-                                self.rows, n_out, nt)
-        if self.dbl:
-            return _loss_dense(kind, param, <const double *>pred, <const double *>y,
-                               <const double *>w, <double *>grad, &self.row_loss[0],
-                               self.rows, n_out, nt)
-        return _loss_dense(kind, param, <const float *>pred, <const float *>y,
-                           <const float *>w, <float *>grad, &self.row_loss[0], self.rows,
-                           n_out, nt)
+        return _loss_untyped(kind, params, self.dbl, sparse, pred, y, w, grad,
+                             &self.row_loss[0], self.rows, n_out, nt)
 
     def backward(self, x, grad, bint grad_is_dz, int n_threads):
         """Backpropagate `grad` (d loss / d output, or / d logits when `grad_is_dz`) from
@@ -347,8 +352,7 @@ cdef class StackPlan:
                     dz = L.dz
                     _act_backward(self.dbl, L.act, L.param, g, _saved(L), dz, n, nt)
                 if L.trainable:
-                    _gemm(self.dbl, 1, 0, L.n_in, L.n_out, self.rows, inp, L.n_in, dz,
-                          L.n_out, L.gw, NULL, nt)
+                    _dense_grad_w(self.dbl, L, self.rows, inp, dz, nt)
                     if L.gb != NULL:
                         if self.dbl:
                             fnn_d_col_sums(<const double *>dz, self.rows, L.n_out, L.n_out,
@@ -363,11 +367,9 @@ cdef class StackPlan:
                 ep.ld_saved = L.n_in
                 if _fusable(P) and P.act != 0:
                     ep.act, ep.act_param, ep.saved = P.act, P.param, _saved(P)
-                    _gemm(self.dbl, 0, 1, self.rows, L.n_in, L.n_out, dz, L.n_out, L.w,
-                          L.n_out, L.dx, &ep, nt)
+                    _dense_grad_x(self.dbl, L, self.rows, dz, &ep, nt)
                 else:
-                    _gemm(self.dbl, 0, 1, self.rows, L.n_in, L.n_out, dz, L.n_out, L.w,
-                          L.n_out, L.dx, NULL, nt)
+                    _dense_grad_x(self.dbl, L, self.rows, dz, NULL, nt)
                 is_dz = _fusable(P)
             else:
                 if i == self.first_grad:

@@ -29,6 +29,10 @@ cdef struct Layer:
     int k_halves       # training forward summed in two halves of n_in (fnn_sgemm_k_halves)
     void *z            # pre-activation (needs_z, or logits for a fused loss), or NULL
     void *dz           # d loss / d z, where no later layer applies this layer's act'
+    int bf16           # products in bfloat16 (bf16.pxi): packed W, W^T and dz buffers
+    void *wp
+    void *wtp
+    void *dzp
     # Dropout
     double rate
     uint64_t seed
@@ -110,6 +114,10 @@ cdef extern from "gemm_internal.h":
     enum: FNN_GEMM_FEW_ROWS
     double FNN_GEMV_PAR_MIN_WORK
     double FNN_GEMM_PAR_MIN_WORK
+
+# a product of at most this many rows takes the row kernel, whose sums run in another
+# order: the rows of a shard of a batch are computed as the batch's only above it
+GEMM_FEW_ROWS = FNN_GEMM_FEW_ROWS
 
 
 cdef bint _k_halves(Layer *L, int64_t rows) noexcept:

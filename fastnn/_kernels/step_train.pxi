@@ -9,7 +9,7 @@
 
 
 def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
-                int64_t start, int loss_kind, double loss_param, bint fused,
+                int64_t start, int loss_kind, loss_param, bint fused,
                 tuple dropout_steps, ParamGroup group, const double[:, ::1] updates,
                 int n_threads, outputs=None, targets=None):
     """len(updates) training steps of `plan`, step s on rows order[start + s*rows :
@@ -42,6 +42,8 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
     for s in range(n_steps):
         group.check_rule(<int>updates[s, 0])
     plan._sources(x, y, sample_weight, loss_kind, &src)
+    cdef const double[::1] params = _loss_params(loss_kind, loss_param,
+                                                 plan.layers[plan.n_layers - 1].n_out)
     _dropout_steps(dropout_steps, base)
     cdef char *keep_out = _block_buffer(outputs, plan.output, n_steps, "outputs")
     cdef char *keep_y = _block_buffer(targets, plan.batch_y, n_steps, "targets")
@@ -53,7 +55,7 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
         for s in range(n_steps):
             for j in range(n_drop):
                 steps[j] = base[j] + <uint32_t>s
-            out[s] = plan._step(&src, &order[start + s * rows], steps, loss_kind, loss_param,
+            out[s] = plan._step(&src, &order[start + s * rows], steps, loss_kind, &params[0],
                                 fused, n_threads)
             scalars.rule = <int>updates[s, 0]
             scalars.lr, scalars.decay_1 = updates[s, 1], updates[s, 2]

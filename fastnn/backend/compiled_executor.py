@@ -13,7 +13,9 @@ import numpy
 
 from fastnn._kernels import compiled as _k
 from fastnn.backend.executor import LayerExecutor, flat_rows
+from fastnn.backend.quantized_plan import quantized_plan
 from fastnn.backend.reference import CCE, SOFTMAX_CCE
+from fastnn.mixed_precision import computes_bfloat16
 
 MAX_DROPOUT_LAYERS = 64  # the plan's fixed array of Philox steps
 _SOFTMAX = {"softmax": 1, "log_softmax": 2}
@@ -154,6 +156,11 @@ class CompiledExecutor(LayerExecutor):
         return losses, outputs, targets, weights
 
     def _build(self, rows):
+        return _k.StackPlan(*self.plan_specs(rows))
+
+    def plan_specs(self, rows):
+        """(specs, rows, dtype, first_grad): the StackPlan arguments of a training step on
+        batches of `rows`; each op's spec dict holds its buffers (y, z, mask, dx)."""
         program = self.program
         dtype = program.dtype
         ops = compiled_ops(program.layers)
@@ -181,7 +188,7 @@ class CompiledExecutor(LayerExecutor):
             if i > first_grad:
                 spec["dx"] = numpy.empty((rows, spec["n_in"]), dtype)
             specs.append(spec)
-        return _k.StackPlan(specs, rows, dtype, first_grad)
+        return specs, rows, dtype, first_grad
 
     # ------------------------------------------------------------------ inference
     def inference_plan(self, rows, cache):
@@ -195,7 +202,9 @@ class CompiledExecutor(LayerExecutor):
             return entry[1]
         plan = None
         ops = compiled_ops(key)
-        if not isinstance(ops, str):
+        if isinstance(ops, str):    # an int8 model runs on its own plan
+            plan = quantized_plan(key, rows)
+        else:
             specs, width = [], _flat_width(self.program.input_shape)
             for layer, act in ops:
                 if act is None:
@@ -222,4 +231,5 @@ def _flat_width(shape):
 def _dense_spec(layer, act):
     return {"kind": "dense", "n_out": layer.units, "w": layer.kernel, "b": layer.bias,
             "act": act.code, "param": float(act.param), "needs_z": act.needs_z,
-            "softmax": _SOFTMAX.get(act.name, 0)}
+            "softmax": _SOFTMAX.get(act.name, 0),
+            "bf16": computes_bfloat16(layer) and layer.kernel.dtype == numpy.float32}

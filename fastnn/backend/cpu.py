@@ -12,6 +12,7 @@ from fastnn._codes import LOSSES
 from fastnn._threads import get_num_threads, mark_forked_child
 from fastnn._validation import (kernel_array as _array, kernel_indices as _indices,
                                 kernel_out as _out_of, same_shape as _same_shape)
+from fastnn.backend import cpu_quantized
 from fastnn.backend.reference import CCE, SOFTMAX_CCE, ReferenceBackend
 
 try:
@@ -61,6 +62,10 @@ class CpuBackend(ReferenceBackend):
 
     name = "cpu"
     xp = numpy
+    # a product of at most GEMM_FEW_ROWS rows sums in another order (the row kernel):
+    # a process's shard of a data-parallel batch has more (fastnn/backend/sharded.py)
+    shard_min_rows = _k.GEMM_FEW_ROWS + 1
+    quantized_dense_forward = cpu_quantized.quantized_dense_forward
 
     def __init__(self):
         self._local = threading.local()
@@ -226,9 +231,11 @@ class CpuBackend(ReferenceBackend):
         _array(target, "target", 2, pred.dtype, pred.shape)
         return _k.loss_grad(kind, param, pred, target, sample_weight, grad, rows, nt)
 
-    def dropout(self, x, rate, seed, step, layer, out=None, mask=None):
+    def dropout(self, x, rate, seed, step, layer, out=None, mask=None, first=0):
         _array(x, "x", 2)
         _dropout_scalars(rate, seed, step, layer)
+        if type(first) is not int or first < 0:
+            raise ValueError(f"`first` must be an int >= 0; got {first!r}")
         if out is None:
             out = numpy.empty_like(x)
         else:
@@ -237,8 +244,8 @@ class CpuBackend(ReferenceBackend):
             mask = numpy.empty(x.shape, dtype=numpy.uint8)
         else:
             _out_of(mask, "mask", x.shape, numpy.uint8)
-        _k.dropout_forward(x, rate, seed, layer, step, out, mask,
-                              _threads_for(x.size))
+        _k.dropout_forward(x, rate, seed, layer, step, out, mask, _threads_for(x.size),
+                           first)
         return out
 
     def dropout_backward(self, grad, mask, rate, out=None, activation=None, saved=None):

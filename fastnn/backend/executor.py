@@ -61,10 +61,11 @@ class LayerExecutor:
 
     def loss_value(self, out, y, w):
         """The mean loss of a forward pass's outputs `out` against `y` (sample weights
-        `w`), as the training step computes it: from the logits where it is fused."""
+        `w`), as the training step computes it: from the logits where it is fused, plus
+        that pass's activity penalties (Keras 3 adds them to evaluate's loss too)."""
         program = self.program
         pred = program.layers[-1]._z if program.fused else out
-        return self._loss_grad(pred, y, w)
+        return self._loss_grad(pred, y, w) + program.activity_loss()
 
     def _loss_grad(self, pred, y, w, grad=None):
         """The backend's loss kernel, or the NumPy `call` / `gradient` of a user's own
@@ -84,7 +85,7 @@ class LayerExecutor:
         grad = workspace.buffer(self, "dloss", pred.shape, pred.dtype)
         loss = self._loss_grad(pred, y, w, grad)
         loss += program.regularization_loss()
-        loss += sum(l.activity_loss() for l in program.layers if hasattr(l, "activity_loss"))
+        loss += program.activity_loss()
         self.backward(grad, workspace)
         program.optimizer.apply(program.params, program.grads)
         # as in Keras, constraints project the weights after the update

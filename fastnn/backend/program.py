@@ -6,6 +6,7 @@ A layer names the op it is (`Layer.op_kind`: "dense", "dropout", "reshape",
 knows in its own way (the cpu backend's as one fused compiled loop) and any other
 program layer by layer on its backend's kernels.
 """
+from fastnn.variables import plain
 
 
 class Program:
@@ -43,9 +44,12 @@ class Program:
             self.loss_kind, fused = loss.kernel(getattr(last, "activation", None))
             self.fused = bool(fused and hasattr(last, "keep_preact"))
             self.loss_param = loss._param()
-        if hasattr(last, "keep_preact"):
+        # only a training program decides: an inference program of the same layers
+        # (predict on another backend) must not undo what the training one set
+        if loss is not None and hasattr(last, "keep_preact"):
             last.keep_preact = self.fused
-        self.params = [p for l in self.layers if l.trainable for p in l._params]
+        # the weights' buffers as plain arrays: updates skip the Variables' NumPy dispatch
+        self.params = [plain(p) for l in self.layers if l.trainable for p in l._params]
         self.grads = [g for l in self.layers if l.trainable for g in l._grads]
         self.regularizers = [r for l in self.layers if l.trainable
                              for r in _param_regularizers(l)]
@@ -68,6 +72,10 @@ class Program:
         """The layers' regularization penalties, summed."""
         return sum(l.regularization_loss() for l in self.layers
                    if hasattr(l, "regularization_loss"))
+
+    def activity_loss(self):
+        """The layers' activity penalties of the last forward pass, summed."""
+        return sum(l.activity_loss() for l in self.layers if hasattr(l, "activity_loss"))
 
 
 def _param_regularizers(layer):

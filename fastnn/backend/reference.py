@@ -15,8 +15,8 @@ import numpy
 
 from fastnn._codes import LOSS_CODES
 from fastnn._philox import dropout_keep_mask
-from fastnn.backend.reference_losses import (EPSILON, _loss_cosine, _loss_log_cosh,
-                                             _loss_mape, _loss_msle, _loss_poisson)
+from fastnn.backend.reference_losses import EPSILON, MORE_LOSSES
+from fastnn.backend.reference_quantized import QuantizedReference
 
 # Loss codes, from the table of fastnn/_codes.py (as the Cython kernels and the C enum).
 MSE, MAE, HUBER, BCE, CCE, HINGE, KLD = (LOSS_CODES[name] for name in (
@@ -24,6 +24,8 @@ MSE, MAE, HUBER, BCE, CCE, HINGE, KLD = (LOSS_CODES[name] for name in (
 SOFTMAX_CCE, SIGMOID_BCE = LOSS_CODES["SOFTMAX_CCE"], LOSS_CODES["SIGMOID_BCE"]
 MSLE, MAPE, LOG_COSH, POISSON, COSINE = (LOSS_CODES[name] for name in (
     "MSLE", "MAPE", "LOG_COSH", "POISSON", "COSINE"))
+FOCAL_BCE, SIGMOID_FOCAL_BCE, FOCAL_CCE, SOFTMAX_FOCAL_CCE = (LOSS_CODES[name] for name in (
+    "FOCAL_BCE", "SIGMOID_FOCAL_BCE", "FOCAL_CCE", "SOFTMAX_FOCAL_CCE"))
 
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -44,7 +46,7 @@ def _phi(xp, z):
     return 0.5 * _erfc(xp, -z / numpy.sqrt(2.0))
 
 
-class ReferenceBackend:
+class ReferenceBackend(QuantizedReference):
     """NumPy kernels, written for clarity: the ground truth for the other backends."""
 
     name = "reference"
@@ -175,9 +177,9 @@ class ReferenceBackend:
         return float((rows * w).sum() / n_rows) if n_rows else 0.0
 
     # ---------------------------------------------------------------- dropout
-    def dropout(self, x, rate, seed, step, layer, out=None, mask=None):
-        """mask := Philox keep-mask for (seed, layer, step); out := x * mask / (1 - rate)."""
-        keep = dropout_keep_mask(seed, layer, step, rate, x.size, self.xp).reshape(x.shape)
+    def dropout(self, x, rate, seed, step, layer, out=None, mask=None, first=0):
+        """mask := keep-mask (seed, layer, step) of elements first...; out := x*mask/(1-rate)."""
+        keep = dropout_keep_mask(seed, layer, step, rate, x.size, self.xp, first).reshape(x.shape)
         if mask is not None:
             mask[...] = keep
         out = self._out(out, x.shape, x.dtype)
@@ -272,7 +274,7 @@ class ReferenceBackend:
 KERNELS = ("matmul", "dense_forward", "dense_backward_input", "bias_grad",
            "activation_forward", "activation_backward", "loss_grad", "dropout",
            "dropout_backward", "take_rows", "sgd_update", "adam_update", "rmsprop_update",
-           "adagrad_update", "adamax_update", "nadam_update")
+           "adagrad_update", "adamax_update", "nadam_update", "quantized_dense_forward")
 
 
 def _sigmoid(xp, z):
@@ -395,6 +397,4 @@ def _loss_sigmoid_bce(xp, z, t, param):
 
 _LOSSES = {MSE: _loss_mse, MAE: _loss_mae, HUBER: _loss_huber, BCE: _loss_bce,
            CCE: _loss_cce, HINGE: _loss_hinge, KLD: _loss_kld,
-           SOFTMAX_CCE: _loss_softmax_cce, SIGMOID_BCE: _loss_sigmoid_bce,
-           MSLE: _loss_msle, MAPE: _loss_mape, LOG_COSH: _loss_log_cosh,
-           POISSON: _loss_poisson, COSINE: _loss_cosine}
+           SOFTMAX_CCE: _loss_softmax_cce, SIGMOID_BCE: _loss_sigmoid_bce, **MORE_LOSSES}

@@ -93,10 +93,12 @@ class BackupAndRestore(Callback):
             self._save()
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.backup_dir):
+        if self.delete_checkpoint and self._writes_files() and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)
 
     def _save(self):
+        if not self._writes_files():
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint:
             for path in (self._model_path, self._metadata_path):

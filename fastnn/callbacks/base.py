@@ -29,6 +29,11 @@ class Callback:
         """Called before the first hook with {'epochs', 'steps', 'verbose'}."""
         self.params = params
 
+    def _writes_files(self):
+        """Whether this process writes the callback's files: in a distributed fit
+        (fastnn.distributed) only rank 0 does, so that each file is written once."""
+        return getattr(self.model, "_is_chief", True)
+
     def on_train_begin(self, logs=None): pass
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass

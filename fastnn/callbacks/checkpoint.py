@@ -14,7 +14,8 @@ class ModelCheckpoint(Callback):
 
     Args:
         filepath: where to save; may hold ``str.format`` fields filled from the epoch
-            (1-based) and the logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.fnn"``.
+            (1-based) and the logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.fnn"``; a
+            ".keras" (or ".weights.h5") name writes Keras 3's format, any other fastnn's.
         monitor: the logged quantity compared when `save_best_only` ('val_loss').
         verbose: 1 prints each save.
         save_best_only: save only when `monitor` improves on the best so far.
@@ -93,6 +94,8 @@ class ModelCheckpoint(Callback):
             self.best = current
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1:05d}: saving model to {path}")
+        if not self._writes_files():
+            return
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)

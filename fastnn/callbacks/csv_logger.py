@@ -32,6 +32,9 @@ class CSVLogger(Callback):
         self.append_header = True
 
     def on_train_begin(self, logs=None):
+        self.keys = self.writer = self.csv_file = None
+        if not self._writes_files():
+            return
         mode = "w"
         if self.append:
             if os.path.exists(self.filename):
@@ -42,6 +45,8 @@ class CSVLogger(Callback):
         self.csv_file = open(self.filename, mode, newline="", encoding="utf-8")
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.csv_file is None:     # another process writes the file
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)

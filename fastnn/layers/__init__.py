@@ -11,19 +11,21 @@ from fastnn.layers.merging import Add, Concatenate
 from fastnn.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise
 from fastnn.layers.normalization import BatchNormalization, LayerNormalization
 from fastnn.layers.prelu_reshape import PReLU, Reshape
+from fastnn.layers.quantized_dense import QuantizedDense
 from fastnn.layers.preprocessing import Normalization, Rescaling
 
 __all__ = ["Layer", "Dense", "Dropout", "Activation", "Flatten", "Input", "InputLayer",
            "ReLU", "LeakyReLU", "ELU", "Softmax", "BatchNormalization",
            "LayerNormalization", "Normalization", "Rescaling", "GaussianNoise",
-           "GaussianDropout", "AlphaDropout", "PReLU", "Reshape", "Concatenate", "Add", "get",
+           "GaussianDropout", "AlphaDropout", "PReLU", "Reshape", "Concatenate", "Add", "QuantizedDense", "get",
            "serialize"]
 
 REGISTRY = Registry("layer", "config", classes=(Dense, Dropout, Activation, Flatten, ReLU,
                                                 LeakyReLU, ELU, Softmax, BatchNormalization,
                                                 LayerNormalization, Normalization, Rescaling,
                                                 GaussianNoise, GaussianDropout, AlphaDropout,
-                                                PReLU, Reshape, Concatenate, Add),
+                                                PReLU, Reshape, Concatenate, Add,
+                                                QuantizedDense),
                     base=Layer)
 
 

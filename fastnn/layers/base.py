@@ -1,9 +1,13 @@
 """The Layer base class and the workspace that holds reusable buffers."""
+import functools
 import itertools
 import re
 
-from fastnn import _validation
+import numpy
+
+from fastnn import _validation, mixed_precision
 from fastnn.backend import get_backend
+from fastnn.variables import as_variables
 
 _counters = {}
 
@@ -63,6 +67,10 @@ class Layer:
         if "op_kind" not in vars(cls) and any(
                 name in vars(cls) for name in ("forward", "backward", "call")):
             cls.op_kind = None
+        # the weights a build makes become Variables (fastnn.variables): views of the
+        # same buffers, with Keras' assign / numpy / name / path / trainable
+        if "build" in vars(cls):
+            cls.build = _then_variables(vars(cls)["build"])
 
     # whether `backward` can apply the previous layer's act' (the `fuse` argument)
     fuses_input_grad = False
@@ -73,7 +81,8 @@ class Layer:
         self.name = name or _unique_name(_snake(type(self).__name__))
         self.trainable = bool(trainable)
         self.built = False
-        self.dtype = dtype
+        # dtype: the weights' dtype (None: floatx() at build); dtype_policy: Keras's policy
+        self.dtype, self.dtype_policy = mixed_precision.layer_dtype(dtype)
         self.input_shape = None if input_shape is None else _as_shape(input_shape)
         self._params = []
         self._grads = []
@@ -111,6 +120,8 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if self.dtype_policy.compute_dtype != self.dtype_policy.variable_dtype:
+            config["dtype"] = self.dtype_policy.name   # a mixed policy travels with the layer
         return config
 
     @classmethod
@@ -136,9 +147,20 @@ class Layer:
     call = __call__
 
     @property
+    def compute_dtype(self):
+        """The dtype of the layer's products (its dtype_policy's; fastnn.mixed_precision)."""
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        """The dtype of the layer's weights (its dtype_policy's)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
     def weights(self):
-        """The layer's weight arrays (backend arrays, updated in place by training): the
-        parameters, then any non-trainable weights (moving statistics)."""
+        """The layer's weights (fastnn.variables.Variable: views of the buffers training
+        updates in place): the parameters, then any non-trainable weights (moving
+        statistics)."""
         return list(self._params) + list(self._state)
 
     @property
@@ -158,9 +180,9 @@ class Layer:
         return list(self._param_names) + list(self._state_names)
 
     def get_weights(self):
-        """The weights as NumPy arrays, in Keras' order."""
+        """The weights as NumPy arrays (plain copies), in Keras' order."""
         backend = get_backend()
-        return [backend.to_numpy(p).copy() for p in self.weights]
+        return [numpy.array(backend.to_numpy(p)) for p in self.weights]
 
     def set_weights(self, weights):
         """Set the weights from arrays shaped as `get_weights` returns them."""
@@ -187,6 +209,16 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _then_variables(build):
+    """`build`, then the layer's new weights made Variables."""
+    @functools.wraps(build)
+    def build_then_variables(self, *args, **kwargs):
+        result = build(self, *args, **kwargs)
+        as_variables(self)
+        return result
+    return build_then_variables
 
 
 def _as_shape(shape):

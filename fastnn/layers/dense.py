@@ -17,7 +17,8 @@ class Dense(Layer):
             (default 'glorot_uniform' and 'zeros', as in Keras).
         kernel_regularizer, bias_regularizer: optional regularizers.
         activity_regularizer: an optional regularizer of the layer's outputs; as in
-            Keras 3 its penalty is divided by the batch size.
+            Keras 3 its penalty, divided by the batch size, joins the loss of training
+            and of evaluation (`evaluate`, `val_loss`).
         kernel_constraint, bias_constraint: optional fastnn.constraints, applied to the
             weights after each optimizer update.
         input_shape, input_dim: the input width, for the first layer of a model.
@@ -87,10 +88,11 @@ class Dense(Layer):
         backend.dense_forward(x, self.kernel, self.bias, self.activation, out=y, preact=z)
         # what backward needs: references only, so inference pays nothing for it
         self._x, self._y, self._z = x, y, z
-        # the activity penalty joins the loss (and its gradient) of training steps only
+        # the activity penalty joins the loss of training and of evaluation alike, as
+        # Keras 3 adds it in both; its gradient joins training steps only
         self._activity_on = self.activity_regularizer is not None and bool(training)
-        if self._activity_on:
-            self._activity_loss = self.activity_regularizer(y) / max(int(y.shape[0]), 1)
+        self._activity_loss = (self.activity_regularizer(y) / max(int(y.shape[0]), 1)
+                               if self.activity_regularizer is not None else 0.0)
         return y
 
     def fusable_activation(self):
@@ -150,8 +152,8 @@ class Dense(Layer):
                 weight[...] = constraint(weight)
 
     def activity_loss(self):
-        """The activity penalty of the last training forward pass (a float)."""
-        return self._activity_loss if self._activity_on else 0.0
+        """The activity penalty of the last forward pass, training or not (a float)."""
+        return self._activity_loss
 
     def regularization_loss(self):
         """The layer's weight penalties, summed (a float)."""

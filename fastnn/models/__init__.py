@@ -8,14 +8,23 @@ __all__ = ["Model", "Sequential", "load_model", "model_from_json", "save_model"]
 MODEL_CLASSES = {"Sequential": Sequential, "Functional": Model, "Model": Model}
 
 
-def load_model(filepath, compile=True):
-    """The model saved in `filepath` by `model.save` (see fastnn.saving).
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """The model saved in `filepath` by `model.save`, or written by Keras 3 as a
+    ``.keras`` file (see fastnn.saving).
+
+    Args:
+        filepath: a ``.keras`` file (Keras 3's format) or a fastnn file (``.fnn``).
+        custom_objects: {name: class or function} of your own layers, losses, metrics
+            and optimizers named in the file, as in Keras.
+        compile: also restore the compile settings and optimizer state.
+        safe_mode: refuse serialized code (Lambda layers) with a clear error.
 
     Example:
-        >>> model = fastnn.models.load_model("m.fnn")          # doctest: +SKIP
+        >>> model = fastnn.models.load_model("m.keras")        # doctest: +SKIP
     """
     from fastnn import saving
-    return saving.load_model(filepath, compile=compile, model_class=MODEL_CLASSES)
+    return saving.load_model(filepath, compile=compile, model_class=MODEL_CLASSES,
+                             custom_objects=custom_objects, safe_mode=safe_mode)
 
 
 def save_model(model, filepath, overwrite=True):

@@ -1,7 +1,8 @@
 """What fit / evaluate / predict accept besides in-memory arrays, as Keras 3 does:
 pandas objects (converted with `.to_numpy()`), generators and other iterables of
 batches, PyDataset-like objects (`__len__` and `__getitem__(index)` giving a batch) and
-arrays too large for memory (`numpy.memmap`, or any object with `shape`, `dtype` and
+arrays too large for memory (`numpy.memmap`, a chunked array such as a Dask, Zarr or
+HDF5 one (see fastnn.distributed.dask_data), or any object with `shape`, `dtype` and
 row indexing), read one batch at a time.
 
 Sources here produce each epoch's raw batches; `Batches` checks and converts each one
@@ -42,6 +43,9 @@ def kind(x, name="x"):
     if x is None or isinstance(x, (numpy.ndarray, list, tuple, dict, set, frozenset, str,
                                    bytes, numbers.Number, numpy.generic)) or is_pandas(x):
         return ARRAY
+    from fastnn.distributed import dask_data
+    if dask_data.is_chunked(x):     # Dask, Zarr, HDF5: read a block of rows at a time
+        return LAZY
     if any(hasattr(x, a) for a in ("__array__", "__array_interface__", "__array_struct__")):
         return ARRAY
     if hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "__getitem__"):
@@ -153,10 +157,17 @@ class ArraySource:
         self.steps = per_epoch if steps is None else min(steps, per_epoch)
         self.ran_out = False
         self._file = _file_layout(x)
+        from fastnn.distributed import dask_data
+        self._chunked = dask_data.ChunkedRows(x) if dask_data.is_chunked(x) else None
 
     def epoch(self, epoch):
         n, bs, x = len(self.x), self.batch_size, self.x
         order = fit_data.epoch_order(self.seed, epoch, n) if self.shuffle else None
+        if self._chunked is not None:
+            for rows, bx in self._chunked.batches(order, self.steps, bs):
+                yield (bx, None if self.y is None else self.y[rows],
+                       None if self.w is None else self.w[rows])
+            return
         fd = None if self._file is None else os.open(self._file[0], os.O_RDONLY)
         try:
             for s in range(self.steps):

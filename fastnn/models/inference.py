@@ -80,7 +80,9 @@ class InferenceMixin:
         saved = metrics_lib.save_states(metrics)   # fit's running state
         for m in metrics:
             m.reset_state()
-        executor = self._training_executor()   # its loss: the training step's own
+        # its loss: the training step's own (inside a distributed fit, shared by the
+        # processes)
+        executor = self.__dict__.get("_fit_executor") or self._training_executor()
         workspace = self._predict_workspace()
         cbs = callbacks or CallbackList([], self, {})
         cbs.on_test_begin()
@@ -137,8 +139,9 @@ class InferenceMixin:
 
         Args:
             x: inputs (n_samples, n_features): an array, a pandas object, a
-                numpy.memmap (read a chunk at a time), or a generator / PyDataset of
-                batches (each x, or a tuple whose first item is x).
+                numpy.memmap or chunked array (read a chunk at a time), a generator /
+                PyDataset of batches (each x, or a tuple whose first item is x), or a
+                Dask array / DataFrame (see fastnn.distributed.dask_predict).
             batch_size: rows per forward call, and per predict batch hook of the
                 callbacks (by default 1,024 rows a call; the outputs are the same).
             verbose: 'auto' (1), 0 silent, 1 or 2 one progress line.
@@ -146,9 +149,12 @@ class InferenceMixin:
             steps: batches to predict (by default all).
 
         Returns:
-            A NumPy array (n_samples, n_outputs).
+            A NumPy array (n_samples, n_outputs); for a Dask `x`, a lazy Dask array.
         """
         if type(x) is not numpy.ndarray:
+            if hasattr(type(x), "__dask_graph__"):   # a Dask collection: a lazy result
+                from fastnn.distributed import dask_predict
+                return dask_predict.predict(self, x, batch_size, callbacks, steps)
             x = data_adapters.unpandas(x)
             if steps is not None or data_adapters.is_streamed(x):
                 steps, = data_adapters.counts(steps=steps)

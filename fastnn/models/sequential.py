@@ -161,7 +161,10 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         """Every parameter array, layer by layer (kernel, then bias)."""
         return [p for layer in self._layers for p in layer.weights]
 
-    trainable_weights = weights
+    @property
+    def trainable_weights(self):
+        """The weights an optimizer updates, layer by layer (Keras' order)."""
+        return [p for layer in self._layers for p in layer.trainable_weights]
 
     def get_weights(self):
         """The parameters as NumPy arrays, in Keras' order and layout."""
@@ -304,8 +307,9 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
 
     # ------------------------------------------------------------------ saving
     def save(self, filepath, overwrite=True):
-        """Save architecture, weights, compile settings and optimizer state to one file
-        (a versioned zip of JSON and .npy arrays, never code; see fastnn.saving).
+        """Save architecture, weights, compile settings and optimizer state to one file:
+        Keras 3's format for a ".keras" name, else fastnn's own (a versioned zip of JSON
+        and .npy arrays, never code); see fastnn.saving.
 
         Example:
             >>> model.save("m.fnn")                             # doctest: +SKIP
@@ -323,6 +327,24 @@ class Sequential(TrainingMixin, InferenceMixin, GradientMixin):
         """Load weights saved by `save_weights` (or `save`) into this model's layers."""
         from fastnn import saving
         saving.load_weights(self, filepath)
+
+    def export(self, filepath, format=None, verbose=None, input_signature=None, **kwargs):
+        """Write the model for inference elsewhere, as Keras 3's `export`: format 'onnx'
+        (None infers it from a filepath ending in '.onnx'); `opset_version` may be
+        given. See fastnn.onnx.export."""
+        from fastnn.onnx._export import model_export
+        model_export(self, filepath, format, verbose, input_signature, **kwargs)
+
+    def quantize(self, mode):
+        """Quantize the built model for inference, in place (Keras 3's `quantize`): mode
+        "bfloat16" (fastnn.models.quantize_bf16) or "int8" (fastnn.models.quantize_int8)."""
+        if mode == "bfloat16":
+            from fastnn.models.quantize_bf16 import quantize_bfloat16
+            return quantize_bfloat16(self)
+        if mode == "int8":
+            from fastnn.models.quantize_int8 import quantize_int8
+            return quantize_int8(self)
+        raise ValueError(f"`mode` must be 'int8' or 'bfloat16'; got {mode!r}")
 
     def __reduce__(self):
         # pickling goes through the model file format, so a model travels to worker

@@ -10,7 +10,7 @@ import time
 
 import numpy
 
-from fastnn import _random, _validation
+from fastnn import _random, _validation, distributed
 from fastnn import metrics as metrics_lib
 from fastnn.backend import get_backend
 from fastnn.callbacks import CallbackList, History, ProgbarLogger
@@ -30,8 +30,9 @@ class TrainingMixin:
     # ------------------------------------------------------------------ data
     def _dtype(self):
         for layer in self._layers:
-            if layer._params:
-                return layer._params[0].dtype
+            for p in layer._params:
+                if p.dtype.kind == "f":    # a quantized layer's int8 kernel says nothing
+                    return p.dtype
         from fastnn.config import floatx
         return numpy.dtype(floatx())
 
@@ -156,8 +157,8 @@ class TrainingMixin:
 
         Args:
             x, y: the training inputs (n_samples, n_features) and targets: arrays, pandas
-                objects, or arrays larger than memory (numpy.memmap: read a batch at a
-                time). `x` may also be a generator / iterable of batches or a
+                objects, or arrays larger than memory (numpy.memmap, Dask, h5py and
+                other chunked arrays: read a batch at a time). `x` may also be a generator / iterable of batches or a
                 PyDataset-like object, each batch (x, y) or (x, y, sample_weight), with no
                 `y`, `sample_weight` or `batch_size` (see fastnn.models.data_adapters).
             batch_size: samples per gradient step (None means 32).
@@ -201,6 +202,11 @@ class TrainingMixin:
         if not isinstance(shuffle, (bool, numpy.bool_)):
             raise ValueError(f"`shuffle` must be True or False; got {shuffle!r}")
         data_adapters.counts(validation_batch_size=validation_batch_size)
+        dist = distributed.distribution()
+        if dist is not None and (data_adapters.is_streamed(x) or steps_per_epoch is not None
+                                 or data_adapters.is_streamed(validation_data)):
+            raise ValueError(f"distributed training ({dist!r}) takes arrays in memory, "
+                             f"not batches from a generator or PyDataset")
         if (steps_per_epoch is not None or validation_steps is not None
                 or data_adapters.is_streamed(x)
                 or data_adapters.is_streamed(validation_data)):
@@ -229,6 +235,8 @@ class TrainingMixin:
         data = (backend.asarray(x), backend.asarray(y), None if w is None else
                 backend.asarray(w))
         steps = -(-len(x) // batch_size)
+        self._is_chief = dist is None or dist.is_chief   # prints and writes files
+        verbose = verbose if self._is_chief else 0
         history = History()
         cbs = CallbackList(([ProgbarLogger(verbose)] if verbose else []) +
                            list(callbacks or []) + [history], self,
@@ -240,6 +248,18 @@ class TrainingMixin:
         if self.training_seed is None:
             self.training_seed = _random.next_seed()
         self.stop_training = False
+        self._fit_executor = (None if dist is None else
+                              dist.prepare_fit(self, x, y, w, val, batch_size, epochs, shuffle))
+        try:
+            return self._fit_epochs(data, x, val, batch_size, epochs, initial_epoch, shuffle,
+                                    validation_freq, cbs, history)
+        finally:
+            self._fit_executor = None
+
+    def _fit_epochs(self, data, x, val, batch_size, epochs, initial_epoch, shuffle,
+                    validation_freq, cbs, history):
+        """fit's loop over the epochs, from the callbacks' on_train_begin to
+        on_train_end; returns the History."""
         cbs.on_train_begin()
         # a callback (BackupAndRestore) may have restored a run that reached this epoch
         initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
@@ -268,7 +288,7 @@ class TrainingMixin:
         runs: one step at a time where something watches each step (batch hooks, the
         thread choice's timing, metrics that are not sums over samples), else whole runs
         of full batches (one compiled loop on the cpu backend)."""
-        executor = self.executor
+        executor = self.__dict__.get("_fit_executor") or self.executor
         workspace = self._train_workspace
         order = get_backend().asarray(order.astype(numpy.int64))
         loss_total, count = 0.0, 0

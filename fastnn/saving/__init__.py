@@ -54,14 +54,23 @@ depends only on that seed and the epoch number. So call
 resumed ``fit(..., initial_epoch=k)``; the resumed epochs then see the same batches as
 an uninterrupted ``fit`` seeded with ``s``.
 
+Keras 3 files
+-------------
+By suffix, ``.keras`` models and ``.weights.h5`` weights are Keras 3's own format
+instead (fastnn/saving/keras_io.py; see FORMAT.md): Keras 3 loads what fastnn writes,
+and fastnn loads what Keras 3 writes for the layers fastnn has. They need h5py
+(``pip install fastnn[keras]``), imported only for them.
+
 Example:
     >>> model.save("m.fnn")                                   # doctest: +SKIP
     >>> model = fastnn.models.load_model("m.fnn")             # doctest: +SKIP
+    >>> model.save("m.keras")                  # Keras 3's format  # doctest: +SKIP
 """
 import io
 import os
 
 from fastnn.saving import archive as _archive
+from fastnn.saving import keras_archive, keras_config, keras_io
 from fastnn.saving import schema as _schema
 from fastnn.saving import state as _state
 from fastnn.saving.archive import FormatError
@@ -92,20 +101,28 @@ def save_model(model, filepath, overwrite=True):
 
     Args:
         model: a Sequential model.
-        filepath: the destination (conventionally ``*.fnn``).
+        filepath: the destination: ``*.keras`` for Keras 3's format, otherwise
+            fastnn's (conventionally ``*.fnn``).
         overwrite: replace an existing file (otherwise raise FileExistsError).
     """
     filepath = _check_path(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"`filepath` {filepath!r} exists and overwrite=False")
+    if keras_io.is_keras_model_path(filepath):
+        keras_io.save_model(model, filepath)
+        return
     _archive.write_atomic(filepath, _members(model, "model"))
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Write only the weights of `model` to `filepath`, atomically."""
+    """Write only the weights of `model` to `filepath`, atomically (Keras 3's HDF5
+    layout for ``*.weights.h5``, with the optimizer's variables as Keras writes them)."""
     filepath = _check_path(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"`filepath` {filepath!r} exists and overwrite=False")
+    if keras_io.is_keras_weights_path(filepath):
+        keras_io.save_weights(model, filepath)
+        return
     _archive.write_atomic(filepath, _members(model, "weights"))
 
 
@@ -113,12 +130,15 @@ def _fault(label, exc):
     return ValueError(f"`filepath` {label} must be a valid fastnn model file; {exc}")
 
 
-def _load(source, label, compile, model_class):
+def _load(source, label, compile, model_class, custom_objects=None):
     try:
         with _archive.Archive(source) as arch:
             _state.check_meta(arch.json("fastnn.json"), "model")
             doc = arch.json("model.json")
             _schema.check_document(doc)
+            if custom_objects:
+                doc = keras_config.substitute_custom(
+                    doc, keras_config.Reader(custom_objects))
             try:
                 if not compile:
                     doc = dict(doc, compile=None, optimizer_state=None)
@@ -136,32 +156,48 @@ def _load(source, label, compile, model_class):
         raise _fault(label, exc) from None
 
 
-def load_model(filepath, compile=True, *, model_class):
+def load_model(filepath, compile=True, *, model_class, custom_objects=None,
+               safe_mode=True):
     """The model saved in `filepath`, ready to predict or to resume training
-    (`fastnn.models.load_model` calls this with its Sequential class).
+    (`fastnn.models.load_model` calls this with its model classes).
 
     Args:
-        filepath: a file written by `model.save`.
+        filepath: a file written by `model.save`, or a Keras 3 ``.keras`` file.
         compile: also restore the compile settings and optimizer state.
-        model_class: the class of the model (the file must name it); it provides
-            `from_config` and `compile_from_config`.
+        model_class: the class of the model (the file must name it), or a dict of them
+            by the class_name they read; it provides `from_config` and
+            `compile_from_config`.
+        custom_objects: {class or function name: your class or function}: the layers,
+            losses, metrics and optimizers of your own that the file names.
+        safe_mode: refuse serialized code (Lambda layers, lambdas) with a clear error
+            (fastnn never runs code from a file; with False the error says so).
 
     Raises:
-        ValueError: the file is not a valid fastnn model file (the message names the
-            file and the fault).
+        ValueError: the file is not a valid model file (the message names the file and
+            the fault).
 
     Example:
         >>> model = fastnn.models.load_model("m.fnn")          # doctest: +SKIP
     """
     filepath = _check_path(filepath)
+    if keras_io.is_keras_model_path(filepath) and \
+            not keras_archive.holds_fastnn_file(filepath):
+        classes = model_class if isinstance(model_class, dict) else \
+            {model_class.__name__: model_class}
+        return keras_io.load_model(filepath, compile, custom_objects, safe_mode, classes)
     with open(filepath, "rb") as f:
-        return _load(f, repr(filepath), compile, model_class)
+        return _load(f, repr(filepath), compile, model_class, custom_objects)
 
 
 def load_weights(model, filepath):
     """Set `model`'s weights from a file of `save_weights` or `save` (matched by
-    position and shape, as in Keras)."""
+    position and shape, as in Keras), or from a Keras 3 ``.weights.h5`` or ``.keras``
+    file (matched by Keras' layer paths)."""
     filepath = _check_path(filepath)
+    if keras_io.is_keras_weights_path(filepath) or keras_io.is_keras_model_path(filepath) \
+            and not keras_archive.holds_fastnn_file(filepath):
+        keras_io.load_weights(model, filepath)
+        return
     try:
         with open(filepath, "rb") as f, _archive.Archive(f) as arch:
             _state.check_meta(arch.json("fastnn.json"), "weights")

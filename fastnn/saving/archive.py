@@ -16,7 +16,8 @@ from numpy.lib import format as npy_format
 MAX_JSON_BYTES = 16 * 2 ** 20
 MAX_NPY_HEADER = 64 * 2 ** 10
 _MEMBER = re.compile(r"\A(?:fastnn\.json|model\.json|(?:weights|optimizer)/[0-9]{4,9}\.npy)\Z")
-_DTYPES = {"float32": numpy.dtype("<f4"), "float64": numpy.dtype("<f8")}
+_DTYPES = {"float32": numpy.dtype("<f4"), "float64": numpy.dtype("<f8"),
+           "int8": numpy.dtype("i1")}   # a quantized layer's kernel
 
 
 class FormatError(ValueError):

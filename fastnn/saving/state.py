@@ -39,7 +39,7 @@ def _optimizer_state(opt):
 
 def _dtype(model):
     """The dtype of the model's parameters (floatx for a model without any)."""
-    weights = model.weights if model.built else []
+    weights = [w for w in model.weights if w.dtype.kind == "f"] if model.built else []
     return str(weights[0].dtype) if weights else config_module.floatx()
 
 
@@ -143,7 +143,7 @@ def weight_shapes(model, doc):
     result = []
     for i, (entry, shape) in enumerate(zip(declared, shapes)):
         dtype = entry.get("dtype") if isinstance(entry, dict) else None
-        if dtype not in ("float32", "float64") or entry.get("shape") != list(shape):
+        if dtype not in ("float32", "float64", "int8") or entry.get("shape") != list(shape):
             raise FormatError(f"weight {i} must have shape {shape} (float32 or float64) for "
                               f"this model; the file declares {entry!r}")
         result.append((shape, dtype))

@@ -1,0 +1,189 @@
+/* The driver of the bfloat16 GEMM (src_c/bf16.h): the route, the threads' split, the
+ * blocking of the vdpbf16ps route and the fused epilogue. Baseline flags: the vdpbf16ps
+ * code is in src_c/bf16_avx512bf16.c and runs only where the CPU has it. */
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "bf16.h"
+#include "gemm_internal.h"
+#include "isa.h"
+
+#define T float
+#define ACT_FWD fnn_s_act_forward
+#define ACT_BWD fnn_s_act_backward
+#include "gemm_epilogue.h"
+
+/* k-pairs per block (KC = 256 values: a 32-column panel of B~, 16 KiB, stays in L1 while
+ * the MC rows of A~ stream from L2) and rows of A~ per block (MC x KC pairs, 120 KiB). */
+#define BF16_KCP 128
+#define BF16_MC 240
+
+static int force_float_route = 0;
+static int cpu_bf16 = -1;
+
+int fnn_bf16_native(void)
+{
+#ifdef FNN_GEMM_X86
+    if (cpu_bf16 < 0)
+        cpu_bf16 = fnn_cpu_has_avx512bf16();
+    return !force_float_route && cpu_bf16 && fnn_isa_index() == FNN_ISA_AVX512;
+#else
+    return 0;
+#endif
+}
+
+void fnn_bf16_set_native(int on) { force_float_route = !on; }
+
+void fnn_bf16_kernel_info(int64_t info[4])
+{
+    int nat = fnn_bf16_native();
+    info[0] = nat ? FNN_BF16_MR : 0;
+    info[1] = nat ? FNN_BF16_NR : 0;
+    info[2] = nat ? BF16_MC : 0;
+    info[3] = nat ? BF16_KCP : 0;
+}
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+size_t fnn_bf16_packed_b_bytes(int64_t k, int64_t n)
+{
+    size_t pairs = (size_t)(cdiv(n, FNN_BF16_NR) * FNN_BF16_NR * cdiv(k, 2)) * 4;
+    size_t floats = (size_t)(k * n) * sizeof(float);
+    return pairs > floats ? pairs : floats; /* either route's B~ fits */
+}
+
+/* How many threads a product of m x n x k uses. */
+static int team_for(double work, int n_threads)
+{
+    return n_threads > 1 && work >= FNN_GEMM_PAR_MIN_WORK ? n_threads : 1;
+}
+
+void fnn_bf16_pack_b(int tb, int64_t k, int64_t n, const float *b, int64_t ldb, void *bp,
+                     int n_threads)
+{
+    if (k <= 0 || n <= 0)
+        return;
+    int nt = team_for((double)k * n * 64, n_threads); /* a pass of k n: worth it when large */
+#ifdef FNN_GEMM_X86
+    if (fnn_bf16_native()) {
+        int64_t panels = cdiv(n, FNN_BF16_NR);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
+        for (int64_t q = 0; q < panels; q++)
+            fnn_bf16_pack_b_avx512bf16(tb, k, n, b, ldb, (uint32_t *)bp, q, q + 1);
+        return;
+    }
+#endif
+    (void)nt;
+    float *dst = (float *)bp;
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < n; j++)
+            dst[p * n + j] = fnn_bf16_round(tb ? b[j * ldb + p] : b[p * ldb + j]);
+}
+
+#ifdef FNN_GEMM_X86
+/* Rows [i_lo, i_hi) x panels [q_lo, q_hi) of C on one thread, with the epilogue. */
+static int native_part(int ta, int64_t i_lo, int64_t i_hi, int64_t q_lo, int64_t q_hi,
+                       int64_t n, int64_t k, const float *a, int64_t lda, const uint32_t *bp,
+                       float *c, int64_t ldc, const epi_t *e)
+{
+    const int MR = FNN_BF16_MR, NR = FNN_BF16_NR;
+    const int64_t KP = cdiv(k, 2), kcp = cdiv(KP, cdiv(KP, BF16_KCP));
+    uint32_t *ap = (uint32_t *)fnn_gemm_scratch(0, (size_t)(BF16_MC * kcp) * 4 + 64);
+    if (ap == NULL)
+        return -1;
+    const int64_t j_lo = q_lo * NR, j_hi = min64(n, q_hi * NR);
+    for (int64_t i0 = i_lo; i0 < i_hi; i0 += BF16_MC) {
+        int64_t mc = min64(BF16_MC, i_hi - i0);
+        for (int64_t p0 = 0; p0 < KP; p0 += kcp) {
+            int64_t kp = min64(kcp, KP - p0);
+            fnn_bf16_pack_a_avx512bf16(ta, mc, p0, kp, k, ta ? a + i0 : a + i0 * lda, lda, ap);
+            for (int64_t q = q_lo; q < q_hi; q++) {
+                int nr = (int)min64(NR, n - q * NR);
+                const uint32_t *bpanel = bp + (q * KP + p0) * NR;
+                for (int64_t ir = 0; ir < mc; ir += MR)
+                    fnn_bf16_ukr_avx512bf16_12x32(kp, ap + ir * kp, bpanel,
+                                                  c + (i0 + ir) * ldc + q * NR, ldc, p0 == 0,
+                                                  (int)min64(MR, mc - ir), nr);
+            }
+        }
+        if (e->mode != EPI_NONE)
+            epi_rows(e, c + i0 * ldc + j_lo, ldc, i0, j_lo, mc, j_hi - j_lo);
+    }
+    return 0;
+}
+
+/* The vdpbf16ps route: rows or column panels of C split over the threads, whichever
+ * leaves fewer padded tiles (rows on a tie); every element is summed the same way. */
+static void native_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                        const uint32_t *bp, float *c, int64_t ldc, const epi_t *e,
+                        int n_threads)
+{
+    const int MR = FNN_BF16_MR, NR = FNN_BF16_NR;
+    int64_t mt = cdiv(m, MR), panels = cdiv(n, NR);
+    int nt = team_for((double)m * n * k, n_threads);
+    if (nt > (mt > panels ? mt : panels))
+        nt = (int)(mt > panels ? mt : panels);
+    int by_rows = cdiv(mt, nt) * panels <= cdiv(panels, nt) * mt;
+    int failed = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
+#endif
+    {
+        int t = 0, team = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        int64_t units = by_rows ? mt : panels, per = cdiv(units, team);
+        int64_t u0 = min64(units, t * per), u1 = min64(units, u0 + per);
+        if (u0 < u1)
+            failed |= by_rows ? native_part(ta, u0 * MR, min64(m, u1 * MR), 0, panels, n, k, a,
+                                            lda, bp, c, ldc, e)
+                              : native_part(ta, 0, m, u0, u1, n, k, a, lda, bp, c, ldc, e);
+    }
+    if (failed)
+        fnn_gemm_note_alloc_failure();
+}
+#endif
+
+/* The float32 route: A rounded to bfloat16 (slot 5), then the float32 GEMM. */
+static void float_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                       const float *bp, float *c, int64_t ldc, const fnn_epilogue *ep,
+                       int n_threads)
+{
+    int64_t rows = ta ? k : m, cols = ta ? m : k;
+    float *ar = (float *)fnn_gemm_scratch(5, (size_t)(rows * cols) * sizeof(float));
+    if (ar == NULL) {
+        fnn_gemm_note_alloc_failure();
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        fnn_bf16_round_array(a + i * lda, ar + i * cols, cols);
+    fnn_sgemm(ta, 0, m, n, k, 1.0f, ar, cols, bp, n, 0.0f, c, ldc, ep, n_threads);
+}
+
+void fnn_bf16_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                   const void *bp, float *c, int64_t ldc, const fnn_epilogue *ep,
+                   int n_threads)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    epi_t e;
+    epi_init(&e, ep);
+    if (k <= 0) {
+        scale_only(m, n, 0.0f, c, ldc, &e);
+        return;
+    }
+#ifdef FNN_GEMM_X86
+    if (fnn_bf16_native()) {
+        native_gemm(ta, m, n, k, a, lda, (const uint32_t *)bp, c, ldc, &e, n_threads);
+        return;
+    }
+#endif
+    float_gemm(ta, m, n, k, a, lda, (const float *)bp, c, ldc, ep, n_threads);
+}
