@@ -5,7 +5,7 @@ per-ISA kernels.
 
 A directory stands for every wheel in it. For each wheel it prints the size and fails
 (exit 1) when:
-  * the wheel is N bytes or larger (default 1,000,000);
+  * the wheel is N bytes or larger (default 1,500,000);
   * it holds sources or build outputs (.c, .h, .pyx, .pxi, .o, .html, __pycache__, build/...),
     or a compiled module outside fastnn/_kernels/ and the vendored-library folder;
   * --expect-lib is given and no vendored library starts with that name;
@@ -131,7 +131,7 @@ def check(wheel, max_bytes, expect_lib):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("paths", nargs="+", help="wheel files, or directories of wheels")
-    p.add_argument("--max-bytes", type=int, default=1_000_000)
+    p.add_argument("--max-bytes", type=int, default=1_500_000)
     p.add_argument("--expect-lib", help="a vendored library that must be present")
     args = p.parse_args(argv)
     wheels = list(wheels_in(args.paths))

@@ -6,11 +6,9 @@
  * on every x86 core we know) for a fixed time and prints "float32 GFLOPS float64 GFLOPS".
  * Widest vectors the compiler targets: AVX-512, else AVX2, else SSE (no FMA: mul+add).
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <omp.h>
 #include <immintrin.h>
+
+#include "peak.h"
 
 #if defined(__AVX512F__)
 #define VF __m512
@@ -44,30 +42,13 @@
 #define SUMD(x) _mm_cvtsd_f64(x)
 #endif
 
-#define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define ITERS 1000000L
-
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static double run_f(void)
 {
     VF m = SETF(0.999999f), a = SETF(1e-7f);
 #define DECL(i) VF c##i = SETF((float)i);
 #define STEP(i) c##i = FMAF(c##i, m, a);
 #define ADD(i) s += SUMF(c##i);
-    CHAINS(DECL)
-    for (long i = 0; i < ITERS; i++) {
-        CHAINS(STEP)
-        __asm__ volatile("" ::: "memory");
-    }
-    float s = 0;
-    CHAINS(ADD)
-    return s;
+    PEAK_CHAIN_LOOP(float, PEAK_MEMORY_BARRIER)
 #undef DECL
 #undef STEP
 #undef ADD
@@ -79,40 +60,16 @@ static double run_d(void)
 #define DECL(i) VD c##i = SETD((double)i);
 #define STEP(i) c##i = FMAD(c##i, m, a);
 #define ADD(i) s += SUMD(c##i);
-    CHAINS(DECL)
-    for (long i = 0; i < ITERS; i++) {
-        CHAINS(STEP)
-        __asm__ volatile("" ::: "memory");
-    }
-    double s = 0;
-    CHAINS(ADD)
-    return s;
+    PEAK_CHAIN_LOOP(double, PEAK_MEMORY_BARRIER)
 #undef DECL
 #undef STEP
 #undef ADD
 }
 
-/* GFLOP/s of `threads` threads each running fn, best of 5 */
-static double measure(double (*fn)(void), int threads, int lanes)
-{
-    double best = 0, sink = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = seconds();
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-        sink += fn();
-        double dt = seconds() - t0;
-        double gf = 2.0 * 12 * lanes * (double)ITERS * threads / dt / 1e9;
-        if (gf > best)
-            best = gf;
-    }
-    if (sink == 12345.678)
-        printf("%g\n", sink);
-    return best;
-}
-
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
-    printf("%.1f %.1f\n", measure(run_f, threads, WF), measure(run_d, threads, WF / 2));
+    printf("%.1f %.1f\n", peak_measure(run_f, threads, 2.0 * WF),
+           peak_measure(run_d, threads, 2.0 * (WF / 2)));
     return 0;
 }

@@ -97,6 +97,10 @@ def shape(value, name="input_shape"):
     return items
 
 
+# the dtype kinds of arrays that hold numbers: float, signed and unsigned int, bool
+NUMERIC_KINDS = "fiub"
+
+
 def numeric_array(data, name, finite=True):
     """`data` as a finite (unless not `finite`) numeric NumPy array, or a clear error."""
     if data is None:
@@ -112,7 +116,7 @@ def numeric_array(data, name, finite=True):
                          f"mixed data (dtype object)")
     if kind == "c":
         raise TypeError(f"`{name}` must hold real numbers; got dtype {arr.dtype}")
-    if kind not in "fiub":
+    if kind not in NUMERIC_KINDS:
         raise TypeError(f"`{name}` must hold numbers; got dtype {arr.dtype}")
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise ValueError(f"`{name}` must hold at least one sample; got shape {arr.shape}")
@@ -131,15 +135,23 @@ def not_finite(name, count):
 def features(x, input_shape, dtype, name="x"):
     """`x` as a C-contiguous (n_samples, *input_shape) array of `dtype`."""
     arr = numeric_array(x, name)
-    if input_shape is not None and tuple(arr.shape[1:]) != tuple(input_shape):
-        n_feat = input_shape[0] if len(input_shape) == 1 else input_shape
-        what = f"{n_feat} features" if len(input_shape) == 1 else f"sample shape {input_shape}"
-        raise ValueError(f"`{name}` must have {what} (from input_shape={tuple(input_shape)}); "
-                         f"got shape {arr.shape}")
-    if arr.ndim < 2:
-        raise ValueError(f"`{name}` must have shape (n_samples, n_features); got shape "
-                         f"{arr.shape}")
+    sample_shape(arr.shape, input_shape, name)
     return numpy.ascontiguousarray(arr, dtype=dtype)
+
+
+def sample_shape(shape, input_shape, name="x", got="shape"):
+    """A ValueError unless `shape` (an array's) is (n_samples, *input_shape), or, where
+    `input_shape` is None, has a sample axis and at least one more; `got` names the array
+    in the message ("shape", "a Dask array of shape")."""
+    if input_shape is not None and tuple(shape[1:]) != tuple(input_shape):
+        input_shape = tuple(input_shape)
+        want = (f"{input_shape[0]} features" if len(input_shape) == 1
+                else f"sample shape {input_shape}")
+        raise ValueError(f"`{name}` must have {want} (from input_shape={input_shape}); "
+                         f"got {got} {shape}")
+    if len(shape) < 2:
+        raise ValueError(f"`{name}` must have shape (n_samples, n_features); got {got} "
+                         f"{shape}")
 
 
 def same_length(x, y, x_name="x", y_name="y"):

@@ -86,6 +86,24 @@ static inline int64_t fnn_q8_count_bad(const float *x, int64_t n)
     return bad;
 }
 
+/* The epilogue above in scalar C, for a kernel whose int32 sums are in memory: acc[i][j]
+ * (row i at acc + i * ld_acc) for i < mr, j < nr, into C (the portable kernel, and the
+ * NEON one after storing its registers). */
+static inline void fnn_q8_store_tile(const int32_t *acc, int ld_acc, int mr, int nr,
+                                     const int32_t *corr, const fnn_q8_epilogue *ep,
+                                     void *c, int64_t ldc)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            int32_t v = acc[i * ld_acc + j] - (corr ? corr[j] : 0);
+            if (ep == NULL)
+                ((int32_t *)c)[i * ldc + j] = v;
+            else
+                ((float *)c)[i * ldc + j] = (float)v / (ep->ws[j] * ep->xs[i])
+                                            + (ep->bias ? ep->bias[j] : 0.0f);
+        }
+}
+
 /* Portable pieces (src_c/qgemm_generic.c): the oracle, and helpers of the others. */
 void fnn_q8_ukr_generic_4x8(int64_t k_groups, const void *a, int64_t lda, const void *b,
                             const int32_t *corr, int mr, int nr, const fnn_q8_epilogue *ep,

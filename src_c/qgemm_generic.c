@@ -23,15 +23,7 @@ void fnn_q8_ukr_generic_4x8(int64_t k_groups, const void *a, int64_t lda, const 
                 for (int t = 0; t < KG; t++)
                     acc[i][j] += (int32_t)ai[g * KG + t] * bp[(g * NR + j) * KG + t];
     }
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            int32_t v = acc[i][j] - (corr ? corr[j] : 0);
-            if (ep == NULL)
-                ((int32_t *)c)[i * ldc + j] = v;
-            else
-                ((float *)c)[i * ldc + j] = (float)v / (ep->ws[j] * ep->xs[i])
-                                            + (ep->bias ? ep->bias[j] : 0.0f);
-        }
+    fnn_q8_store_tile(&acc[0][0], NR, mr, nr, corr, ep, c, ldc);
 }
 
 /* round half to even, clipped to [-127, 127]; NaN -> -127 (as cvtps + saturation) */
@@ -115,28 +107,32 @@ static void col_corrections(int64_t k, int64_t n, const int8_t *w, int64_t ldw, 
     }
 }
 
-void fnn_q8_pack_s8(int64_t k, int64_t n, const int8_t *w, int64_t ldw, int nr, int kg,
-                    int offset, void *b, int32_t *corr)
+/* B~ of w in elements of `bytes` bytes (1: int8, 2: int16), as fnn_q8_pack_t says */
+static void pack(int64_t k, int64_t n, const int8_t *w, int64_t ldw, int nr, int kg,
+                 int offset, void *b, int32_t *corr, int bytes)
 {
-    int64_t groups = (k + kg - 1) / kg, panels = (n + nr - 1) / nr;
-    int8_t *dst = (int8_t *)b;
+    int64_t groups = (k + kg - 1) / kg, panels = (n + nr - 1) / nr, at = 0;
     for (int64_t q = 0; q < panels; q++)
         for (int64_t g = 0; g < groups; g++)
             for (int j = 0; j < nr; j++)
-                for (int t = 0; t < kg; t++)
-                    *dst++ = w_at(w, ldw, k, n, g * kg + t, q * nr + j);
+                for (int t = 0; t < kg; t++, at++) {
+                    int8_t v = w_at(w, ldw, k, n, g * kg + t, q * nr + j);
+                    if (bytes == 2)
+                        ((int16_t *)b)[at] = v;
+                    else
+                        ((int8_t *)b)[at] = v;
+                }
     col_corrections(k, n, w, ldw, offset, corr);
+}
+
+void fnn_q8_pack_s8(int64_t k, int64_t n, const int8_t *w, int64_t ldw, int nr, int kg,
+                    int offset, void *b, int32_t *corr)
+{
+    pack(k, n, w, ldw, nr, kg, offset, b, corr, 1);
 }
 
 void fnn_q8_pack_s16(int64_t k, int64_t n, const int8_t *w, int64_t ldw, int nr, int kg,
                      int offset, void *b, int32_t *corr)
 {
-    int64_t groups = (k + kg - 1) / kg, panels = (n + nr - 1) / nr;
-    int16_t *dst = (int16_t *)b;
-    for (int64_t q = 0; q < panels; q++)
-        for (int64_t g = 0; g < groups; g++)
-            for (int j = 0; j < nr; j++)
-                for (int t = 0; t < kg; t++)
-                    *dst++ = w_at(w, ldw, k, n, g * kg + t, q * nr + j);
-    col_corrections(k, n, w, ldw, offset, corr);
+    pack(k, n, w, ldw, nr, kg, offset, b, corr, 2);
 }

@@ -44,15 +44,7 @@ void fnn_q8_ukr_neon_sdot_8x12(int64_t k_groups, const void *a, int64_t lda, con
     }
     int32_t acc[MR][NR];
     ROWS(KEEP)
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            int32_t v = acc[i][j] - (corr ? corr[j] : 0);
-            if (ep == NULL)
-                ((int32_t *)c)[i * ldc + j] = v;
-            else
-                ((float *)c)[i * ldc + j] = (float)v / (ep->ws[j] * ep->xs[i])
-                                            + (ep->bias ? ep->bias[j] : 0.0f);
-        }
+    fnn_q8_store_tile(&acc[0][0], NR, mr, nr, corr, ep, c, ldc);
 }
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -42,6 +42,14 @@ def backend(request):
         yield get_backend()
 
 
+@pytest.fixture(params=[b for b in ("reference", "cpu") if b in BACKENDS])
+def on_backend(request):
+    """Each of the reference and cpu backends (those built here), active for the test:
+    for the tests against values that Keras 3 wrote (tests/test_keras_golden.py)."""
+    with fastnn.use_backend(request.param):
+        yield request.param
+
+
 @pytest.fixture
 def reference():
     """The reference backend object."""

@@ -20,18 +20,15 @@ from fastnn.backend import get_backend
 from fastnn.backend.compiled_executor import why_not_compiled
 from fastnn.layers import Dense
 from fastnn.models import Sequential
-from test_keras_golden import BACKENDS, EPS32, EPS64, assert_float32, assert_rel64, load
+from numeric_gradient import central_differences
+from test_keras_golden import (BACKENDS, EPS64, assert_loss_golden,
+                               assert_reduction_golden, assert_rel64, load,
+                               loss_function_golden, loss_value_grad, sgd_step_move)
 
 GOLD = load("focal.npz")
 PARAMS = json.loads(str(GOLD["params"]))
 CASES = PARAMS["losses"]
 CPU = BACKENDS[-1]
-
-
-@pytest.fixture(params=BACKENDS)
-def on_backend(request):
-    with fastnn.use_backend(request.param):
-        yield request.param
 
 
 def _loss(case, **extra):
@@ -49,40 +46,17 @@ def _row_tol(case, want, eps=EPS64):
 
 
 def _value_grad(case, dtype, weighted):
-    loss = _loss(case)
-    y_true, y_pred = GOLD[f"{case}/y_true"], GOLD[f"{case}/y_pred"].astype(dtype)
-    w = GOLD[f"{case}/sample_weight"].astype(dtype) if weighted else None
-    value = loss(y_true, y_pred, sample_weight=w)
-    backend = get_backend()
-    target = backend.asarray(loss.prepare_target(y_true, y_pred.shape[1], dtype))
-    grad = backend.zeros(y_pred.shape, dtype)
-    kind, _ = loss.kernel(None)
-    again = backend.loss_grad(kind, loss._param(), backend.asarray(y_pred), target,
-                              None if w is None else backend.asarray(w), grad)
-    assert again == pytest.approx(value, rel=1e-12 if dtype == np.float64 else 1e-6)
-    return value, np.asarray(backend.to_numpy(grad))
+    return loss_value_grad(_loss(case), GOLD, case, dtype, weighted)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_focal_keras3_float64(on_backend, case, weighted):
-    value, grad = _value_grad(case, np.float64, weighted)
-    p = "w_" if weighted else ""
-    assert_rel64(value, GOLD[f"{case}/{p}value"], f"{case} value")
-    want = GOLD[f"{case}/{p}grad"]
-    assert_rel64(grad, want, f"{case} gradient", extra_tol=_row_tol(case, want))
-
-
-@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("case", list(CASES))
-def test_focal_keras3_float32(on_backend, case, weighted):
-    value, grad = _value_grad(case, np.float32, weighted)
-    p = "w_" if weighted else ""
-    assert_float32(value, GOLD[f"{case}/{p}value32"], GOLD[f"{case}/{p}value"],
-                   f"{case} value float32")
-    want = GOLD[f"{case}/{p}grad"]
-    assert_float32(grad, GOLD[f"{case}/{p}grad32"], want, f"{case} gradient float32",
-                   extra_tol=_row_tol(case, want, EPS32))
+def test_focal_keras3(on_backend, case, weighted, dtype):
+    value, grad = _value_grad(case, dtype, weighted)
+    want = GOLD[f"{case}/{'w_' if weighted else ''}grad"]
+    assert_loss_golden(GOLD, case, weighted, dtype, value, grad,
+                       extra_tol=_row_tol(case, want, float(np.finfo(dtype).eps)))
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
@@ -90,37 +64,23 @@ def test_focal_keras3_float32(on_backend, case, weighted):
 def test_focal_gradient_of_the_compiled_training_step(case, weighted):
     """One SGD step (lr 1) of a bias-free linear Dense layer on the identity input, whose
     output is y_pred: the weights move by exactly Keras' gradient (the compiled step)."""
-    y_true, y_pred = GOLD[f"{case}/y_true"], GOLD[f"{case}/y_pred"]
-    n, c = y_pred.shape
     with fastnn.use_backend(CPU):
-        model = Sequential([Dense(c, use_bias=False, input_dim=n, dtype="float64")])
-        model.compile(optimizer=optimizers.SGD(learning_rate=1.0), loss=_loss(case))
-        model.set_weights([y_pred.copy()])
-        w = GOLD[f"{case}/sample_weight"] if weighted else None
-        model.train_on_batch(np.eye(n), y_true, sample_weight=w)
+        step, model = sgd_step_move(_loss(case), GOLD, case, weighted)
         assert CPU != "cpu" or why_not_compiled(model.program) is None
     want = GOLD[f"{case}/{'w_' if weighted else ''}grad"]
-    assert_rel64(y_pred - model.get_weights()[0], want, f"{case} step",
-                 extra_tol=4 * EPS64 * np.abs(y_pred) + _row_tol(case, want))
+    assert_rel64(step, want, f"{case} step", extra_tol=4 * EPS64 * np.abs(
+        GOLD[f"{case}/y_pred"]) + _row_tol(case, want))
 
 
 @pytest.mark.parametrize("reduction", PARAMS["reductions"])
 @pytest.mark.parametrize("case", PARAMS["reduction_cases"])
 def test_focal_reduction_keras3(on_backend, case, reduction):
-    loss = _loss(case, reduction=reduction)
-    got = loss(GOLD[f"{case}/y_true"], GOLD[f"{case}/y_pred"],
-               sample_weight=GOLD[f"{case}/sample_weight"])
-    want = GOLD[f"reduction/{case}/{reduction}"]
-    assert np.shape(got) == want.shape
-    assert_rel64(got, want, f"{case} {reduction}")
+    assert_reduction_golden(_loss(case, reduction=reduction), GOLD, case, reduction)
 
 
 @pytest.mark.parametrize("name", list(PARAMS["functions"]))
 def test_focal_function_keras3(on_backend, name):
-    case, kwargs = PARAMS["functions"][name]
-    got = getattr(losses, name)(GOLD[f"{case}/y_true"], GOLD[f"{case}/y_pred"], **kwargs)
-    want = GOLD[f"function/{name}"]
-    assert got.shape == want.shape == (GOLD[f"{case}/y_pred"].shape[0],)
+    got, want = loss_function_golden(GOLD, PARAMS["functions"], name)
     assert_rel64(got, want, name)
 
 
@@ -152,17 +112,12 @@ def _kernel_inputs(name, n=6, c=4, seed=0):
 @pytest.mark.parametrize("name", list(KERNELS))
 def test_focal_kernel_gradient_by_finite_differences(backend_name, name):
     kind, params, pred, target, w = _kernel_inputs(name)
-    h = 1e-6
     with fastnn.use_backend(backend_name):
         backend = get_backend()
         grad = np.empty_like(pred)
         backend.loss_grad(kind, params, pred, target, w, grad)
-        numeric = np.zeros_like(pred)
-        for idx in np.ndindex(*pred.shape):
-            e = np.zeros_like(pred)
-            e[idx] = h
-            numeric[idx] = (backend.loss_grad(kind, params, pred + e, target, w)
-                            - backend.loss_grad(kind, params, pred - e, target, w)) / (2 * h)
+        numeric = central_differences(
+            lambda v: backend.loss_grad(kind, params, v, target, w), pred)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
 
 

@@ -6,6 +6,7 @@ import fastnn
 from fastnn import _codes, activations, layers, losses, models, optimizers
 from fastnn.backend import get_backend
 from fastnn.backend.reference import BCE, CCE, HINGE, HUBER, KLD, SIGMOID_BCE, SOFTMAX_CCE
+from numeric_gradient import central_differences
 
 ALL_ACTIVATIONS = [a.name for a in _codes.ACTIVATIONS]
 H = 1e-6
@@ -31,13 +32,8 @@ def test_activation_gradient(backend_name, act):
         g = rng.standard_normal((4, 6))
         y = backend.activation_forward(z, spec)
         analytic = backend.activation_backward(spec, g, z if spec.needs_z else y)
-        numeric = np.zeros_like(z)
-        for idx in np.ndindex(*z.shape):
-            e = np.zeros_like(z)
-            e[idx] = H
-            up = (backend.activation_forward(z + e, spec) * g).sum()
-            down = (backend.activation_forward(z - e, spec) * g).sum()
-            numeric[idx] = (up - down) / (2 * H)
+        numeric = central_differences(
+            lambda v: (backend.activation_forward(v, spec) * g).sum(), z, H)
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
@@ -83,12 +79,8 @@ def test_loss_gradient(backend_name, kind, param):
         w = rng.random(n) + 0.5
         grad = np.empty_like(pred)
         backend.loss_grad(kind, param, pred, target, w, grad)
-        numeric = np.zeros_like(pred)
-        for idx in np.ndindex(*pred.shape):
-            e = np.zeros_like(pred)
-            e[idx] = H
-            numeric[idx] = (backend.loss_grad(kind, param, pred + e, target, w)
-                            - backend.loss_grad(kind, param, pred - e, target, w)) / (2 * H)
+        numeric = central_differences(
+            lambda v: backend.loss_grad(kind, param, v, target, w), pred, H)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
 
 
@@ -131,14 +123,10 @@ def test_whole_model_gradient(backend_name, case, floatx64):
         analytic = [b - a for b, a in zip(before, model.get_weights())]
         model.set_weights(before)
         for w_index, w in enumerate(before):
-            numeric = np.zeros_like(w)
-            for idx in np.ndindex(*w.shape):
-                for sign in (1, -1):
-                    trial = [v.copy() for v in before]
-                    trial[w_index][idx] += sign * H
-                    model.set_weights(trial)
-                    numeric[idx] += sign * model.evaluate(x, y, batch_size=6, verbose=0)
-            numeric /= 2 * H
+            def loss_at(v, w_index=w_index):
+                model.set_weights(before[:w_index] + [v] + before[w_index + 1:])
+                return model.evaluate(x, y, batch_size=6, verbose=0)
+            numeric = central_differences(loss_at, w, H)
             np.testing.assert_allclose(analytic[w_index], numeric, rtol=1e-5, atol=1e-7,
                                        err_msg=f"{case}: weight {w_index}")
 

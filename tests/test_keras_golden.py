@@ -48,13 +48,6 @@ OPT = load("optimizers.npz")
 FIT = load("fits.npz")
 
 
-@pytest.fixture(params=BACKENDS)
-def on_backend(request):
-    """Each of the reference and cpu backends (those built here)."""
-    with fastnn.use_backend(request.param):
-        yield request.param
-
-
 def assert_rel64(actual, expected, what, extra_tol=0.0, rtol=RTOL64):
     """|actual - expected| <= rtol |expected| + extra_tol, element by element
     (infinities and NaNs must match exactly)."""
@@ -224,10 +217,17 @@ _LOSS_CLASSES = {
 
 def _loss(case, dtype, weighted):
     name, kwargs = LOSS_PARAMS[case]
-    loss = _LOSS_CLASSES[name](**kwargs)
-    y_true = LOSS[f"{case}/y_true"]
-    y_pred = LOSS[f"{case}/y_pred"].astype(dtype)
-    w = LOSS[f"{case}/sample_weight"].astype(dtype) if weighted else None
+    return loss_value_grad(_LOSS_CLASSES[name](**kwargs), LOSS, case, dtype, weighted)
+
+
+def loss_value_grad(loss, gold, case, dtype, weighted):
+    """(value, gradient with respect to y_pred) of the loss object `loss` on the inputs
+    of the golden `case` of `gold` (y_pred in `dtype`, with the case's sample weights
+    where `weighted`), on the active backend: the value of the loss object, the gradient
+    of its kernel (backend.loss_grad), whose value must be the same."""
+    y_true = gold[f"{case}/y_true"]
+    y_pred = gold[f"{case}/y_pred"].astype(dtype)
+    w = gold[f"{case}/sample_weight"].astype(dtype) if weighted else None
     value = loss(y_true, y_pred, sample_weight=w)
     backend = get_backend()
     pred = backend.asarray(np.ascontiguousarray(y_pred))
@@ -239,6 +239,58 @@ def _loss(case, dtype, weighted):
     # the value with and without the gradient (float32 takes the vectorised exps with it)
     assert value_again == pytest.approx(value, rel=1e-12 if dtype == np.float64 else 1e-6)
     return value, np.asarray(backend.to_numpy(grad))
+
+
+def assert_loss_golden(gold, case, weighted, dtype, value, grad, extra_tol=0.0,
+                       where=Ellipsis):
+    """`value` and `grad` (of loss_value_grad) against the golden ones of `case`: in
+    float64 by assert_rel64, in float32 by assert_float32; `extra_tol` is added to the
+    gradient's tolerance, and `where` selects the gradient's elements compared."""
+    p = "w_" if weighted else ""
+    want_value, want_grad = gold[f"{case}/{p}value"], gold[f"{case}/{p}grad"][where]
+    if dtype == np.float64:
+        assert_rel64(value, want_value, f"{case} value")
+        assert_rel64(grad[where], want_grad, f"{case} gradient", extra_tol=extra_tol)
+    else:
+        assert_float32(value, gold[f"{case}/{p}value32"], want_value,
+                       f"{case} value float32")
+        assert_float32(grad[where], gold[f"{case}/{p}grad32"][where], want_grad,
+                       f"{case} gradient float32", extra_tol=extra_tol)
+
+
+def sgd_step_move(loss, gold, case, weighted):
+    """(move, model): one SGD step (learning rate 1) of a bias-free float64 Dense layer
+    on the identity input, whose kernel, and so whose output, is the case's y_pred; the
+    kernel moves by the loss' gradient with respect to y_pred as the training step
+    computes it (on the active backend), sample weights included where `weighted`."""
+    y_true, y_pred = gold[f"{case}/y_true"], gold[f"{case}/y_pred"]
+    n, c = y_pred.shape
+    model = fastnn.models.Sequential([fastnn.layers.Dense(c, use_bias=False, input_dim=n,
+                                                         dtype="float64")])
+    model.compile(optimizer=optimizers.SGD(learning_rate=1.0), loss=loss)
+    model.set_weights([y_pred.copy()])
+    w = gold[f"{case}/sample_weight"] if weighted else None
+    model.train_on_batch(np.eye(n), y_true, sample_weight=w)
+    return y_pred - model.get_weights()[0], model
+
+
+def assert_reduction_golden(loss, gold, case, reduction):
+    """The weighted value of `loss` (made with `reduction`) on `case` is Keras'."""
+    got = loss(gold[f"{case}/y_true"], gold[f"{case}/y_pred"],
+               sample_weight=gold[f"{case}/sample_weight"])
+    want = gold[f"reduction/{case}/{reduction}"]
+    assert np.shape(got) == want.shape
+    assert_rel64(got, want, f"{case} {reduction}")
+
+
+def loss_function_golden(gold, functions, name):
+    """(got, want): fastnn.losses.<name> and Keras' on the case that `functions` (the
+    golden params' {name: [case, kwargs]}) names, per sample."""
+    case, kwargs = functions[name]
+    got = getattr(losses, name)(gold[f"{case}/y_true"], gold[f"{case}/y_pred"], **kwargs)
+    want = gold[f"function/{name}"]
+    assert got.shape == want.shape == (gold[f"{case}/y_pred"].shape[0],)
+    return got, want
 
 
 def _defined(case):
@@ -262,22 +314,14 @@ def test_mae_gradient_at_zero_error(on_backend):
 @pytest.mark.parametrize("case", list(LOSS_PARAMS))
 def test_loss_float64(on_backend, case, weighted):
     value, grad = _loss(case, np.float64, weighted)
-    prefix = "w_" if weighted else ""
-    assert_rel64(value, LOSS[f"{case}/{prefix}value"], f"{case} value")
-    ok = _defined(case)
-    assert_rel64(grad[ok], LOSS[f"{case}/{prefix}grad"][ok], f"{case} gradient")
+    assert_loss_golden(LOSS, case, weighted, np.float64, value, grad, where=_defined(case))
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("case", list(LOSS_PARAMS))
 def test_loss_float32(on_backend, case, weighted):
     value, grad = _loss(case, np.float32, weighted)
-    prefix = "w_" if weighted else ""
-    assert_float32(value, LOSS[f"{case}/{prefix}value32"], LOSS[f"{case}/{prefix}value"],
-                   f"{case} value float32")
-    ok = _defined(case)
-    assert_float32(grad[ok], LOSS[f"{case}/{prefix}grad32"][ok],
-                   LOSS[f"{case}/{prefix}grad"][ok], f"{case} gradient float32")
+    assert_loss_golden(LOSS, case, weighted, np.float32, value, grad, where=_defined(case))
 
 
 # ------------------------------------------------------------------ metrics

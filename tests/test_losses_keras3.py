@@ -13,21 +13,16 @@ import pytest
 
 import fastnn
 from fastnn import losses, optimizers, schedules
-from fastnn.backend import get_backend
 from fastnn.layers import Dense
 from fastnn.models import Sequential
-from test_keras_golden import BACKENDS, EPS32, EPS64, assert_float32, assert_rel64, load
+from test_keras_golden import (BACKENDS, EPS64, assert_loss_golden,
+                               assert_reduction_golden, assert_rel64, load,
+                               loss_function_golden, loss_value_grad, sgd_step_move)
 
 GOLD = load("losses3.npz")
 PARAMS = json.loads(str(GOLD["params"]))
 LOSS_CASES = PARAMS["losses"]
 SCHEDULE_CASES = PARAMS["schedules"]
-
-
-@pytest.fixture(params=BACKENDS)
-def on_backend(request):
-    with fastnn.use_backend(request.param):
-        yield request.param
 
 
 def _loss_object(case, **extra):
@@ -67,19 +62,7 @@ def test_schedule_drives_the_compiled_step(name):
 
 # ------------------------------------------------------------------ losses
 def _value_grad(case, dtype, weighted):
-    loss = _loss_object(case)
-    y_true = GOLD[f"{case}/y_true"]
-    y_pred = GOLD[f"{case}/y_pred"].astype(dtype)
-    w = GOLD[f"{case}/sample_weight"].astype(dtype) if weighted else None
-    value = loss(y_true, y_pred, sample_weight=w)
-    backend = get_backend()
-    target = backend.asarray(loss.prepare_target(y_true, y_pred.shape[1], dtype))
-    grad = backend.zeros(y_pred.shape, dtype)
-    kind, _ = loss.kernel(None)
-    again = backend.loss_grad(kind, loss._param(), backend.asarray(y_pred), target,
-                              None if w is None else backend.asarray(w), grad)
-    assert again == pytest.approx(value, rel=1e-12 if dtype == np.float64 else 1e-6)
-    return value, np.asarray(backend.to_numpy(grad))
+    return loss_value_grad(_loss_object(case), GOLD, case, dtype, weighted)
 
 
 def _cancellation(case, weighted):
@@ -98,26 +81,15 @@ def _cancellation(case, weighted):
     return 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("case", list(LOSS_CASES))
-def test_loss_keras3_float64(on_backend, case, weighted):
-    value, grad = _value_grad(case, np.float64, weighted)
-    prefix = "w_" if weighted else ""
-    assert_rel64(value, GOLD[f"{case}/{prefix}value"], f"{case} value")
-    assert_rel64(grad, GOLD[f"{case}/{prefix}grad"], f"{case} gradient",
-                 extra_tol=_cancellation(case, weighted))
-
-
-@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("case", list(LOSS_CASES))
-def test_loss_keras3_float32(on_backend, case, weighted):
-    value, grad = _value_grad(case, np.float32, weighted)
-    p = "w_" if weighted else ""
-    assert_float32(value, GOLD[f"{case}/{p}value32"], GOLD[f"{case}/{p}value"],
-                   f"{case} value float32")
-    assert_float32(grad, GOLD[f"{case}/{p}grad32"], GOLD[f"{case}/{p}grad"],
-                   f"{case} gradient float32",
-                   extra_tol=_cancellation(case, weighted) * (EPS32 / EPS64))
+def test_loss_keras3(on_backend, case, weighted, dtype):
+    value, grad = _value_grad(case, dtype, weighted)
+    # the cancellation's ulps are the dtype's
+    ulps = float(np.finfo(dtype).eps) / EPS64
+    assert_loss_golden(GOLD, case, weighted, dtype, value, grad,
+                       extra_tol=_cancellation(case, weighted) * ulps)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
@@ -126,17 +98,10 @@ def test_loss_keras3_gradient_of_the_training_step(on_backend, case, weighted):
     """One SGD step (lr 1) of a bias-free Dense layer on the identity input, whose output
     is y_pred: the weights move by exactly the loss' gradient, smoothed targets and
     sample weights included (the compiled step on the cpu backend)."""
-    y_true, y_pred = GOLD[f"{case}/y_true"], GOLD[f"{case}/y_pred"]
-    n, c = y_pred.shape
-    model = Sequential([Dense(c, use_bias=False, input_dim=n, dtype="float64")])
-    model.compile(optimizer=optimizers.SGD(learning_rate=1.0), loss=_loss_object(case))
-    model.set_weights([y_pred.copy()])
-    w = GOLD[f"{case}/sample_weight"] if weighted else None
-    model.train_on_batch(np.eye(n), y_true, sample_weight=w)
-    step = y_pred - model.get_weights()[0]
+    step, _ = sgd_step_move(_loss_object(case), GOLD, case, weighted)
     want = GOLD[f"{case}/{'w_' if weighted else ''}grad"]
-    assert_rel64(step, want, f"{case} step",
-                 extra_tol=4 * EPS64 * np.abs(y_pred) + _cancellation(case, weighted))
+    assert_rel64(step, want, f"{case} step", extra_tol=4 * EPS64 * np.abs(
+        GOLD[f"{case}/y_pred"]) + _cancellation(case, weighted))
 
 
 def test_label_smoothing_is_keras_on_the_targets():
@@ -158,11 +123,7 @@ def test_label_smoothing_is_keras_on_the_targets():
 @pytest.mark.parametrize("case", PARAMS["reduction_cases"])
 def test_reduction_keras3(on_backend, case, reduction):
     loss = _loss_object(case, reduction=reduction)
-    got = loss(GOLD[f"{case}/y_true"], GOLD[f"{case}/y_pred"],
-               sample_weight=GOLD[f"{case}/sample_weight"])
-    want = GOLD[f"reduction/{case}/{reduction}"]
-    assert np.shape(got) == want.shape
-    assert_rel64(got, want, f"{case} {reduction}")
+    assert_reduction_golden(loss, GOLD, case, reduction)
     assert loss.get_config()["reduction"] == reduction
 
 
@@ -179,10 +140,7 @@ def test_reduction_none_is_per_sample_and_bad_ones_are_refused():
 
 @pytest.mark.parametrize("name", list(PARAMS["functions"]))
 def test_loss_function_keras3(on_backend, name):
-    case, kwargs = PARAMS["functions"][name]
-    got = getattr(losses, name)(GOLD[f"{case}/y_true"], GOLD[f"{case}/y_pred"], **kwargs)
-    want = GOLD[f"function/{name}"]
-    assert got.shape == want.shape == (GOLD[f"{case}/y_pred"].shape[0],)
+    got, want = loss_function_golden(GOLD, PARAMS["functions"], name)
     # KL divergence's row terms cancel (its values near 0): 1e-12 of the largest term
     extra = 1e-12 * np.abs(want).max() if name == "kl_divergence" else 0.0
     assert_rel64(got, want, name, extra_tol=extra)

@@ -19,12 +19,6 @@ CASES = _PARAMS["optimizers"]
 SCHEDULES = _PARAMS["schedules"]
 
 
-@pytest.fixture(params=["reference", "cpu"])
-def on_backend(request):
-    with fastnn.use_backend(request.param):
-        yield request.param
-
-
 def _optimizer(case):
     cls, kwargs = CASES[case]
     kwargs = dict(kwargs)

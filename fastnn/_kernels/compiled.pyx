@@ -12,6 +12,8 @@ linked once, and so that one run-time ISA choice (src_c/isa.c) serves every fami
     dropout.pxi      dropout from the Philox generator
     reduce.pxi       bias gradients and the batch gather
     step_layers.pxi  the layers of a StackPlan and the passes over them
+    step_norm.pxi    a StackPlan's BatchNormalization, LayerNormalization, Rescaling and
+                     activation layers (their passes: step_norm_rows.pxi)
     bf16.pxi         the bfloat16 GEMM (src_c/bf16.h) and a StackPlan's bfloat16 products
     quantized.pxi    the int8 GEMM of quantized Dense layers (src_c/qgemm_api.h)
     step.pxi         a Dense/Dropout stack forward or backward in one call (StackPlan)
@@ -46,6 +48,8 @@ include "dropout.pxi"
 include "reduce.pxi"
 include "step_layers.pxi"
 include "bf16.pxi"
+include "step_norm_rows.pxi"
+include "step_norm.pxi"
 include "quantized.pxi"
 include "step.pxi"
 include "step_train.pxi"

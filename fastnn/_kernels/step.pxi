@@ -1,4 +1,5 @@
-"""A stack of Dense and Dropout layers run forward or backward in one call.
+"""A stack of layers (Dense, Dropout, those of step_norm.pxi) run forward or backward in
+one call.
 
 The per-layer Python path of a training step costs several microseconds per kernel call
 in method dispatch and buffer lookup; on the small networks fastnn is for, that is as
@@ -20,7 +21,7 @@ from fastnn._kernels.capi cimport (fnn_epilogue, fnn_s_col_sums, fnn_d_col_sums,
 
 
 cdef class StackPlan:
-    """The forward and backward passes of one Dense/Dropout stack at one batch size.
+    """The forward and backward passes of one stack of layers at one batch size.
 
     Args:
         layers: dicts describing each layer (built by fastnn.models.stack_plan).
@@ -57,7 +58,7 @@ cdef class StackPlan:
         cdef Layer *L
         for i, spec in enumerate(layers):
             L = &self.layers[i]
-            L.kind = DENSE if spec["kind"] == "dense" else DROPOUT
+            L.kind = STEP_KINDS[spec["kind"]]
             L.n_in, L.n_out = spec["n_in"], spec["n_out"]
             L.y = self._buffer(spec["y"])
             L.dx = self._buffer(spec.get("dx"))
@@ -71,6 +72,8 @@ cdef class StackPlan:
                 L.z = self._buffer(spec.get("z"))
                 L.dz = self._buffer(spec.get("dz"))
                 _bf16_buffers(L, spec, rows, self._keep)
+            elif L.kind != DROPOUT:
+                _layer_buffers(L, spec, rows, self._keep)     # step_norm.pxi
             else:
                 L.rate, L.seed = spec["rate"], spec["seed"]
                 L.layer_index = spec["layer_index"]
@@ -162,6 +165,8 @@ cdef class StackPlan:
                     else:
                         fnn_s_softmax_rows(<float *>L.y, self.rows, L.n_out, L.n_out,
                                            L.softmax == 2)
+            elif L.kind != DROPOUT:
+                _layer_forward(self.dbl, L, self.rows, inp, nt)
             elif L.rate > 0:
                 _dropout_forward(self.dbl, inp, L.y, L.mask, n, L.rate, L.seed, L.layer_index,
                                  steps[j], nt, self.row0 * L.n_out)
@@ -370,6 +375,11 @@ cdef class StackPlan:
                     _dense_grad_x(self.dbl, L, self.rows, dz, &ep, nt)
                 else:
                     _dense_grad_x(self.dbl, L, self.rows, dz, NULL, nt)
+                is_dz = _fusable(P)
+            elif L.kind != DROPOUT:
+                _layer_backward(self.dbl, L, P, self.rows, g, is_dz, i > self.first_grad, nt)
+                if i == self.first_grad:
+                    return
                 is_dz = _fusable(P)
             else:
                 if i == self.first_grad:

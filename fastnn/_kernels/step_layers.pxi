@@ -11,6 +11,11 @@ from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_cou
 cdef enum:
     DENSE = 0
     DROPOUT = 1
+    BATCH_NORM = 2     # the per-column and element-wise layers of step_norm.pxi
+    ACTIVATION = 3
+    RESCALE = 4
+    LAYER_NORM = 5
+    PRELU = 6
 
 
 cdef struct Layer:
@@ -38,7 +43,21 @@ cdef struct Layer:
     uint64_t seed
     uint32_t layer_index
     uint8_t *mask
-    # both
+    # BatchNormalization, LayerNormalization (w, b, gw, gb: gamma, beta and their
+    # gradients, NULL where the layer has none), Activation (act, param, softmax,
+    # needs_z; z: its input), Rescaling (param: the scale, epsilon: the offset), PReLU
+    # (w, gw: alpha and its gradient; z: its input)
+    void *mean         # per column (batch or moving) or per row (LayerNormalization)
+    void *inv          # 1 / sqrt(var + epsilon), likewise
+    void *xhat         # the normalised input (rows x n_out)
+    void *tmp          # rows x n_out scratch: the products that are summed
+    void *sums         # n_out scratch: the column sums of the backward pass
+    void *moving_mean
+    void *moving_var
+    double momentum, epsilon
+    int training       # batch statistics, their moving averages updated
+    int own_z          # z is the layer's buffer (a fused loss's logits), not its input
+    # every kind
     void *y            # output
     void *dx           # gradient w.r.t. the input, or NULL where nothing needs it
 

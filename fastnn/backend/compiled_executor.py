@@ -1,47 +1,49 @@
-"""The cpu backend's executor: a Program of Dense and Dropout ops run by fused compiled calls.
+"""The cpu backend's executor: a Program of Dense, Dropout, BatchNormalization,
+LayerNormalization, Rescaling and activation ops run by fused compiled calls.
 
 Training: a StackPlan (fastnn/_kernels/step.pxi) per batch size holds pointers to every
 weight, gradient and activation buffer, so that a whole step (the gather of the shuffled
 batch, the forward pass, the loss and its gradient, the backward pass and the update of
 every parameter) is one GIL-free call, and a run of steps one compiled loop
 (step_train.pxi). Inference: one call per chunk of rows, writing into the result. A
-program with any other op (a user's own layer, a reshape, an activation layer, a hidden
-softmax) runs layer by layer on the compiled kernels instead, and says so in its
-`description`.
+program with any other op (a user's own layer, a reshape, a hidden softmax) runs layer by
+layer on the compiled kernels instead, and says so in its `description`.
 """
 import numpy
 
 from fastnn._kernels import compiled as _k
+from fastnn.backend.compiled_layers import (LAYER_KINDS, SOFTMAX_CODES, has_grads,
+                                            layer_spec, why_not_layer)
 from fastnn.backend.executor import LayerExecutor, flat_rows
 from fastnn.backend.quantized_plan import quantized_plan
 from fastnn.backend.reference import CCE, SOFTMAX_CCE
 from fastnn.mixed_precision import computes_bfloat16
 
 MAX_DROPOUT_LAYERS = 64  # the plan's fixed array of Philox steps
-_SOFTMAX = {"softmax": 1, "log_softmax": 2}
 
 
 def compiled_ops(layers):
     """The ops the compiled calls run for `layers`: a list of (layer, activation) for
     each Dense (with the activation of an Activation layer right after a linear Dense
-    folded into it: the same arithmetic as Dense(activation=...)) and (layer, None) for
-    each Dropout; Flatten ops are dropped (the rows are flat already); or a sentence
-    saying why the layers cannot be compiled."""
+    folded into it: the same arithmetic as Dense(activation=...)) and for each other
+    activation layer, and (layer, None) for each Dropout, BatchNormalization,
+    LayerNormalization and Rescaling; Flatten ops are dropped (the rows are flat
+    already); or a sentence saying why the layers cannot be compiled."""
     ops = []
     for layer in layers:
         kind = layer.op_kind
         if kind == "reshape":
             continue
-        if kind == "activation":
-            prev = ops[-1] if ops else None
-            if prev is None or prev[1] is None or prev[1].name != "linear" or \
-                    prev[0].op_kind != "dense":
-                return (f"activation layer {layer.name!r} does not follow a Dense layer "
-                        f"without an activation")
+        prev = ops[-1] if ops else None
+        if kind == "activation" and prev is not None and prev[0].op_kind == "dense" \
+                and prev[1].name == "linear":
             ops[-1] = (prev[0], layer.activation)
-        elif kind == "dense":
+        elif kind in ("dense", "activation"):
             ops.append((layer, layer.activation))
-        elif kind == "dropout":
+        elif kind == "dropout" or kind in LAYER_KINDS:
+            why = why_not_layer(layer) if kind != "dropout" else None
+            if why is not None:
+                return why
             ops.append((layer, None))
         else:
             return f"layer {layer.name!r} is not one of fastnn's compiled ops"
@@ -58,10 +60,10 @@ def why_not_compiled(program):
     ops = compiled_ops(program.layers)
     if isinstance(ops, str):
         return ops
-    if sum(act is None for _, act in ops) > MAX_DROPOUT_LAYERS:
+    if sum(layer.op_kind == "dropout" for layer, _ in ops) > MAX_DROPOUT_LAYERS:
         return f"more than {MAX_DROPOUT_LAYERS} Dropout layers"
-    if not any(act is not None and layer.trainable for layer, act in ops):
-        return "no trainable Dense layer"
+    if not any(has_grads(layer) for layer, _ in ops):
+        return "no trainable Dense or normalization layer"
     for i, (layer, act) in enumerate(ops):
         # a row-wise softmax is supported only as the last op, fused into the loss
         if act is not None and act.code < 0 and not (i == len(ops) - 1 and program.fused):
@@ -164,13 +166,15 @@ class CompiledExecutor(LayerExecutor):
         program = self.program
         dtype = program.dtype
         ops = compiled_ops(program.layers)
-        first_grad = next(i for i, (l, act) in enumerate(ops)
-                          if act is not None and l.trainable)
+        first_grad = next(i for i, (l, _) in enumerate(ops) if has_grads(l))
         last = len(ops) - 1
         specs, width = [], _flat_width(program.input_shape)
         for i, (layer, act) in enumerate(ops):
             spec = {"n_in": width, "y": None, "dx": None}
-            if act is not None:
+            if layer.op_kind in LAYER_KINDS:
+                spec.update(layer_spec(layer, act, width, rows, dtype, True,
+                                       i == last and program.fused))
+            elif layer.op_kind == "dense":
                 width = layer.units
                 fused = i == last and program.fused
                 spec.update(_dense_spec(layer, act), gw=layer._grads[0],
@@ -206,12 +210,17 @@ class CompiledExecutor(LayerExecutor):
             plan = quantized_plan(key, rows)
         else:
             specs, width = [], _flat_width(self.program.input_shape)
+            dtype = self.program.dtype
             for layer, act in ops:
-                if act is None:
-                    continue      # Dropout: nothing to do in inference
-                spec = dict(_dense_spec(layer, act), n_in=width, gw=None, trainable=False)
-                spec["y"] = numpy.empty((rows, layer.units), self.program.dtype)
-                width = layer.units
+                if layer.op_kind == "dropout":
+                    continue      # nothing to do in inference
+                if layer.op_kind in LAYER_KINDS:
+                    spec = dict(layer_spec(layer, act, width, rows, dtype, False, False),
+                                n_in=width)
+                else:
+                    spec = dict(_dense_spec(layer, act), n_in=width, gw=None,
+                                trainable=False, y=numpy.empty((rows, layer.units), dtype))
+                    width = layer.units
                 specs.append(spec)
             if specs:
                 plan = _k.StackPlan(specs, rows, self.program.dtype, len(specs))
@@ -231,5 +240,5 @@ def _flat_width(shape):
 def _dense_spec(layer, act):
     return {"kind": "dense", "n_out": layer.units, "w": layer.kernel, "b": layer.bias,
             "act": act.code, "param": float(act.param), "needs_z": act.needs_z,
-            "softmax": _SOFTMAX.get(act.name, 0),
+            "softmax": SOFTMAX_CODES.get(act.name, 0),
             "bf16": computes_bfloat16(layer) and layer.kernel.dtype == numpy.float32}

@@ -27,3 +27,12 @@ def quantized_dense_forward(self, x, kernel, kernel_scale, b, activation, out=No
     _k.q8_dense(x, kernel, kernel_scale, b, 0 if softmax else activation.code,
                 float(activation.param), softmax, out, get_num_threads())
     return out
+
+
+def forget_packed(kernel):
+    """Drop the compiled int8 kernel's packed copy of `kernel` (about to be rewritten)."""
+    try:
+        from fastnn._kernels import compiled as _k
+    except ImportError:      # the reference backend alone: nothing was packed
+        return
+    _k.q8_forget(kernel)

@@ -108,7 +108,8 @@ class LayerExecutor:
                 start = first_row + s * batch_size
                 idx = order[start:start + batch_size]
                 bx, by, bw = self.gather(data, idx, workspace)
-                losses[s], out = self.train_step(bx, by, bw, workspace)
+                losses[s], out = self._train_batch(bx, by, bw, workspace, n_threads,
+                                                   kept is not None)
                 if kept is not None:
                     for into, value in zip(kept, (out, by, bw)):
                         into.append(None if value is None else self.backend.to_numpy(value)
@@ -118,6 +119,11 @@ class LayerExecutor:
         outputs, targets, weights = (None if not k or k[0] is None else numpy.concatenate(k)
                                      for k in kept)
         return losses, outputs, targets, weights
+
+    def _train_batch(self, bx, by, bw, workspace, n_threads, keep_output):
+        """train_step on one gathered batch: (loss, outputs); the step of train_steps
+        (fastnn/backend/sharded.py runs its own)."""
+        return self.train_step(bx, by, bw, workspace)
 
     def gather(self, data, idx, workspace):
         """The batch (x, y, w) of rows `idx` of `data`, in reused buffers. Samples of any

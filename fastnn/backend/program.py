@@ -2,9 +2,9 @@
 Program, which each backend turns into an executor (``backend.compile(program)``).
 
 A layer names the op it is (`Layer.op_kind`: "dense", "dropout", "reshape",
-"activation", or None for a user's own Python layer); an executor runs the ops it
-knows in its own way (the cpu backend's as one fused compiled loop) and any other
-program layer by layer on its backend's kernels.
+"activation", "batch_norm", "layer_norm", "rescale", "prelu", or None for a user's own
+Python layer); an executor runs the ops it knows in its own way (the cpu backend's as one
+fused compiled loop) and any other program layer by layer on its backend's kernels.
 """
 from fastnn.variables import plain
 

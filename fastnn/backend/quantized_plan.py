@@ -5,15 +5,20 @@ writing straight into the result: the interface of a StackPlan's `infer`
 (fastnn/models/inference.py), for models the StackPlan does not run."""
 import numpy
 
+from fastnn._kernels import compiled as _k
+
 _SOFTMAX = {"softmax": 1, "log_softmax": 2}
 # the ops of a quantized stack that do nothing in inference on flat rows
 _PASS = ("dropout", "reshape")
 
 
+# rows up to which a chunk runs on one thread (a single-sample predict: the int8 product
+# of a row is a microsecond, less than waking a second thread)
+SINGLE_THREAD_ROWS = 4
+
+
 class QuantizedPlan:
     """The QuantizedDense layers of `layers`, run on chunks of `rows` flat rows."""
-
-    single_thread = False
 
     def __init__(self, layers, rows):
         self.layers = [layer for layer in layers if layer.op_kind == "quantized_dense"]
@@ -21,23 +26,17 @@ class QuantizedPlan:
                         for layer in self.layers[:-1]]
         # only its width is read (the result's columns)
         self.output = numpy.empty((0, self.layers[-1].units), numpy.float32)
-
-    def infer(self, x, out, n_threads, check):
-        """out := the model's outputs for the float32 rows `x`; returns how many values
-        of x are NaN or infinite (counted by the first layer; 0 unless `check`)."""
-        from fastnn._kernels import compiled as _k
-        bad, cur = 0, x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            dst = out if i == last else self.buffers[i][:len(x)]
+        self.single_thread = rows <= SINGLE_THREAD_ROWS
+        # each layer's arguments of q8_dense, but x and the output: the weight arrays
+        # are written in place (set_weights), never replaced
+        calls = []
+        for layer in self.layers:
             act = layer.activation
             softmax = _SOFTMAX.get(act.name, 0)
-            got = _k.q8_dense(cur, layer.kernel, layer.kernel_scale, layer.bias,
-                              0 if softmax else act.code, float(act.param), softmax, dst,
-                              n_threads)
-            bad = got if i == 0 else bad
-            cur = dst
-        return bad if check else 0
+            calls.append((layer.kernel, layer.kernel_scale, layer.bias,
+                          0 if softmax else act.code, float(act.param), softmax))
+        # the compiled stack; its `infer(x, out, n_threads, check)` is this plan's
+        self.infer = _k.Q8Stack(tuple(calls), self.buffers, rows).infer
 
 
 def quantized_plan(layers, rows):

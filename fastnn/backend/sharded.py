@@ -22,12 +22,9 @@ backward pass. `comm` is any object with `rank`, `size` and
 ``start_allgather(local, full, counts)`` returning a request with ``wait()``
 (fastnn.distributed.mpi.MPIDataParallel).
 """
-import contextlib
-
 import numpy
 
-from fastnn._threads import get_num_threads, threads
-from fastnn.backend.executor import flat_rows
+from fastnn.backend.executor import LayerExecutor, flat_rows
 
 
 # NumPy hands a product of one or two rows to BLAS's matrix-vector routines, which sum
@@ -67,6 +64,10 @@ def sharded_ops(program):
         if getattr(layer, "activity_regularizer", None) is not None:
             raise ValueError(f"distributed training: layer {layer.name!r} has an "
                              f"activity regularizer")
+    for layer, _ in ops:
+        if layer.op_kind not in ("dense", "dropout"):
+            raise ValueError(f"distributed training runs Dense and Dropout layers (and a "
+                             f"Flatten first): layer {layer.name!r} is not one")
     return ops
 
 
@@ -101,27 +102,11 @@ class ShardedExecutor:
         return full
 
     # ------------------------------------------------------------------ training
-    def train_steps(self, data, order, first_row, n_steps, batch_size, n_threads,
-                    workspace, keep_outputs):
-        """As the executor's train_steps; every process passes the same arguments."""
-        kept = ([], [], []) if keep_outputs else None
-        losses = numpy.empty(n_steps)
-        with (threads(n_threads) if n_threads != get_num_threads()
-              else contextlib.nullcontext()):
-            for s in range(n_steps):
-                start = first_row + s * batch_size
-                idx = order[start:start + batch_size]
-                bx, by, bw = self.executor.gather(data, idx, workspace)
-                losses[s], out = self._step(flat_rows(bx), by, bw, n_threads,
-                                            kept is not None)
-                if kept is not None:
-                    for into, value in zip(kept, (out, by, bw)):
-                        into.append(None if value is None else numpy.array(value))
-        if kept is None:
-            return losses, None, None, None
-        outputs, targets, weights = (None if not k or k[0] is None else numpy.concatenate(k)
-                                     for k in kept)
-        return losses, outputs, targets, weights
+    # the executor's loop over the steps, each step this class's _train_batch
+    train_steps = LayerExecutor.train_steps
+
+    def _train_batch(self, bx, by, bw, workspace, n_threads, keep_output):
+        return self._step(flat_rows(bx), by, bw, n_threads, keep_output)
 
     def _compiled_group(self, batch):
         """The optimizer's compiled update of all parameters where the executor runs
@@ -135,7 +120,7 @@ class ShardedExecutor:
     def _step(self, bx, by, bw, n_threads, keep_output):
         """One training step on the whole batch (bx, by, bw): returns (loss, the batch's
         outputs if `keep_output`, else None)."""
-        program, backend = self.program, self.backend
+        program = self.program
         n = len(bx)
         bounds = shard_bounds(n, self.comm.size, self.min_rows)
         lo, hi = bounds[self.comm.rank]

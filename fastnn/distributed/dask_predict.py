@@ -25,6 +25,8 @@ import threading
 
 import numpy
 
+from fastnn import _validation
+
 # Models parsed in this process, by the SHA-256 of their bytes (most recent last)
 _MODELS = collections.OrderedDict()
 _MODELS_LOCK = threading.Lock()
@@ -115,18 +117,12 @@ def _as_array(x):
 
 def _checked(model, x):
     """`x` with one chunk across each sample axis, checked against the model's input."""
-    if x.dtype.kind not in "fiub":     # the kinds fastnn._validation.numeric_array takes
+    if x.dtype.kind not in _validation.NUMERIC_KINDS:
         raise TypeError(f"`x` must hold real numbers; got a Dask array of dtype {x.dtype}")
     shape = model.input_shape[1:] if model.built else model._declared_input_shape()
     if shape is not None and tuple(shape) == (1,) and x.ndim == 1:
         x = x[:, None]      # one feature per sample, as Keras expands
-    if shape is not None and tuple(x.shape[1:]) != tuple(shape):
-        what = f"{shape[0]} features" if len(shape) == 1 else f"sample shape {tuple(shape)}"
-        raise ValueError(f"`x` must have {what} (from input_shape={tuple(shape)}); got a "
-                         f"Dask array of shape {x.shape}")
-    if x.ndim < 2:
-        raise ValueError(f"`x` must have shape (n_samples, n_features); got a Dask array "
-                         f"of shape {x.shape}")
+    _validation.sample_shape(x.shape, shape, "x", got="a Dask array of shape")
     if any(n > 1 for n in x.numblocks[1:]):
         x = x.rechunk({axis: -1 for axis in range(1, x.ndim)})
     if not model.built:

@@ -1,12 +1,12 @@
 """Dense: y = activation(x @ kernel + bias), as ``keras.layers.Dense``."""
-from fastnn import _validation, activations, constraints, initializers, regularizers
+from fastnn import _validation, constraints, initializers, regularizers
 from fastnn.backend import get_backend
-from fastnn.layers.base import Layer
+from fastnn.layers.dense_base import DenseBase
 
 import numpy
 
 
-class Dense(Layer):
+class Dense(DenseBase):
     """A fully connected layer.
 
     Args:
@@ -36,12 +36,7 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, input_dim=None, **kwargs):
-        if input_dim is not None and "input_shape" not in kwargs:
-            kwargs["input_shape"] = (_validation.positive_int(input_dim, "input_dim"),)
-        super().__init__(**kwargs)
-        self.units = _validation.positive_int(units, "units")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        super().__init__(units, activation, use_bias, input_dim, **kwargs)
         # None takes Keras 3's default for a weight: glorot_uniform
         self.kernel_initializer = initializers.get(kernel_initializer or "glorot_uniform")
         self.bias_initializer = initializers.get(bias_initializer or "glorot_uniform")
@@ -51,14 +46,10 @@ class Dense(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._activity_loss, self._activity_on = 0.0, False
-        self.keep_preact = False  # set by the model when the loss fuses this activation
-        self.kernel = self.bias = None
 
     def build(self, input_shape):
         from fastnn.config import floatx
-        if len(input_shape) != 1:
-            raise ValueError(f"Dense layer {self.name!r} needs 1-D inputs (n_samples, "
-                             f"n_features); got input shape {tuple(input_shape)}")
+        self._check_flat_input(input_shape)
         dtype = self.dtype or floatx()
         backend = get_backend()
         n_in = int(input_shape[0])
@@ -73,18 +64,9 @@ class Dense(Layer):
         self._grads = [backend.zeros(p.shape, p.dtype) for p in self._params]
         self.built = True
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
-
     def forward(self, x, training, workspace):
         backend = get_backend()
-        shape = (x.shape[0], self.units)
-        y = workspace.buffer(self, "y", shape, x.dtype)
-        z = None
-        # the logits are kept where the loss is fused with this activation, in evaluation
-        # too, so that evaluate and val_loss compute the loss exactly as training does
-        if self.activation.needs_z or self.keep_preact:
-            z = workspace.buffer(self, "z", shape, x.dtype)
+        y, z = self._output_buffers(x, workspace, x.dtype)
         backend.dense_forward(x, self.kernel, self.bias, self.activation, out=y, preact=z)
         # what backward needs: references only, so inference pays nothing for it
         self._x, self._y, self._z = x, y, z
@@ -114,12 +96,7 @@ class Dense(Layer):
                 saved = self._z if self.activation.needs_z else self._y
                 extra = backend.activation_backward(self.activation, extra, saved)
             grad = grad + extra
-        if grad_is_dz or self.activation.name == "linear":
-            dz = grad
-        else:
-            saved = self._z if self.activation.needs_z else self._y
-            dz = workspace.buffer(self, "dz", grad.shape, grad.dtype)
-            backend.activation_backward(self.activation, grad, saved, out=dz)
+        dz = self._preact_grad(grad, grad_is_dz, workspace)
         if self.trainable and param_grads:
             backend.matmul(self._x, dz, out=self._grads[0], transpose_a=True)
             if self.kernel_regularizer is not None:
@@ -161,8 +138,6 @@ class Dense(Layer):
 
     def get_config(self):
         return super().get_config() | {
-            "units": self.units, "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
@@ -170,6 +145,3 @@ class Dense(Layer):
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint)}
-
-    def __repr__(self):
-        return f"Dense({self.units}, activation={self.activation.name!r}, name={self.name!r})"

@@ -110,6 +110,8 @@ class BatchNormalization(_Normalizer):
         >>> layer = BatchNormalization(momentum=0.9)
     """
 
+    op_kind = "batch_norm"
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
@@ -183,6 +185,8 @@ class LayerNormalization(_Normalizer):
         >>> from fastnn.layers import LayerNormalization
         >>> layer = LayerNormalization()
     """
+
+    op_kind = "layer_norm"
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,

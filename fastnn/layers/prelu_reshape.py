@@ -15,6 +15,8 @@ class PReLU(Layer):
         >>> layer = PReLU()
     """
 
+    op_kind = "prelu"
+
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None,
                  alpha_constraint=None, shared_axes=None, **kwargs):
         super().__init__(**kwargs)

@@ -136,6 +136,8 @@ class Rescaling(Layer):
         >>> layer = Rescaling(1 / 255)
     """
 
+    op_kind = "rescale"
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale = _validation.real(scale, "scale")

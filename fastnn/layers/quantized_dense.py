@@ -2,12 +2,12 @@
 ``quantize("int8")``."""
 import numpy
 
-from fastnn import _validation, activations
+from fastnn import activations
 from fastnn.backend import get_backend
-from fastnn.layers.base import Layer
+from fastnn.layers.dense_base import DenseBase
 
 
-class QuantizedDense(Layer):
+class QuantizedDense(DenseBase):
     """A fully connected layer with int8 weights (Keras 3's "int8" quantization mode).
 
     The kernel is int8 with one float32 scale per output channel (``kernel_scale``:
@@ -32,20 +32,12 @@ class QuantizedDense(Layer):
     op_kind = "quantized_dense"
 
     def __init__(self, units, activation=None, use_bias=True, input_dim=None, **kwargs):
-        if input_dim is not None and "input_shape" not in kwargs:
-            kwargs["input_shape"] = (_validation.positive_int(input_dim, "input_dim"),)
         kwargs["trainable"] = False
-        super().__init__(**kwargs)
-        self.units = _validation.positive_int(units, "units")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.keep_preact = False  # set by the model when the loss fuses this activation
-        self.kernel = self.bias = self.kernel_scale = None
+        super().__init__(units, activation, use_bias, input_dim, **kwargs)
+        self.kernel_scale = None
 
     def build(self, input_shape):
-        if len(input_shape) != 1:
-            raise ValueError(f"QuantizedDense layer {self.name!r} needs 1-D inputs "
-                             f"(n_samples, n_features); got input shape {tuple(input_shape)}")
+        self._check_flat_input(input_shape)
         backend = get_backend()
         n_in = int(input_shape[0])
         self.kernel = backend.zeros((n_in, self.units), numpy.int8)
@@ -60,17 +52,10 @@ class QuantizedDense(Layer):
         self._grads = []
         self.built = True
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
-
     def forward(self, x, training, workspace):
         backend = get_backend()
-        shape = (x.shape[0], self.units)
-        y = workspace.buffer(self, "y", shape, numpy.float32)
-        z = None
-        # the logits are kept where the loss is fused with this activation (evaluate)
-        if self.activation.needs_z or self.keep_preact:
-            z = workspace.buffer(self, "z", shape, numpy.float32)
+        y, z = self._output_buffers(x, workspace, numpy.float32)
+        if z is not None:
             backend.quantized_dense_forward(x, self.kernel, self.kernel_scale, self.bias,
                                             activations.get(None), out=z)
             backend.activation_forward(z, self.activation, out=y)
@@ -80,6 +65,19 @@ class QuantizedDense(Layer):
         self._x, self._y, self._z = x, y, z
         return y
 
+    def set_weights(self, weights):
+        """Set the weights (int8 kernel, bias, kernel_scale). The kernel stays read-only
+        between calls of set_weights, so that the compiled int8 product trusts the
+        packed copy it made of it instead of comparing it at every call."""
+        from fastnn.backend.cpu_quantized import forget_packed
+        kernel = self.kernel
+        kernel.flags.writeable = True
+        try:
+            super().set_weights(weights)
+        finally:
+            forget_packed(kernel)
+            kernel.flags.writeable = False
+
     def dequantized_kernel(self):
         """kernel / kernel_scale as float32: the float kernel the int8 one stands for."""
         xp = get_backend().xp
@@ -88,23 +86,12 @@ class QuantizedDense(Layer):
     def backward(self, grad, workspace, grad_is_dz=False, need_input_grad=True, fuse=None,
                  param_grads=True):
         """d loss / d x through the dequantized kernel (no parameter gradients)."""
-        backend = get_backend()
-        if grad_is_dz or self.activation.name == "linear":
-            dz = grad
-        else:
-            saved = self._z if self.activation.needs_z else self._y
-            dz = backend.activation_backward(self.activation, grad, saved)
+        dz = self._preact_grad(grad, grad_is_dz)
         if not need_input_grad:
             return None
-        return backend.matmul(dz, self.dequantized_kernel(), transpose_b=True)
+        return get_backend().matmul(dz, self.dequantized_kernel(), transpose_b=True)
 
     def get_config(self):
-        config = super().get_config() | {
-            "units": self.units, "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias}
+        config = super().get_config()
         config.pop("trainable")
         return config
-
-    def __repr__(self):
-        return (f"QuantizedDense({self.units}, activation={self.activation.name!r}, "
-                f"name={self.name!r})")

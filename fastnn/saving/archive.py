@@ -15,6 +15,8 @@ from numpy.lib import format as npy_format
 # Bounds checked against the sizes a zip declares, before anything is decompressed.
 MAX_JSON_BYTES = 16 * 2 ** 20
 MAX_NPY_HEADER = 64 * 2 ** 10
+# how much a deflated member may expand (deflate itself cannot exceed about 1032:1)
+MAX_EXPANSION = 1100
 _MEMBER = re.compile(r"\A(?:fastnn\.json|model\.json|(?:weights|optimizer)/[0-9]{4,9}\.npy)\Z")
 _DTYPES = {"float32": numpy.dtype("<f4"), "float64": numpy.dtype("<f8"),
            "int8": numpy.dtype("i1")}   # a quantized layer's kernel
@@ -55,9 +57,20 @@ def archive_bytes(members):
 
 
 def write_atomic(path, members):
-    """Write the zip of `members` to `path` so that `path` holds either its previous
-    content or the complete new file, never a partial one: the zip is written to a
-    temporary file in the same directory, flushed to disk, then renamed over `path`."""
+    """Write the zip of `members` to `path` atomically (see `replace_atomic`)."""
+    def write(f):
+        with zipfile.ZipFile(f, "w") as zf:
+            for name, data in members.items():
+                _write_member(zf, name, data)
+    replace_atomic(path, write)
+
+
+def replace_atomic(path, write):
+    """Write a file at `path` with `write(f)` (f: a binary file object) so that `path`
+    holds either its previous content or the complete new file, never a partial one:
+    the file is written to a temporary file in the same directory, flushed to disk, then
+    renamed over `path`, with the permissions of the file it replaces (0o644 for a new
+    one)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else 0o644
@@ -65,9 +78,7 @@ def write_atomic(path, members):
                                dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w") as zf:
-                for name, data in members.items():
-                    _write_member(zf, name, data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -97,7 +108,10 @@ def _fsync_directory(directory):
 
 # ---------------------------------------------------------------------------- reading
 class Archive:
-    """A model file opened for validated reads (use as a context manager)."""
+    """A model file opened for validated reads (use as a context manager).
+
+    Subclasses for other zip formats override `_check_names`; the reads (sizes checked
+    before anything is decompressed, JSON parsed with bounded integers) are shared."""
 
     def __init__(self, source):
         try:
@@ -106,14 +120,21 @@ class Archive:
         except ZIP_ERRORS as exc:
             raise FormatError(f"it is not a readable zip archive ({exc})") from None
         names = [info.filename for info in self._zip.infolist()]
+        try:
+            self._check_names(names)
+            if len(set(names)) != len(names):
+                raise FormatError("it holds duplicate member names")
+        except FormatError:
+            self.close()
+            raise
+        self.names = set(names)
+
+    def _check_names(self, names):
+        """A FormatError unless each of `names` (the members, in order) belongs in a
+        model file."""
         for name in names:
             if not _MEMBER.match(name):
-                self.close()
                 raise FormatError(f"it holds an unexpected member {name!r}")
-        if len(set(names)) != len(names):
-            self.close()
-            raise FormatError("it holds duplicate member names")
-        self.names = set(names)
 
     def __enter__(self):
         return self
@@ -125,13 +146,20 @@ class Archive:
         """Close the underlying zip."""
         self._zip.close()
 
-    def _read(self, name, limit):
+    def read(self, name, limit):
+        """The bytes of member `name`, at most `limit` of them (checked first, as is the
+        ratio of a deflated member's size to its compressed size)."""
         if name not in self.names:
             raise FormatError(f"member {name!r} is missing")
-        size = self._zip.getinfo(name).file_size
+        info = self._zip.getinfo(name)
+        size = info.file_size
         if size > limit:
             raise FormatError(f"member {name!r} declares {size} bytes; at most {limit} "
-                              f"are expected")
+                              f"are allowed")
+        if info.compress_type != zipfile.ZIP_STORED and \
+                size > MAX_EXPANSION * max(info.compress_size, 1):
+            raise FormatError(f"member {name!r} declares {size} bytes from "
+                              f"{info.compress_size} compressed ones (a zip bomb)")
         try:
             data = self._zip.read(name)
         except ZIP_ERRORS as exc:
@@ -143,25 +171,15 @@ class Archive:
         return data
 
     def json(self, name):
-        """A JSON member (an object), parsed."""
-        data = self._read(name, MAX_JSON_BYTES)
-        try:
-            value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant,
-                               parse_int=_bounded_int)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # too deep: the
-            # decoder stops at the interpreter's recursion limit
-            raise FormatError(f"member {name!r} is not valid JSON ({exc})") from None
-        if not isinstance(value, dict):
-            raise FormatError(f"member {name!r} must hold a JSON object; got "
-                              f"{type(value).__name__}")
-        return value
+        """A JSON member (an object), parsed with bounded integers and no NaN."""
+        return parse_json(self.read(name, MAX_JSON_BYTES), name)
 
     def array(self, name, shape, dtype):
         """An .npy member that must have exactly `shape` and `dtype` ('float32' or
         'float64'); its header is checked before the data is read."""
         expected = _DTYPES[dtype]
         nbytes = int(numpy.prod(shape, dtype=numpy.int64)) * expected.itemsize
-        data = self._read(name, nbytes + MAX_NPY_HEADER)
+        data = self.read(name, nbytes + MAX_NPY_HEADER)
         stream = io.BytesIO(data)
         try:
             version = npy_format.read_magic(stream)
@@ -184,6 +202,20 @@ class Archive:
             raise FormatError(f"member {name!r} must hold {nbytes} bytes of data; got "
                               f"{len(data) - stream.tell()}")
         return numpy.load(io.BytesIO(data), allow_pickle=False)
+
+
+def parse_json(data, name):
+    """The JSON object in `data` (the bytes of member `name`), or a FormatError."""
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant,
+                           parse_int=_bounded_int)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # too deep: the
+        # decoder stops at the interpreter's recursion limit
+        raise FormatError(f"member {name!r} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise FormatError(f"member {name!r} must hold a JSON object; got "
+                          f"{type(value).__name__}")
+    return value
 
 
 def _reject_constant(token):

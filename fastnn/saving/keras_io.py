@@ -10,7 +10,6 @@ seed, so a fastnn model read back resumes training exactly.
 """
 import datetime
 import os
-import tempfile
 
 from fastnn import config as config_module
 from fastnn._info import __version__
@@ -63,27 +62,8 @@ def save_weights(model, filepath):
         raise ValueError("the model must be built before saving its weights")
     writer = keras_h5.WeightWriter()
     keras_weights.write(model, writer)
-    _write_atomic(filepath, writer.getvalue())
-
-
-def _write_atomic(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _archive._fsync_directory(directory)
+    data = writer.getvalue()
+    _archive.replace_atomic(filepath, lambda f: f.write(data))
 
 
 # ---------------------------------------------------------------------------- reading

@@ -4,7 +4,8 @@ gradient (with respect to y_pred) of each case, without and with sample weights,
 float64 and Keras' own float32; the reductions; the per-sample functions.
 
 Run by hand, where Keras 3 with the JAX backend is installed (see
-tests/golden/make_keras_goldens.py, whose float64 set-up and checks this script reuses).
+tests/golden/make_keras_goldens.py, whose float64 set-up and checks this script reuses,
+and make_keras_loss_goldens.py, whose writer of the losses' values it calls).
 From the repository root:
 
     KERAS_BACKEND=jax /tmp/kenv/bin/python tests/golden/make_keras_focal_goldens.py
@@ -24,10 +25,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import make_keras_goldens as base  # noqa: E402  (sets up JAX and Keras in float64)
+import make_keras_loss_goldens as losses3  # noqa: E402  (the layout and its writer)
 
-jax, jnp, keras, np = base.jax, base.jnp, base.keras, base.np
-
-W6 = np.array([1.0, 0.0, 2.5, 0.5, 1.0, 3.0])
+np = base.np
+REDUCTIONS = losses3.REDUCTIONS
 
 # binary: hard and soft labels; probabilities at, near and away from the clip
 BT = np.array([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0],
@@ -71,7 +72,6 @@ def cases():
     return out
 
 
-REDUCTIONS = ["sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight"]
 REDUCTION_CASES = ["bfocal_balanced", "cfocal_alphas_logits"]
 FUNCTIONS = {  # keras.losses function: (case, keyword arguments)
     "binary_focal_crossentropy": ("bfocal_g1.5_balanced_ls_logits", {
@@ -84,34 +84,7 @@ FUNCTIONS = {  # keras.losses function: (case, keyword arguments)
 
 def main():
     base.check_float64()
-    out = {}
-    all_cases = cases()
-    for name, (_, _, kcls, kkw, y_true, y_pred) in all_cases.items():
-        out[f"{name}/y_true"], out[f"{name}/y_pred"] = y_true, y_pred
-        out[f"{name}/sample_weight"] = W6
-        for suffix, dtype in (("", "float64"), ("32", "float32")):
-            base.floatx(dtype)
-            loss = getattr(keras.losses, kcls)(**kkw)
-            yt, yp = jnp.asarray(y_true, dtype=dtype), jnp.asarray(y_pred, dtype=dtype)
-            for prefix, sw in (("", None), ("w_", jnp.asarray(W6, dtype=dtype))):
-                value, grad = jax.value_and_grad(
-                    lambda v, sw=sw: loss(yt, v, sample_weight=sw))(yp)
-                out[f"{name}/{prefix}value{suffix}"] = np.asarray(value)
-                out[f"{name}/{prefix}grad{suffix}"] = np.asarray(grad)
-    base.floatx("float64")
-    for name in REDUCTION_CASES:
-        _, _, kcls, kkw, y_true, y_pred = all_cases[name]
-        for r in REDUCTIONS:
-            loss = getattr(keras.losses, kcls)(reduction=r, **kkw)
-            out[f"reduction/{name}/{r}"] = np.asarray(
-                loss(jnp.asarray(y_true), jnp.asarray(y_pred), sample_weight=W6))
-    for fn, (case, kwargs) in FUNCTIONS.items():
-        _, _, _, _, y_true, y_pred = all_cases[case]
-        out[f"function/{fn}"] = np.asarray(
-            getattr(keras.losses, fn)(jnp.asarray(y_true), jnp.asarray(y_pred), **kwargs))
-    params = {"losses": {k: list(v[:4]) for k, v in all_cases.items()},
-              "reductions": REDUCTIONS, "reduction_cases": REDUCTION_CASES,
-              "functions": FUNCTIONS}
+    out, params = losses3.loss_goldens(cases(), REDUCTIONS, REDUCTION_CASES, FUNCTIONS)
     out["params"] = np.array(json.dumps(params))
     base.save("focal.npz", out)
     return 0

@@ -138,14 +138,13 @@ SCHEDULES = {
 STEPS = np.concatenate([np.arange(301), [997, 1000, 4321, 12345, 100000]])
 
 
-def main():
-    base.check_float64()
-    out = {"schedule_steps": STEPS.astype(np.float64)}
-    base.floatx("float64")
-    for name, (cls, kwargs) in SCHEDULES.items():
-        sched = getattr(keras.optimizers.schedules, cls)(**kwargs)
-        out[f"schedule/{name}"] = np.array([float(sched(int(s))) for s in STEPS])
-    all_cases = cases()
+def loss_goldens(all_cases, reductions, reduction_cases, functions):
+    """(arrays, params) of the losses in the layout of this file's docstring: each case
+    of `all_cases` ({case: (fastnn class, kwargs, keras class, keras kwargs, y_true,
+    y_pred)}) with its value and gradient, unweighted and weighted by W6, in float64 and
+    float32; each of `reductions` on the `reduction_cases`; the per-sample `functions`
+    ({keras.losses function: (case, keyword arguments)})."""
+    out = {}
     for name, (_, _, kcls, kkw, y_true, y_pred) in all_cases.items():
         out[f"{name}/y_true"], out[f"{name}/y_pred"] = y_true, y_pred
         out[f"{name}/sample_weight"] = W6
@@ -159,19 +158,32 @@ def main():
                 out[f"{name}/{prefix}value{suffix}"] = np.asarray(value)
                 out[f"{name}/{prefix}grad{suffix}"] = np.asarray(grad)
     base.floatx("float64")
-    for name in REDUCTION_CASES:
+    for name in reduction_cases:
         _, _, kcls, kkw, y_true, y_pred = all_cases[name]
-        for r in REDUCTIONS:
+        for r in reductions:
             loss = getattr(keras.losses, kcls)(reduction=r, **kkw)
             out[f"reduction/{name}/{r}"] = np.asarray(
                 loss(jnp.asarray(y_true), jnp.asarray(y_pred), sample_weight=W6))
-    for fn, (case, kwargs) in FUNCTIONS.items():
+    for fn, (case, kwargs) in functions.items():
         _, _, _, _, y_true, y_pred = all_cases[case]
         out[f"function/{fn}"] = np.asarray(
             getattr(keras.losses, fn)(jnp.asarray(y_true), jnp.asarray(y_pred), **kwargs))
     params = {"losses": {k: list(v[:4]) for k, v in all_cases.items()},
-              "schedules": SCHEDULES, "reductions": REDUCTIONS,
-              "reduction_cases": REDUCTION_CASES, "functions": FUNCTIONS}
+              "reductions": reductions, "reduction_cases": reduction_cases,
+              "functions": functions}
+    return out, params
+
+
+def main():
+    base.check_float64()
+    out = {"schedule_steps": STEPS.astype(np.float64)}
+    base.floatx("float64")
+    for name, (cls, kwargs) in SCHEDULES.items():
+        sched = getattr(keras.optimizers.schedules, cls)(**kwargs)
+        out[f"schedule/{name}"] = np.array([float(sched(int(s))) for s in STEPS])
+    losses, params = loss_goldens(cases(), REDUCTIONS, REDUCTION_CASES, FUNCTIONS)
+    out.update(losses)
+    params = {"losses": params.pop("losses"), "schedules": SCHEDULES, **params}
     out["params"] = np.array(json.dumps(params))
     base.save("losses3.npz", out)
     return 0
