@@ -16,7 +16,7 @@ import pytest
 
 import fastnn
 from fastnn import callbacks, layers, losses, models, optimizers
-from tests.session_python import run_python
+from session_python import run_python
 
 h5py = pytest.importorskip("h5py", reason="Keras files need h5py (pip install "
                                           "fastnn[keras])")
