@@ -80,6 +80,14 @@ DESELECT=(
     # kernel; ASan's slower code and allocator say nothing about the build there
     --deselect=tests/test_embedding.py::test_import_is_quiet_light_and_starts_no_threads
     --deselect=tests/test_embedding.py::test_long_kernels_let_other_threads_run
+    # the integrations' own engines: scikit-learn's estimator checks, Dask worker
+    # processes, mpirun, onnxruntime (C++), Keras and h5py files: minutes of their code
+    # under the preloaded sanitizer runtimes, and no kernel of fastnn's that the other
+    # tests do not run (the sharded step runs in tests/test_sharded.py)
+    --ignore=tests/test_sklearn.py --ignore=tests/test_sklearn_usage.py
+    --ignore=tests/test_sklearn_training.py --ignore=tests/test_sklearn_digits.py
+    --ignore=tests/test_dask.py --ignore=tests/test_mpi.py
+    --ignore=tests/test_onnx_export.py --ignore=tests/test_keras_files.py
 )
 
 step "tests against the sanitized build"

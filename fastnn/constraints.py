@@ -1,8 +1,9 @@
 """Weight constraints, by Keras name and class, as ``keras.constraints``.
 
 A constraint maps a weight to its projection onto an allowed set. As in Keras 3, a
-layer's constraints are applied to its weights right after each optimizer update (a
-program with constraints trains layer by layer). The norm-based constraints divide by
+layer's constraints are applied to its weights right after each optimizer update (the cpu
+backend's compiled step applies these four in C, with the bits of this NumPy code:
+fastnn/backend/compiled_constraints.py). The norm-based constraints divide by
 ``norm + 1e-7``, Keras' epsilon.
 """
 from fastnn import _validation
@@ -16,6 +17,11 @@ EPSILON = 1e-7
 
 class Constraint(Configurable):
     """Base class: `constraint(w)` returns the constrained weights (a new array)."""
+
+    # the name the compiled step knows a class by, set in the class itself: a subclass
+    # (its own Python) has none and runs as written
+    compiled_name = None
+    epsilon = EPSILON
 
     def __call__(self, w):
         return w
@@ -40,6 +46,8 @@ class MaxNorm(Constraint):
     """Scales each slice along `axis` (for a Dense kernel, axis 0: the weights into one
     unit) so that its L2 norm is at most `max_value`."""
 
+    compiled_name = "max_norm"
+
     def __init__(self, max_value=2, axis=0):
         self.max_value = _validation.real(max_value, "max_value", 0)
         self.axis = _axis(axis)
@@ -47,7 +55,7 @@ class MaxNorm(Constraint):
     def __call__(self, w):
         norms = _norms(w, self.axis)
         desired = _xp().clip(norms, 0, self.max_value)
-        return w * (desired / (EPSILON + norms))
+        return w * (desired / (self.epsilon + norms))
 
     def get_config(self):
         return {"max_value": self.max_value, "axis": self.axis}
@@ -56,6 +64,8 @@ class MaxNorm(Constraint):
 class NonNeg(Constraint):
     """Negative weights become zero."""
 
+    compiled_name = "non_neg"
+
     def __call__(self, w):
         return _xp().maximum(w, 0)
 
@@ -63,11 +73,13 @@ class NonNeg(Constraint):
 class UnitNorm(Constraint):
     """Scales each slice along `axis` to unit L2 norm."""
 
+    compiled_name = "unit_norm"
+
     def __init__(self, axis=0):
         self.axis = _axis(axis)
 
     def __call__(self, w):
-        return w / (EPSILON + _norms(w, self.axis))
+        return w / (self.epsilon + _norms(w, self.axis))
 
     def get_config(self):
         return {"axis": self.axis}
@@ -76,6 +88,8 @@ class UnitNorm(Constraint):
 class MinMaxNorm(Constraint):
     """Moves each slice's L2 norm along `axis` into [min_value, max_value]: the norm
     becomes rate * clip(norm, min_value, max_value) + (1 - rate) * norm."""
+
+    compiled_name = "min_max_norm"
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
         self.min_value = _validation.real(min_value, "min_value", 0)
@@ -87,7 +101,7 @@ class MinMaxNorm(Constraint):
         norms = _norms(w, self.axis)
         desired = (self.rate * _xp().clip(norms, self.min_value, self.max_value)
                    + (1 - self.rate) * norms)
-        return w * (desired / (EPSILON + norms))
+        return w * (desired / (self.epsilon + norms))
 
     def get_config(self):
         return {"min_value": self.min_value, "max_value": self.max_value,

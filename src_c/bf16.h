@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "fastnn.h"
+#include "gemm_ahead.h"
 
 /* The bfloat16 bits of x (vcvtne2ps2bf16's rounding). */
 static inline uint16_t fnn_bf16_bits(float x)
@@ -98,15 +99,20 @@ void fnn_bf16_kernel_info(int64_t info[4]);
 /* dst[i] := fnn_bf16_round(src[i]) for i < n. */
 void fnn_bf16_round_array(const float *src, float *dst, int64_t n);
 
-/* Internals of the vdpbf16ps route (src_c/bf16_avx512bf16.c). */
+/* Internals of the vdpbf16ps route (src_c/bf16_avx512bf16.c, layouts there): the tile,
+ * and the k-pairs per block (FNN_BF16_KCP pairs, 256 values: a 32-column panel of B~,
+ * 16 KiB, stays in L1 while A~ streams from L2), which is also the row stride of A~. */
 #define FNN_BF16_MR 12
 #define FNN_BF16_NR 32
+#define FNN_BF16_KCP 128
 void fnn_bf16_pack_a_avx512bf16(int ta, int64_t rows, int64_t p0, int64_t kp, int64_t k,
                                 const float *a, int64_t lda, uint32_t *dst);
 void fnn_bf16_pack_b_avx512bf16(int tb, int64_t k, int64_t n, const float *b, int64_t ldb,
                                 uint32_t *dst, int64_t q0, int64_t q1);
-void fnn_bf16_ukr_avx512bf16_12x32(int64_t kp, const uint32_t *a, const uint32_t *b,
-                                   float *c, int64_t ldc, int first, int mr, int nr);
+void fnn_bf16_ukr_avx512bf16_12x32(int64_t kp, const uint32_t *a, int a_rows,
+                                   const uint32_t *b, float *c, int64_t ldc, int first,
+                                   int mr, int nr, ahead_t *ah, const float *bias,
+                                   int relu);
 /* 1 if this CPU and OS run AVX512_BF16 (src_c/isa.c). */
 int fnn_cpu_has_avx512bf16(void);
 

@@ -4,15 +4,26 @@
  *
  * Packed layouts (k-pair r holds k = 2r in its low half, 2r + 1 in its high half, as
  * vdpbf16ps reads them; a pair past k is zero):
- *   A~: panels of MR rows; pair r of row i of a panel at a[r*MR + i];
+ *   A~ of a block of kp <= FNN_BF16_KCP pairs: rows of FNN_BF16_KCP pairs, so that panel
+ *       i0 / MR starts at i0 * FNN_BF16_KCP; within it, for a row-major A (a_rows), pair
+ *       r of row i at a[i*FNN_BF16_KCP + r], each row converted in place by whole vectors;
+ *       for an A stored transposed, pair r of row i at a[r*MR + i] (A's rows 2r and
+ *       2r + 1 hold the panel's pairs side by side). The tile reads either by constant
+ *       offsets. Rows of the last panel past the block's are zero. (A row-major A once
+ *       went into the interleaved layout too, pair by pair: its pack took a fifth of a
+ *       bfloat16 predict. Zen 4, one thread, C harness, 1,024 x 784 x 128 x.W chunks of
+ *       60,000 rows: 147 -> 168 GFLOP/s by the rows alone.)
  *   B~: panels of NR columns over all KP = ceil(k/2) pairs; pair r of column j of
- *       panel q at b[(q*KP + r)*NR + j]; columns past n are zero.
+ *       panel q at b[(q*KP + r)*NR + j]; columns past n are zero. From a B stored
+ *       transposed (W^T of an input gradient), 16 x 16 blocks of pairs are transposed in
+ *       registers: the 128 x 784 W^T of a T1 layer 15.7 -> 5.9 us (pair by pair before).
  * The tile holds 24 accumulators and reads 2 vectors of B~ and 12 broadcast pairs of A~
  * per k-pair: 24 of the 32 zmm registers, like the float32 12 x 32 tile.
  */
 #include <immintrin.h>
 
 #include "bf16.h"
+#include "gemm_ahead.h"
 #include "gemm_internal.h"
 
 /* 16 pairs from 16 values of row lo (k = 2r) and 16 of row hi (k = 2r + 1). */
@@ -31,9 +42,42 @@ static inline __m512i pairs_in_order(__m512 first, __m512 second)
     return (__m512i)_mm512_cvtne2ps_pbh(second, first);
 }
 
-static inline uint32_t pair_scalar(float lo, float hi)
+/* Masks of the first and second 16 of 32 values of which `left` remain. */
+static inline void masks_of(int64_t left, __mmask16 *m0, __mmask16 *m1)
 {
-    return (uint32_t)fnn_bf16_bits(lo) | ((uint32_t)fnn_bf16_bits(hi) << 16);
+    *m0 = (__mmask16)(left >= 16 ? 0xFFFF : left > 0 ? (1u << left) - 1 : 0);
+    *m1 = (__mmask16)(left >= 32 ? 0xFFFF : left > 16 ? (1u << (left - 16)) - 1 : 0);
+}
+
+/* 16 pairs from s[0 .. 32), of which `left` values lie before k (the rest read as 0). */
+static inline __m512i pairs_at(const float *s, int64_t left)
+{
+    if (left >= 32)
+        return pairs_in_order(_mm512_loadu_ps(s), _mm512_loadu_ps(s + 16));
+    __mmask16 m0, m1;
+    masks_of(left, &m0, &m1);
+    return pairs_in_order(_mm512_maskz_loadu_ps(m0, s), _mm512_maskz_loadu_ps(m1, s + 16));
+}
+
+/* A row-major A's rows into A~ rows: whole vectors, up to FNN_BF16_KCP pairs a row. */
+static void pack_a_rows(int64_t rows, int64_t p0, int64_t kp, int64_t k, const float *a,
+                        int64_t lda, uint32_t *dst)
+{
+    const int MR = FNN_BF16_MR, KCP = FNN_BF16_KCP;
+    const int64_t vals = 2 * kp < k - 2 * p0 ? 2 * kp : k - 2 * p0;
+    const int64_t padded = (rows + MR - 1) / MR * MR;
+    for (int64_t i = 0; i < padded; i++) {
+        uint32_t *d = dst + i * KCP;
+        /* r < kp <= KCP in steps of 16: the vector stays in the row */
+        if (i >= rows) {
+            for (int64_t r = 0; r < kp; r += 16)
+                _mm512_storeu_si512(d + r, _mm512_setzero_si512());
+            continue;
+        }
+        const float *s = a + i * lda + 2 * p0;
+        for (int64_t r = 0; r < kp; r += 16)
+            _mm512_storeu_si512(d + r, pairs_at(s + 2 * r, vals - 2 * r));
+    }
 }
 
 /* The pairs p0 .. p0+kp of `rows` rows of op(A) (A stored k x m when ta) into A~. */
@@ -41,45 +85,79 @@ void fnn_bf16_pack_a_avx512bf16(int ta, int64_t rows, int64_t p0, int64_t kp, in
                                 const float *a, int64_t lda, uint32_t *dst)
 {
     const int MR = FNN_BF16_MR;
+    if (!ta) {
+        pack_a_rows(rows, p0, kp, k, a, lda, dst);
+        return;
+    }
     for (int64_t i0 = 0; i0 < rows; i0 += MR) {
         int h = rows - i0 < MR ? (int)(rows - i0) : MR;
-        uint32_t *panel = dst + i0 * kp;
+        uint32_t *panel = dst + i0 * FNN_BF16_KCP;
         __mmask16 mask = (__mmask16)((1u << h) - 1);
-        if (ta) { /* the panel's rows are contiguous in A's rows 2r and 2r + 1 */
-            for (int64_t r = 0; r < kp; r++) {
-                int64_t k0 = 2 * (p0 + r);
-                const float *s = a + k0 * lda + i0;
-                __m512 lo = _mm512_maskz_loadu_ps(mask, s);
-                __m512 hi = k0 + 1 < k ? _mm512_maskz_loadu_ps(mask, s + lda)
-                                       : _mm512_setzero_ps();
-                /* MR = 12: the first 12 pairs, zero in rows past h */
-                _mm512_mask_storeu_epi32(panel + r * MR, (__mmask16)0x0FFF,
-                                         _mm512_maskz_mov_epi32(mask, pairs_of(lo, hi)));
-            }
-            continue;
-        }
-        /* row i's pairs are adjacent values: 16 pairs at a time, then placed */
-        for (int i = 0; i < MR; i++) {
-            const float *s = a + (i0 + i) * lda + 2 * p0;
-            int64_t r = 0;
-            if (i < h) {
-                uint32_t buf[16];
-                for (; 2 * (p0 + r) + 32 <= k && r + 16 <= kp; r += 16) {
-                    _mm512_storeu_si512(buf, pairs_in_order(_mm512_loadu_ps(s + 2 * r),
-                                                            _mm512_loadu_ps(s + 2 * r + 16)));
-                    for (int t = 0; t < 16; t++)
-                        panel[(r + t) * MR + i] = buf[t];
-                }
-                for (; r < kp; r++) {
-                    int64_t k0 = 2 * (p0 + r);
-                    panel[r * MR + i] = pair_scalar(s[2 * r], k0 + 1 < k ? s[2 * r + 1] : 0.0f);
-                }
-            } else {
-                for (; r < kp; r++)
-                    panel[r * MR + i] = 0u;
-            }
+        /* the panel's rows are contiguous in A's rows 2r and 2r + 1 */
+        for (int64_t r = 0; r < kp; r++) {
+            int64_t k0 = 2 * (p0 + r);
+            const float *s = a + k0 * lda + i0;
+            __m512 lo = _mm512_maskz_loadu_ps(mask, s);
+            __m512 hi = k0 + 1 < k ? _mm512_maskz_loadu_ps(mask, s + lda) : _mm512_setzero_ps();
+            /* MR = 12: the first 12 pairs, zero in rows past h */
+            _mm512_mask_storeu_epi32(panel + r * MR, (__mmask16)0x0FFF,
+                                     _mm512_maskz_mov_epi32(mask, pairs_of(lo, hi)));
         }
     }
+}
+
+/* The 16 x 16 transpose of v's 32-bit lanes (v[t][u] := v[u][t]): pairs of rows
+ * interleaved by 32 then 64 bits, then the 128-bit lanes of four rows transposed. */
+static inline void transpose_16x16(__m512i v[16])
+{
+    __m512i t[16];
+    FNN_UNROLL_ALL
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+    }
+    /* v[4i + c], lane L: rows 4i .. 4i+3 of column 4L + c */
+    FNN_UNROLL_ALL
+    for (int i = 0; i < 4; i++) {
+        v[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        v[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        v[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        v[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    FNN_UNROLL_ALL
+    for (int c = 0; c < 4; c++) {
+        __m512i x0 = _mm512_shuffle_i32x4(v[c], v[4 + c], 0x88);
+        __m512i x1 = _mm512_shuffle_i32x4(v[c], v[4 + c], 0xDD);
+        __m512i x2 = _mm512_shuffle_i32x4(v[8 + c], v[12 + c], 0x88);
+        __m512i x3 = _mm512_shuffle_i32x4(v[8 + c], v[12 + c], 0xDD);
+        t[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);      /* column c */
+        t[4 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);  /* column 4 + c */
+        t[8 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);  /* column 8 + c */
+        t[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD); /* column 12 + c */
+    }
+    FNN_UNROLL_ALL
+    for (int i = 0; i < 16; i++)
+        v[i] = t[i];
+}
+
+/* Pairs r0 .. r0+16 of the 16 columns j0 .. j0+16 of op(B) = B^T (B's rows, `w` of them
+ * before n, the rest zero) into B~ panel rows r0 .., at column `col` of the panel. */
+static void pack_bt_block(const float *b, int64_t ldb, int64_t j0, int w, int64_t r0,
+                          int64_t k, uint32_t *panel, int col)
+{
+    const int NR = FNN_BF16_NR;
+    const int64_t KP = (k + 1) / 2;
+    __m512i v[16];
+    FNN_UNROLL_ALL
+    for (int t = 0; t < 16; t++)
+        v[t] = t < w ? pairs_at(b + (j0 + t) * ldb + 2 * r0, k - 2 * r0)
+                     : _mm512_setzero_si512();
+    transpose_16x16(v);
+    int64_t np = KP - r0 < 16 ? KP - r0 : 16;
+    FNN_UNROLL_ALL
+    for (int u = 0; u < 16; u++)
+        if (u < np)
+            _mm512_storeu_si512(panel + (r0 + u) * NR + col, v[u]);
 }
 
 /* Panels q0 .. q1 of B~ (all pairs) from op(B), B stored n x k when tb. */
@@ -105,32 +183,24 @@ void fnn_bf16_pack_b_avx512bf16(int tb, int64_t k, int64_t n, const float *b, in
                 _mm512_storeu_si512(panel + r * NR + 16, pairs_of(lo1, hi1));
             }
         } else {
-            /* column j of op(B) is row j of B: its pairs are adjacent values */
-            for (int j = 0; j < NR; j++) {
-                const float *s = b + (j0 + j) * ldb;
-                int64_t r = 0;
-                if (j < w) {
-                    uint32_t buf[16];
-                    for (; 2 * r + 32 <= k; r += 16) {
-                        _mm512_storeu_si512(buf, pairs_in_order(_mm512_loadu_ps(s + 2 * r),
-                                                                _mm512_loadu_ps(s + 2 * r + 16)));
-                        for (int t = 0; t < 16; t++)
-                            panel[(r + t) * NR + j] = buf[t];
-                    }
-                    for (; r < KP; r++)
-                        panel[r * NR + j] = pair_scalar(s[2 * r], 2 * r + 1 < k ? s[2 * r + 1] : 0.0f);
-                } else {
-                    for (; r < KP; r++)
-                        panel[r * NR + j] = 0u;
-                }
-            }
+            /* column j of op(B) is row j of B: 16 pairs of 16 rows, transposed */
+            for (int64_t r0 = 0; r0 < KP; r0 += 16)
+                for (int half = 0; half < 2; half++)
+                    pack_bt_block(b, ldb, j0 + 16 * half, w - 16 * half, r0, k, panel,
+                                  16 * half);
         }
     }
 }
 
-/* C[0:mr, 0:nr] := (first ? 0 : C) + A~ B~ over kp pairs, by vdpbf16ps. */
-void fnn_bf16_ukr_avx512bf16_12x32(int64_t kp, const uint32_t *a, const uint32_t *b,
-                                   float *c, int64_t ldc, int first, int mr, int nr)
+/* C[0:mr, 0:nr] := (first ? 0 : C) + A~ B~ over kp pairs (+ bias, relu), pair r of row i
+ * of A~ at a[r*cs + i*rs]: constants, so that each broadcast is one load at a fixed
+ * offset. A tile of at most 16 columns (!wide) runs half the multiply-adds, the same ones
+ * for its columns, so the same bits (1,024 x 128 x 10, a T1 output layer: 58 -> 98
+ * GFLOP/s). One line of ah's walk is prefetched per k-pair. */
+FNN_FORCE_INLINE void tile_12x32(int64_t kp, const uint32_t *a, const int rs, const int cs,
+                                 const int wide, const uint32_t *b, float *c, int64_t ldc,
+                                 int first, int mr, int nr, ahead_t *ah, const float *bias,
+                                 int relu)
 {
     enum { MR = FNN_BF16_MR, NR = FNN_BF16_NR };
     __m512 acc0[MR], acc1[MR];
@@ -143,25 +213,77 @@ void fnn_bf16_ukr_avx512bf16_12x32(int64_t kp, const uint32_t *a, const uint32_t
             acc1[i] = _mm512_setzero_ps();
         } else {
             acc0[i] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
-            acc1[i] = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
+            acc1[i] = wide ? _mm512_maskz_loadu_ps(m1, c + i * ldc + 16) : acc0[i];
         }
     }
     fnn_prefetch_tile(c, ldc * 4, mr, (int64_t)nr * 4);
+    /* the walk of ah, in registers */
+    const char *row = ah->row;
+    int64_t off = ah->off, rows = ah->rows;
     for (int64_t r = 0; r < kp; r++) {
+        if (rows > 0) {
+            __builtin_prefetch(row + off, 0, 1);
+            off += 64;
+            if (off >= ah->len) {
+                row += ah->stride;
+                off = -(int64_t)((uintptr_t)row & 63);
+                rows--;
+            }
+        }
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + r * NR);
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + r * NR + 16);
+        __m512bh b1 = wide ? (__m512bh)_mm512_loadu_si512(b + r * NR + 16) : b0;
+        const uint32_t *ar = a + r * cs;
         FNN_UNROLL_ALL
         for (int i = 0; i < MR; i++) {
-            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[r * MR + i]);
+            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)ar[i * rs]);
             acc0[i] = _mm512_dpbf16_ps(acc0[i], ai, b0);
-            acc1[i] = _mm512_dpbf16_ps(acc1[i], ai, b1);
+            if (wide)
+                acc1[i] = _mm512_dpbf16_ps(acc1[i], ai, b1);
+        }
+    }
+    ah->row = row;
+    ah->off = off;
+    ah->rows = rows;
+    if (bias != NULL) { /* C + bias, one rounding, as the epilogue adds it */
+        __m512 bias0 = _mm512_maskz_loadu_ps(m0, bias);
+        __m512 bias1 = wide ? _mm512_maskz_loadu_ps(m1, bias + 16) : bias0;
+        FNN_UNROLL_ALL
+        for (int i = 0; i < MR; i++) {
+            acc0[i] = _mm512_add_ps(acc0[i], bias0);
+            acc1[i] = _mm512_add_ps(acc1[i], bias1);
+        }
+    }
+    if (relu) { /* max(x, +0) is +0 for -0 and NaN, as relu_forward */
+        FNN_UNROLL_ALL
+        for (int i = 0; i < MR; i++) {
+            acc0[i] = _mm512_max_ps(acc0[i], _mm512_setzero_ps());
+            acc1[i] = _mm512_max_ps(acc1[i], _mm512_setzero_ps());
         }
     }
     FNN_UNROLL_ALL
     for (int i = 0; i < MR; i++) {
         if (i < mr) {
             _mm512_mask_storeu_ps(c + i * ldc, m0, acc0[i]);
-            _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc1[i]);
+            if (wide)
+                _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc1[i]);
         }
     }
+}
+
+/* C[0:mr, 0:nr] := (first ? 0 : C) + A~ B~ over kp pairs, by vdpbf16ps; A~ in rows
+ * (a_rows) or interleaved (see the layouts above); then + bias (when not NULL) and relu
+ * (when set), as the epilogue would (src_c/bf16_gemm.c passes them on the last k-block).
+ * One line of the walk `ah` (src_c/gemm_ahead.h) is prefetched per k-pair. */
+void fnn_bf16_ukr_avx512bf16_12x32(int64_t kp, const uint32_t *a, int a_rows,
+                                   const uint32_t *b, float *c, int64_t ldc, int first,
+                                   int mr, int nr, ahead_t *ah, const float *bias, int relu)
+{
+    if (a_rows && nr > 16)
+        tile_12x32(kp, a, FNN_BF16_KCP, 1, 1, b, c, ldc, first, mr, nr, ah, bias, relu);
+    else if (a_rows)
+        tile_12x32(kp, a, FNN_BF16_KCP, 1, 0, b, c, ldc, first, mr, nr, ah, bias, relu);
+    else if (nr > 16)
+        tile_12x32(kp, a, 1, FNN_BF16_MR, 1, b, c, ldc, first, mr, nr, ah, bias, relu);
+    else
+        tile_12x32(kp, a, 1, FNN_BF16_MR, 0, b, c, ldc, first, mr, nr, ah, bias, relu);
 }

@@ -7,6 +7,7 @@
 #endif
 
 #include "bf16.h"
+#include "gemm_ahead.h"
 #include "gemm_internal.h"
 #include "isa.h"
 
@@ -15,9 +16,7 @@
 #define ACT_BWD fnn_s_act_backward
 #include "gemm_epilogue.h"
 
-/* k-pairs per block (KC = 256 values: a 32-column panel of B~, 16 KiB, stays in L1 while
- * the MC rows of A~ stream from L2) and rows of A~ per block (MC x KC pairs, 120 KiB). */
-#define BF16_KCP 128
+/* Rows of A~ per block (MC x FNN_BF16_KCP pairs, 120 KiB, in L2). */
 #define BF16_MC 240
 
 static int force_float_route = 0;
@@ -42,7 +41,7 @@ void fnn_bf16_kernel_info(int64_t info[4])
     info[0] = nat ? FNN_BF16_MR : 0;
     info[1] = nat ? FNN_BF16_NR : 0;
     info[2] = nat ? BF16_MC : 0;
-    info[3] = nat ? BF16_KCP : 0;
+    info[3] = nat ? FNN_BF16_KCP : 0;
 }
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -86,32 +85,60 @@ void fnn_bf16_pack_b(int tb, int64_t k, int64_t n, const float *b, int64_t ldb, 
 }
 
 #ifdef FNN_GEMM_X86
-/* Rows [i_lo, i_hi) x panels [q_lo, q_hi) of C on one thread, with the epilogue. */
+/* The block of A~ packed next, (i0, p0) in rows and pairs of op(A), to be walked into
+ * cache a line per k-pair by the micro-kernel calls of the current block (src_c/
+ * gemm_ahead.h): the pack then reads an A too large to stay in cache from L2 instead of
+ * memory. Issued by ahead_some's bursts between the calls, the prefetches stalled the
+ * calls: Zen 4, 60,000 x 784 x 128 x.W in chunks of 1,024 rows, one thread, C harness:
+ * 147 GFLOP/s without prefetching, 177 by bursts, 200 in the k loop (A~ in cache: 203). */
+static void ahead_of(ahead_t *ah, int ta, int64_t i0, int64_t mc, int64_t p0, int64_t kp,
+                     int64_t k, const float *a, int64_t lda)
+{
+    int64_t vals = min64(2 * kp, k - 2 * p0);
+    if (ta)
+        ahead_start(ah, a + 2 * p0 * lda + i0, vals, mc * 4, lda * 4, 1);
+    else /* whole vectors of 32 values: a row's last one reaches past its block */
+        ahead_start(ah, a + i0 * lda + 2 * p0, mc, cdiv(vals, 32) * 128, lda * 4, 1);
+}
+
+/* Rows [i_lo, i_hi) x panels [q_lo, q_hi) of C on one thread, with the epilogue: bias
+ * and relu in the tile's write-out on the last k-block (a pass over C saved: 1.5 % of a
+ * bfloat16 predict), other activations per block of rows. `far`: A is read from memory,
+ * its next block prefetched. */
 static int native_part(int ta, int64_t i_lo, int64_t i_hi, int64_t q_lo, int64_t q_hi,
                        int64_t n, int64_t k, const float *a, int64_t lda, const uint32_t *bp,
-                       float *c, int64_t ldc, const epi_t *e)
+                       float *c, int64_t ldc, const epi_t *e, int far)
 {
     const int MR = FNN_BF16_MR, NR = FNN_BF16_NR;
-    const int64_t KP = cdiv(k, 2), kcp = cdiv(KP, cdiv(KP, BF16_KCP));
-    uint32_t *ap = (uint32_t *)fnn_gemm_scratch(0, (size_t)(BF16_MC * kcp) * 4 + 64);
+    const int64_t KP = cdiv(k, 2), kcp = cdiv(KP, cdiv(KP, FNN_BF16_KCP));
+    uint32_t *ap = (uint32_t *)fnn_gemm_scratch(0, (size_t)BF16_MC * FNN_BF16_KCP * 4);
     if (ap == NULL)
         return -1;
     const int64_t j_lo = q_lo * NR, j_hi = min64(n, q_hi * NR);
+    ahead_t ah = {0};
     for (int64_t i0 = i_lo; i0 < i_hi; i0 += BF16_MC) {
         int64_t mc = min64(BF16_MC, i_hi - i0);
         for (int64_t p0 = 0; p0 < KP; p0 += kcp) {
-            int64_t kp = min64(kcp, KP - p0);
+            int64_t kp = min64(kcp, KP - p0), i1 = p0 + kp < KP ? i0 : i0 + mc;
             fnn_bf16_pack_a_avx512bf16(ta, mc, p0, kp, k, ta ? a + i0 : a + i0 * lda, lda, ap);
+            if (far && i1 < i_hi)
+                ahead_of(&ah, ta, i1, min64(BF16_MC, i_hi - i1), i1 == i0 ? p0 + kp : 0,
+                         kcp, k, a, lda);
+            else
+                ah.rows = 0;
+            int inl = e->mode == EPI_INLINE && p0 + kp == KP; /* bias, relu as C is written */
             for (int64_t q = q_lo; q < q_hi; q++) {
                 int nr = (int)min64(NR, n - q * NR);
                 const uint32_t *bpanel = bp + (q * KP + p0) * NR;
+                const float *bias = inl && e->bias ? e->bias + q * NR : NULL;
                 for (int64_t ir = 0; ir < mc; ir += MR)
-                    fnn_bf16_ukr_avx512bf16_12x32(kp, ap + ir * kp, bpanel,
+                    fnn_bf16_ukr_avx512bf16_12x32(kp, ap + ir * FNN_BF16_KCP, !ta, bpanel,
                                                   c + (i0 + ir) * ldc + q * NR, ldc, p0 == 0,
-                                                  (int)min64(MR, mc - ir), nr);
+                                                  (int)min64(MR, mc - ir), nr, &ah, bias,
+                                                  inl && e->act == FNN_ACT_RELU);
             }
         }
-        if (e->mode != EPI_NONE)
+        if (e->mode == EPI_FORWARD || e->mode == EPI_BACKWARD)
             epi_rows(e, c + i0 * ldc + j_lo, ldc, i0, j_lo, mc, j_hi - j_lo);
     }
     return 0;
@@ -129,7 +156,7 @@ static void native_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a,
     if (nt > (mt > panels ? mt : panels))
         nt = (int)(mt > panels ? mt : panels);
     int by_rows = cdiv(mt, nt) * panels <= cdiv(panels, nt) * mt;
-    int failed = 0;
+    int failed = 0, far = (double)m * k * 4 >= FNN_AHEAD_MIN_BYTES;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
 #endif
@@ -143,8 +170,8 @@ static void native_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a,
         int64_t u0 = min64(units, t * per), u1 = min64(units, u0 + per);
         if (u0 < u1)
             failed |= by_rows ? native_part(ta, u0 * MR, min64(m, u1 * MR), 0, panels, n, k, a,
-                                            lda, bp, c, ldc, e)
-                              : native_part(ta, 0, m, u0, u1, n, k, a, lda, bp, c, ldc, e);
+                                            lda, bp, c, ldc, e, far)
+                              : native_part(ta, 0, m, u0, u1, n, k, a, lda, bp, c, ldc, e, far);
     }
     if (failed)
         fnn_gemm_note_alloc_failure();

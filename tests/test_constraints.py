@@ -71,7 +71,9 @@ def test_constraints_after_the_update_match_keras():
     model, loss = _fit(kernel_constraint=constraints.MaxNorm(2.0),
                        bias_constraint="non_neg")
     dense = model.layers[0]
-    assert why_not_compiled(model.program) == f"layer {dense.name!r} has a constraint"
+    # Keras' values from the compiled step (tests/test_fastpath_more.py: the bits of the
+    # layer-by-layer step)
+    assert why_not_compiled(model.program) is None
     np.testing.assert_allclose(loss, 2.2006003856658936, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(dense.kernel),
                                [[1.2016754150390625, -0.531984269618988],

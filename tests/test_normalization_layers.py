@@ -172,7 +172,7 @@ def test_backward_matches_finite_differences(make, training):
         step = getattr(layer, "step", None)
         _, dx = run(layer, x, g, training)
         if step is not None:   # the same noise for every evaluation
-            layer._generator = lambda s=step, gen=type(layer)._generator: gen(
+            layer._next_step = lambda s=step, gen=type(layer)._next_step: gen(
                 _at_step(layer, s))
         grads = [np.array(v) for v in layer._grads]
         num_dx, num_p = _numeric_grads(layer, x, g, training)

@@ -10,10 +10,13 @@ linked once, and so that one run-time ISA choice (src_c/isa.c) serves every fami
     optimizers.pxi   optimizer updates, one call per parameter
     param_group.pxi  every parameter's update in one call (ParamGroup)
     dropout.pxi      dropout from the Philox generator
+    philox_normal.pxi  normal draws from the Philox generator (fastnn/_philox.py)
     reduce.pxi       bias gradients and the batch gather
     step_layers.pxi  the layers of a StackPlan and the passes over them
     step_norm.pxi    a StackPlan's BatchNormalization, LayerNormalization, Rescaling and
                      activation layers (their passes: step_norm_rows.pxi)
+    step_more.pxi    a StackPlan's Normalization and noise layers
+    constraints.pxi  weight constraints, applied after each update of train_steps
     bf16.pxi         the bfloat16 GEMM (src_c/bf16.h) and a StackPlan's bfloat16 products
     quantized.pxi    the int8 GEMM of quantized Dense layers (src_c/qgemm_api.h)
     step.pxi         a Dense/Dropout stack forward or backward in one call (StackPlan)
@@ -45,11 +48,14 @@ include "losses.pxi"
 include "optimizers.pxi"
 include "param_group.pxi"
 include "dropout.pxi"
+include "philox_normal.pxi"
 include "reduce.pxi"
 include "step_layers.pxi"
 include "bf16.pxi"
 include "step_norm_rows.pxi"
 include "step_norm.pxi"
+include "step_more.pxi"
+include "constraints.pxi"
 include "quantized.pxi"
 include "step.pxi"
 include "step_train.pxi"

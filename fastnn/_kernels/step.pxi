@@ -113,8 +113,8 @@ cdef class StackPlan:
         return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
     def forward(self, x, tuple dropout_steps, int n_threads):
-        """Run every layer on the batch `x` in training mode; dropout layer j uses Philox
-        step dropout_steps[j]. Returns the last layer's output buffer (for a softmax
+        """Run every layer on the batch `x` in training mode; the j-th Dropout or noise
+        layer draws at Philox step dropout_steps[j]. Returns the last output (for a softmax
         output kept as logits for a fused loss, `logits` holds them as well)."""
         cdef const void *px = self._buffer_of(x)
         cdef uint32_t steps[64]
@@ -166,7 +166,7 @@ cdef class StackPlan:
                         fnn_s_softmax_rows(<float *>L.y, self.rows, L.n_out, L.n_out,
                                            L.softmax == 2)
             elif L.kind != DROPOUT:
-                _layer_forward(self.dbl, L, self.rows, inp, nt)
+                j += _layer_forward(self.dbl, L, self.rows, inp, steps, j, self.row0, nt)
             elif L.rate > 0:
                 _dropout_forward(self.dbl, inp, L.y, L.mask, n, L.rate, L.seed, L.layer_index,
                                  steps[j], nt, self.row0 * L.n_out)
@@ -205,8 +205,8 @@ cdef class StackPlan:
         """One whole training step in one GIL-free call; returns the batch loss.
 
         Gathers rows `indices` of `x`, `y` and `sample_weight` (None: all ones) into
-        batch_x, batch_y and batch_w; runs forward (dropout layer j at Philox step
-        dropout_steps[j]); the loss `loss_kind` (fastnn/_kernels/losses.pxi) with its
+        batch_x, batch_y and batch_w; runs forward (Dropout or noise layer j at Philox
+        step dropout_steps[j]); the loss `loss_kind` (fastnn/_kernels/losses.pxi) with its
         parameters `loss_param` (one float or a sequence: losses_focal.pxi) and its
         gradient, of the logits when `fused`; backward; and `group.update(*update,
         n_threads)`, whose regularization penalty the returned loss includes. `y` holds integer labels (1-D int64, cross-entropies only) or targets

@@ -16,6 +16,10 @@ cdef enum:
     RESCALE = 4
     LAYER_NORM = 5
     PRELU = 6
+    NORMALIZE = 7      # Normalization and the noise layers of step_more.pxi
+    GAUSSIAN_NOISE = 8
+    GAUSSIAN_DROPOUT = 9
+    ALPHA_DROPOUT = 10
 
 
 cdef struct Layer:
@@ -57,6 +61,12 @@ cdef struct Layer:
     double momentum, epsilon
     int training       # batch statistics, their moving averages updated
     int own_z          # z is the layer's buffer (a fused loss's logits), not its input
+    # Normalization (moving_mean, moving_var: its statistics, one per feature or, with
+    # stat_stride 0, one for all; mean, inv: the mean and std of a pass), noise layers
+    # (Dropout's fields; param: the stddev or AlphaDropout's a; epsilon: its b;
+    # momentum: its alpha_p; tmp: GaussianDropout's factors)
+    int64_t stat_stride
+    int invert
     # every kind
     void *y            # output
     void *dx           # gradient w.r.t. the input, or NULL where nothing needs it
@@ -119,10 +129,11 @@ cdef struct StepSources:
 
 
 cdef int _dropout_steps(tuple dropout_steps, uint32_t *steps) except -1:
-    """steps[j] := the Philox step of dropout layer j (at most 64, the plan's array)."""
+    """steps[j] := the Philox step of the j-th Dropout or noise layer (at most 64, the
+    plan's array)."""
     cdef int j = 0
     if len(dropout_steps) > 64:
-        raise ValueError("at most 64 dropout layers per plan")
+        raise ValueError("at most 64 Dropout and noise layers per plan")
     for s in dropout_steps:
         steps[j] = <uint32_t>(s & 0xFFFFFFFF)
         j += 1

@@ -14,7 +14,8 @@ cdef extern from "<math.h>" nogil:
 
 STEP_KINDS = {"dense": DENSE, "dropout": DROPOUT, "batch_norm": BATCH_NORM,
               "activation": ACTIVATION, "rescale": RESCALE, "layer_norm": LAYER_NORM,
-              "prelu": PRELU}
+              "prelu": PRELU, "normalize": NORMALIZE, "gaussian_noise": GAUSSIAN_NOISE,
+              "gaussian_dropout": GAUSSIAN_DROPOUT, "alpha_dropout": ALPHA_DROPOUT}
 
 
 cdef void *_keep_data(arr, list keep) except? NULL:
@@ -30,6 +31,8 @@ cdef void *_keep_data(arr, list keep) except? NULL:
 cdef int _layer_buffers(Layer *L, dict spec, int64_t rows, list keep) except -1:
     """Fill the fields of a layer of step_norm.pxi from its spec (see plan_specs in
     fastnn/backend/compiled_executor.py) and make its scratch buffers."""
+    if L.kind >= NORMALIZE:
+        return _more_buffers(L, spec, rows, keep)         # step_more.pxi
     dtype = spec["y"].dtype
     n = L.n_out
     L.w, L.b = _keep_data(spec.get("gamma"), keep), _keep_data(spec.get("beta"), keep)
@@ -56,10 +59,14 @@ cdef int _layer_buffers(Layer *L, dict spec, int64_t rows, list keep) except -1:
     return 0
 
 
-cdef void _layer_forward(bint dbl, Layer *L, int64_t rows, const void *inp,
-                         int nt) noexcept nogil:
-    """L.y := layer L of step_norm.pxi applied to the rows at inp."""
+cdef int _layer_forward(bint dbl, Layer *L, int64_t rows, const void *inp,
+                        const uint32_t *steps, int j, int64_t first_row,
+                        int nt) noexcept nogil:
+    """L.y := layer L of step_norm.pxi (or step_more.pxi) applied to the rows at inp;
+    returns the Philox steps it took from steps[j] (a noise layer's: 1), else 0."""
     cdef int64_t n = rows * L.n_out
+    if L.kind >= NORMALIZE:
+        return _more_forward(dbl, L, rows, inp, steps, j, first_row, nt)
     if L.kind == ACTIVATION:
         if L.own_z:
             memcpy(L.z, inp, n * (8 if dbl else 4))
@@ -72,13 +79,14 @@ cdef void _layer_forward(bint dbl, Layer *L, int64_t rows, const void *inp,
             fnn_d_softmax_rows(<double *>L.y, rows, L.n_out, L.n_out, L.softmax == 2)
         elif L.act < 0:
             fnn_s_softmax_rows(<float *>L.y, rows, L.n_out, L.n_out, L.softmax == 2)
-        return
+        return 0
     if L.kind == PRELU:
         L.z = <void *>inp            # read by the backward pass
     if dbl:
         _norm_forward(<const double *>inp, L, rows, nt)
     else:
         _norm_forward(<const float *>inp, L, rows, nt)
+    return 0
 
 
 cdef void _layer_backward(bint dbl, Layer *L, Layer *P, int64_t rows, const void *g,
@@ -94,6 +102,9 @@ cdef void _layer_backward(bint dbl, Layer *L, Layer *P, int64_t rows, const void
             memcpy(L.dx, g, n * (8 if dbl else 4))
         else:
             _act_backward(dbl, L.act, L.param, g, L.z if L.needs_z else L.y, L.dx, n, nt)
+    elif L.kind >= NORMALIZE:
+        if need_dx:
+            _more_backward(dbl, L, rows, g, nt)
     elif dbl:
         _norm_backward(<const double *>g, L, rows, need_dx, nt)
     else:

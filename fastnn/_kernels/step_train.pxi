@@ -4,16 +4,17 @@
 # each StackPlan.train_step call (the slice of the epoch's order, the plan's lookup, the
 # step counters and the timing) as long again (T4, 8 -> 16 -> 1 at batch 32, 2-vCPU
 # Zen 3: 3.4 us in the call, ~12 us a step in fit). Here the loop over the steps is C;
-# each step is exactly a train_step (StackPlan._step, then the group update), so the
-# weights are bit for bit those of the one-call-per-step loop.
+# each step is exactly a train_step (StackPlan._step, then the group update), followed by
+# the weight constraints (constraints.pxi) where there are any, so the weights are bit
+# for bit those of the one-call-per-step loop and of the layer-by-layer step.
 
 
 def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
                 int64_t start, int loss_kind, loss_param, bint fused,
                 tuple dropout_steps, ParamGroup group, const double[:, ::1] updates,
-                int n_threads, outputs=None, targets=None):
+                int n_threads, outputs=None, targets=None, Constraints constraints=None):
     """len(updates) training steps of `plan`, step s on rows order[start + s*rows :
-    start + (s+1)*rows], with dropout layer j at Philox step dropout_steps[j] + s and
+    start + (s+1)*rows], with Dropout or noise layer j at Philox step dropout_steps[j] + s and
     `group.update(*updates[s], n_threads)`; returns each step's batch loss (float64),
     its regularization penalty included.
 
@@ -22,7 +23,8 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
     the rule as a float. The rows must lie in `order`.
     `outputs` and `targets`, when given, receive each step's plan.output and
     plan.batch_y, one after the other (for the metrics of the block): C-contiguous
-    arrays of their dtypes holding n_steps times as many values.
+    arrays of their dtypes holding n_steps times as many values. `constraints`, when
+    given, projects the weights it holds after each step's update (as Keras does).
     """
     cdef StepSources src
     cdef uint32_t base[64]
@@ -31,6 +33,7 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
     cdef int j, n_drop = len(dropout_steps)
     cdef Scalars scalars
     cdef int64_t width = updates.shape[1]
+    cdef bint constrained = constraints is not None
     if width != 6 and width != GROUP_UPDATE_WIDTH:
         raise ValueError(f"`updates` must have {GROUP_UPDATE_WIDTH} (or 6) columns; got "
                          f"{width}")
@@ -65,6 +68,8 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
             scalars.c_g = updates[s, 7] if width > 6 else 0.0
             scalars.c_v = updates[s, 8] if width > 6 else 0.0
             out[s] += group._update(&scalars, n_threads)
+            if constrained:
+                constraints._apply(n_threads)
             if keep_out != NULL:
                 memcpy(keep_out + s * out_bytes, last_y, out_bytes)
             if keep_y != NULL:

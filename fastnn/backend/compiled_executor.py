@@ -1,34 +1,37 @@
 """The cpu backend's executor: a Program of Dense, Dropout, BatchNormalization,
-LayerNormalization, Rescaling and activation ops run by fused compiled calls.
+LayerNormalization, Rescaling, PReLU, Normalization, noise and activation ops, with their
+weight constraints, run by fused compiled calls.
 
 Training: a StackPlan (fastnn/_kernels/step.pxi) per batch size holds pointers to every
 weight, gradient and activation buffer, so that a whole step (the gather of the shuffled
 batch, the forward pass, the loss and its gradient, the backward pass and the update of
 every parameter) is one GIL-free call, and a run of steps one compiled loop
-(step_train.pxi). Inference: one call per chunk of rows, writing into the result. A
+(step_train.pxi), the weight constraints applied after each update (constraints.pxi).
+Inference: one call per chunk of rows, writing into the result. A
 program with any other op (a user's own layer, a reshape, a hidden softmax) runs layer by
 layer on the compiled kernels instead, and says so in its `description`.
 """
 import numpy
 
 from fastnn._kernels import compiled as _k
-from fastnn.backend.compiled_layers import (LAYER_KINDS, SOFTMAX_CODES, has_grads,
-                                            layer_spec, why_not_layer)
+from fastnn.backend.compiled_constraints import compiled_constraints, why_not_constraints
+from fastnn.backend.compiled_layers import (LAYER_KINDS, NOISE_KINDS, SOFTMAX_CODES,
+                                            has_grads, layer_spec, why_not_layer)
 from fastnn.backend.executor import LayerExecutor, flat_rows
 from fastnn.backend.quantized_plan import quantized_plan
 from fastnn.backend.reference import CCE, SOFTMAX_CCE
 from fastnn.mixed_precision import computes_bfloat16
 
-MAX_DROPOUT_LAYERS = 64  # the plan's fixed array of Philox steps
+MAX_DROPOUT_LAYERS = 64  # the plan's fixed array of Philox steps (Dropout and noise)
 
 
-def compiled_ops(layers):
-    """The ops the compiled calls run for `layers`: a list of (layer, activation) for
-    each Dense (with the activation of an Activation layer right after a linear Dense
-    folded into it: the same arithmetic as Dense(activation=...)) and for each other
-    activation layer, and (layer, None) for each Dropout, BatchNormalization,
-    LayerNormalization and Rescaling; Flatten ops are dropped (the rows are flat
-    already); or a sentence saying why the layers cannot be compiled."""
+def compiled_ops(layers, dtype=None):
+    """The ops the compiled calls run for `layers` (in a program of `dtype`, if known): a
+    list of (layer, activation) for each Dense (with the activation of an Activation
+    layer right after a linear Dense folded into it: the same arithmetic as
+    Dense(activation=...)) and for each other activation layer, and (layer, None) for
+    each Dropout and each other layer of LAYER_KINDS; Flatten ops are dropped (the rows
+    are flat already); or a sentence saying why the layers cannot be compiled."""
     ops = []
     for layer in layers:
         kind = layer.op_kind
@@ -41,7 +44,7 @@ def compiled_ops(layers):
         elif kind in ("dense", "activation"):
             ops.append((layer, layer.activation))
         elif kind == "dropout" or kind in LAYER_KINDS:
-            why = why_not_layer(layer) if kind != "dropout" else None
+            why = why_not_layer(layer, dtype) if kind != "dropout" else None
             if why is not None:
                 return why
             ops.append((layer, None))
@@ -57,21 +60,21 @@ def why_not_compiled(program):
     if program.loss is not None and program.loss_kind is None:
         return (f"loss {program.loss.name!r} is the user's own Python (its `call` and "
                 f"`gradient` run in NumPy)")
-    ops = compiled_ops(program.layers)
+    ops = compiled_ops(program.layers, program.dtype)
     if isinstance(ops, str):
         return ops
-    if sum(layer.op_kind == "dropout" for layer, _ in ops) > MAX_DROPOUT_LAYERS:
-        return f"more than {MAX_DROPOUT_LAYERS} Dropout layers"
+    if len(program.dropout_layers) > MAX_DROPOUT_LAYERS:
+        return f"more than {MAX_DROPOUT_LAYERS} Dropout and noise layers"
     if not any(has_grads(layer) for layer, _ in ops):
         return "no trainable Dense or normalization layer"
     for i, (layer, act) in enumerate(ops):
         # a row-wise softmax is supported only as the last op, fused into the loss
         if act is not None and act.code < 0 and not (i == len(ops) - 1 and program.fused):
             return f"layer {layer.name!r} has a row-wise {act.name} inside"
+    why = why_not_constraints(program.layers)
+    if why is not None:
+        return why
     for layer in program.layers:
-        if (getattr(layer, "kernel_constraint", None) is not None
-                or getattr(layer, "bias_constraint", None) is not None):
-            return f"layer {layer.name!r} has a constraint"
         if getattr(layer, "activity_regularizer", None) is not None:
             return f"layer {layer.name!r} has an activity regularizer"
     optimizer = program.optimizer
@@ -97,6 +100,7 @@ class CompiledExecutor(LayerExecutor):
                             else f"layer by layer on compiled kernels ({self.reason})"
                             if self.reason else "compiled inference")
         self._plans = {}
+        self._constraints = None     # (the weights' arrays, their compiled constraints)
 
     # ------------------------------------------------------------------ training
     def plan_for(self, rows):
@@ -138,7 +142,8 @@ class CompiledExecutor(LayerExecutor):
         program = self.program
         group = program.optimizer.param_group(program.params, program.grads,
                                               program.regularizers)
-        if group is None:   # parameters of mixed dtypes: each updated by its own call
+        constraints = self.constraints()
+        if group is None or constraints is False:   # parameters of mixed dtypes
             return super().train_steps(data, order, first_row, n_steps, batch_size,
                                        n_threads, workspace, keep_outputs)
         plan = self.plan_for(batch_size)
@@ -154,8 +159,17 @@ class CompiledExecutor(LayerExecutor):
         losses = _k.train_steps(plan, xb, yb, wb, order, first_row, program.loss_kind,
                                 program.loss_param, program.fused,
                                 program.next_dropout_steps(n_steps), group, updates,
-                                n_threads, outputs, targets)
+                                n_threads, outputs, targets, constraints)
         return losses, outputs, targets, weights
+
+    def constraints(self):
+        """The program's weight constraints compiled (fastnn._kernels.Constraints), None
+        where it has none, or False where they cannot be (weights of mixed dtypes)."""
+        layers = self.program.layers
+        key = tuple(id(p) for layer in layers for p in layer._params)
+        if self._constraints is None or self._constraints[0] != key:
+            self._constraints = (key, compiled_constraints(layers, _k))
+        return self._constraints[1]
 
     def _build(self, rows):
         return _k.StackPlan(*self.plan_specs(rows))
@@ -205,14 +219,14 @@ class CompiledExecutor(LayerExecutor):
         if entry is not None and entry[0] == key:
             return entry[1]
         plan = None
-        ops = compiled_ops(key)
+        ops = compiled_ops(key, self.program.dtype)
         if isinstance(ops, str):    # an int8 model runs on its own plan
             plan = quantized_plan(key, rows)
         else:
             specs, width = [], _flat_width(self.program.input_shape)
             dtype = self.program.dtype
             for layer, act in ops:
-                if layer.op_kind == "dropout":
+                if layer.op_kind == "dropout" or layer.op_kind in NOISE_KINDS:
                     continue      # nothing to do in inference
                 if layer.op_kind in LAYER_KINDS:
                     spec = dict(layer_spec(layer, act, width, rows, dtype, False, False),

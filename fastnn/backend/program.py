@@ -2,11 +2,15 @@
 Program, which each backend turns into an executor (``backend.compile(program)``).
 
 A layer names the op it is (`Layer.op_kind`: "dense", "dropout", "reshape",
-"activation", "batch_norm", "layer_norm", "rescale", "prelu", or None for a user's own
-Python layer); an executor runs the ops it knows in its own way (the cpu backend's as one
+"activation", "batch_norm", "layer_norm", "rescale", "prelu", "normalize",
+"gaussian_noise", "gaussian_dropout", "alpha_dropout", or None for a user's own Python
+layer); an executor runs the ops it knows in its own way (the cpu backend's as one
 fused compiled loop) and any other program layer by layer on its backend's kernels.
 """
 from fastnn.variables import plain
+
+# the op kinds that draw from Philox, each at its own step counter (`step`)
+RANDOM_KINDS = ("dropout", "gaussian_noise", "gaussian_dropout", "alpha_dropout")
 
 
 class Program:
@@ -24,7 +28,8 @@ class Program:
         params, grads: the trainable parameters and their gradient buffers, in order.
         regularizers: each parameter's regularizer (a layer's `<name>_regularizer`
             for its parameter `<name>`), or None, in the order of `params`.
-        dropout_layers: the Dropout layers, in order.
+        dropout_layers: the layers that draw from Philox at each training step
+            (Dropout and the noise layers: RANDOM_KINDS), in order.
     """
 
     def __init__(self, layers, input_shape, output_shape, dtype, loss=None,
@@ -53,7 +58,7 @@ class Program:
         self.grads = [g for l in self.layers if l.trainable for g in l._grads]
         self.regularizers = [r for l in self.layers if l.trainable
                              for r in _param_regularizers(l)]
-        self.dropout_layers = [l for l in self.layers if l.op_kind == "dropout"]
+        self.dropout_layers = [l for l in self.layers if l.op_kind in RANDOM_KINDS]
 
     @property
     def op_kinds(self):
@@ -61,8 +66,8 @@ class Program:
         return tuple(l.op_kind for l in self.layers)
 
     def next_dropout_steps(self, n_steps=1):
-        """The Philox step of each Dropout layer for the next training step (the first
-        of the next n_steps), then advanced past those steps."""
+        """The Philox step of each layer of `dropout_layers` for the next training step
+        (the first of the next n_steps), then advanced past those steps."""
         steps = tuple([d.step for d in self.dropout_layers])
         for d in self.dropout_layers:
             d.step += n_steps

@@ -149,9 +149,9 @@ class ShardedExecutor:
                 if layer.use_bias and layer.bias_regularizer is not None:
                     layer.bias_regularizer.add_gradient(layer.bias, layer._grads[1])
             program.optimizer.apply(program.params, program.grads)
-            for layer in program.layers:
-                if layer.trainable and hasattr(layer, "apply_constraints"):
-                    layer.apply_constraints()
+        for layer in program.layers:     # after either update, as Keras projects them
+            if layer.trainable and hasattr(layer, "apply_constraints"):
+                layer.apply_constraints()
         if not keep_output:
             return loss, None
         return loss, (self._gather_rows("out", top["y"], bounds, n) if program.fused else pred)

@@ -26,6 +26,8 @@ class Normalization(Layer):
         >>> layer.adapt(numpy.arange(6.0).reshape(3, 2))
     """
 
+    op_kind = "normalize"
+
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)
         if axis is None:
