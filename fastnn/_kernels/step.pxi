@@ -192,7 +192,7 @@ cdef class StackPlan:
         try:
             with nogil:
                 if count_nonfinite:
-                    bad = _count_nonfinite(self.dbl, px, n)
+                    bad = _count_nonfinite(self.dbl, px, n, n_threads)
                 self._forward(px, NULL, n_threads)
         finally:
             last.y = saved_y
