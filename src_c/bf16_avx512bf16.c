@@ -60,8 +60,8 @@ static inline __m512i pairs_at(const float *s, int64_t left)
 }
 
 /* A row-major A's rows into A~ rows: whole vectors, up to FNN_BF16_KCP pairs a row. */
-static void pack_a_rows(int64_t rows, int64_t p0, int64_t kp, int64_t k, const float *a,
-                        int64_t lda, uint32_t *dst)
+static void pack_a_rows_avx512bf16(int64_t rows, int64_t p0, int64_t kp, int64_t k,
+                                   const float *a, int64_t lda, uint32_t *dst)
 {
     const int MR = FNN_BF16_MR, KCP = FNN_BF16_KCP;
     const int64_t vals = 2 * kp < k - 2 * p0 ? 2 * kp : k - 2 * p0;
@@ -86,7 +86,7 @@ void fnn_bf16_pack_a_avx512bf16(int ta, int64_t rows, int64_t p0, int64_t kp, in
 {
     const int MR = FNN_BF16_MR;
     if (!ta) {
-        pack_a_rows(rows, p0, kp, k, a, lda, dst);
+        pack_a_rows_avx512bf16(rows, p0, kp, k, a, lda, dst);
         return;
     }
     for (int64_t i0 = 0; i0 < rows; i0 += MR) {
@@ -142,8 +142,8 @@ static inline void transpose_16x16(__m512i v[16])
 
 /* Pairs r0 .. r0+16 of the 16 columns j0 .. j0+16 of op(B) = B^T (B's rows, `w` of them
  * before n, the rest zero) into B~ panel rows r0 .., at column `col` of the panel. */
-static void pack_bt_block(const float *b, int64_t ldb, int64_t j0, int w, int64_t r0,
-                          int64_t k, uint32_t *panel, int col)
+static void pack_bt_block_avx512bf16(const float *b, int64_t ldb, int64_t j0, int w,
+                                     int64_t r0, int64_t k, uint32_t *panel, int col)
 {
     const int NR = FNN_BF16_NR;
     const int64_t KP = (k + 1) / 2;
@@ -186,7 +186,7 @@ void fnn_bf16_pack_b_avx512bf16(int tb, int64_t k, int64_t n, const float *b, in
             /* column j of op(B) is row j of B: 16 pairs of 16 rows, transposed */
             for (int64_t r0 = 0; r0 < KP; r0 += 16)
                 for (int half = 0; half < 2; half++)
-                    pack_bt_block(b, ldb, j0 + 16 * half, w - 16 * half, r0, k, panel,
+                    pack_bt_block_avx512bf16(b, ldb, j0 + 16 * half, w - 16 * half, r0, k, panel,
                                   16 * half);
         }
     }
