@@ -290,3 +290,24 @@ def test_predict_reports_non_finite_inputs():
     x[3, 1], x[30, 4] = np.nan, np.inf
     with pytest.raises(ValueError, match="2"):
         model.predict(x, verbose=0)
+
+
+def test_set_weights_after_predict_is_seen_and_the_kernel_stays_read_only():
+    # the packed int8 weights are trusted while the kernel is read-only: set_weights must
+    # drop them, so the next predict uses the new kernel (a hand-made one here: output =
+    # the sum of the inputs' quantized values over the scale)
+    model = fastnn.models.Sequential([layers.Dense(2, input_shape=(4,), use_bias=False)])
+    model.quantize("int8")
+    x = np.array([[1.0, 0.5, -0.25, 0.0]] * 3, np.float32)
+    before = model.predict(x, verbose=0)
+    layer = model.layers[0]
+    kernel = np.array([[127, 0], [127, 0], [127, 0], [127, -127]], np.int8)
+    layer.set_weights([kernel, np.ones(2, np.float32)])
+    got = model.predict(x, verbose=0)
+    # q(x) = round(x * 127 / (1 + 1e-7)) = [127, 63, -32, 0] (0.5 * 127 / (1 + 1e-7) is
+    # just under 63.5); scale 127 / (1 + 1e-7)
+    scale = np.float32(127) / (np.float32(1.0) + np.float32(1e-7))
+    want = np.array([(127 * 127 + 63 * 127 - 32 * 127) / scale, 0.0], np.float32)
+    np.testing.assert_allclose(got, np.tile(want, (3, 1)), rtol=1e-6)
+    assert not np.array_equal(got, before)
+    assert not layer.kernel.flags.writeable
