@@ -16,8 +16,8 @@
  * flush (|difference| <= 2 k u sum_p |A[i][p] B[p][j]|, u = 2^-24), at float32 speed.
  * Every result is the same for any thread count: the k sum is never split.
  *
- * Scratch slots (fnn_gemm_scratch): 0 holds a thread's packed A~, 5 the rounded A of the
- * float32 route.
+ * Scratch slots (fnn_gemm_scratch): 0 holds a thread's packed A~, 6 the A~ a team shares
+ * (a product split by column panels), 5 the rounded A of the float32 route.
  */
 #ifndef FASTNN_BF16_H
 #define FASTNN_BF16_H

@@ -18,6 +18,8 @@
 
 /* Rows of A~ per block (MC x FNN_BF16_KCP pairs, 120 KiB, in L2). */
 #define BF16_MC 240
+/* The largest A~ a team packs once and shares (native_gemm): it is read from L2. */
+#define BF16_WHOLE_A_MAX ((size_t)1 << 20)
 
 static int force_float_route = 0;
 static int cpu_bf16 = -1;
@@ -101,27 +103,68 @@ static void ahead_of(ahead_t *ah, int ta, int64_t i0, int64_t mc, int64_t p0, in
         ahead_start(ah, a + i0 * lda + 2 * p0, mc, cdiv(vals, 32) * 128, lda * 4, 1);
 }
 
+/* k-pairs per block of a product over k values: near FNN_BF16_KCP, the blocks even. */
+static int64_t block_pairs(int64_t k)
+{
+    int64_t KP = cdiv(k, 2);
+    return cdiv(KP, cdiv(KP, FNN_BF16_KCP));
+}
+
+/* The bytes of the whole A~ of an m x k op(A) (every k-block, rows padded to the tile),
+ * packed once and read by the whole team (native_gemm). */
+static size_t whole_a_bytes(int64_t m, int64_t k)
+{
+    int64_t blocks = cdiv(cdiv(k, 2), block_pairs(k));
+    return (size_t)(blocks * cdiv(m, FNN_BF16_MR) * FNN_BF16_MR * FNN_BF16_KCP) * 4;
+}
+
+/* Row tiles [t0, t1) of the whole A~ (whole_a_bytes): k-block b of row i at
+ * (b * mpad + i) * FNN_BF16_KCP pairs, each block laid out as native_part packs it. */
+static void pack_whole_a(int ta, int64_t m, int64_t k, const float *a, int64_t lda,
+                         uint32_t *ap, int64_t t0, int64_t t1)
+{
+    const int MR = FNN_BF16_MR;
+    const int64_t KP = cdiv(k, 2), kcp = block_pairs(k), mpad = cdiv(m, MR) * MR;
+    int64_t i0 = t0 * MR, rows = min64(m, t1 * MR) - i0;
+    if (rows <= 0)
+        return;
+    for (int64_t p0 = 0, b = 0; p0 < KP; p0 += kcp, b++)
+        fnn_bf16_pack_a_avx512bf16(ta, rows, p0, min64(kcp, KP - p0), k,
+                                   ta ? a + i0 : a + i0 * lda, lda,
+                                   ap + (b * mpad + i0) * FNN_BF16_KCP);
+}
+
 /* Rows [i_lo, i_hi) x panels [q_lo, q_hi) of C on one thread, with the epilogue: bias
  * and relu in the tile's write-out on the last k-block (a pass over C saved: 1.5 % of a
  * bfloat16 predict), other activations per block of rows. `far`: A is read from memory,
- * its next block prefetched. */
+ * its next block prefetched. `whole`: the whole A~ of the product, packed by the team
+ * (pack_whole_a), else each block of A~ is packed here. */
 static int native_part(int ta, int64_t i_lo, int64_t i_hi, int64_t q_lo, int64_t q_hi,
-                       int64_t n, int64_t k, const float *a, int64_t lda, const uint32_t *bp,
-                       float *c, int64_t ldc, const epi_t *e, int far)
+                       int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                       const uint32_t *bp, float *c, int64_t ldc, const epi_t *e, int far,
+                       const uint32_t *whole)
 {
     const int MR = FNN_BF16_MR, NR = FNN_BF16_NR;
-    const int64_t KP = cdiv(k, 2), kcp = cdiv(KP, cdiv(KP, FNN_BF16_KCP));
-    uint32_t *ap = (uint32_t *)fnn_gemm_scratch(0, (size_t)BF16_MC * FNN_BF16_KCP * 4);
-    if (ap == NULL)
-        return -1;
+    const int64_t KP = cdiv(k, 2), kcp = block_pairs(k), mpad = cdiv(m, MR) * MR;
+    uint32_t *own = NULL;
+    if (whole == NULL) {
+        own = (uint32_t *)fnn_gemm_scratch(0, (size_t)BF16_MC * FNN_BF16_KCP * 4);
+        if (own == NULL)
+            return -1;
+    }
     const int64_t j_lo = q_lo * NR, j_hi = min64(n, q_hi * NR);
     ahead_t ah = {0};
     for (int64_t i0 = i_lo; i0 < i_hi; i0 += BF16_MC) {
         int64_t mc = min64(BF16_MC, i_hi - i0);
         for (int64_t p0 = 0; p0 < KP; p0 += kcp) {
             int64_t kp = min64(kcp, KP - p0), i1 = p0 + kp < KP ? i0 : i0 + mc;
-            fnn_bf16_pack_a_avx512bf16(ta, mc, p0, kp, k, ta ? a + i0 : a + i0 * lda, lda, ap);
-            if (far && i1 < i_hi)
+            const uint32_t *ap = own;
+            if (whole != NULL)
+                ap = whole + (p0 / kcp * mpad + i0) * FNN_BF16_KCP;
+            else
+                fnn_bf16_pack_a_avx512bf16(ta, mc, p0, kp, k, ta ? a + i0 : a + i0 * lda,
+                                           lda, own);
+            if (far && whole == NULL && i1 < i_hi)
                 ahead_of(&ah, ta, i1, min64(BF16_MC, i_hi - i1), i1 == i0 ? p0 + kp : 0,
                          kcp, k, a, lda);
             else
@@ -145,7 +188,10 @@ static int native_part(int ta, int64_t i_lo, int64_t i_hi, int64_t q_lo, int64_t
 }
 
 /* The vdpbf16ps route: rows or column panels of C split over the threads, whichever
- * leaves fewer padded tiles (rows on a tie); every element is summed the same way. */
+ * leaves fewer padded tiles (rows on a tie); every element is summed the same way. Split
+ * by panels, every thread reads all of A~: the team packs it once, each thread its
+ * share of the rows, instead of each thread packing all of it (T1's training forward,
+ * 128 x 784 x 128 on two threads: the pack was an eighth of the product). */
 static void native_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                         const uint32_t *bp, float *c, int64_t ldc, const epi_t *e,
                         int n_threads)
@@ -157,6 +203,14 @@ static void native_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a,
         nt = (int)(mt > panels ? mt : panels);
     int by_rows = cdiv(mt, nt) * panels <= cdiv(panels, nt) * mt;
     int failed = 0, far = (double)m * k * 4 >= FNN_AHEAD_MIN_BYTES;
+    uint32_t *whole = NULL;
+    if (!by_rows && nt > 1 && whole_a_bytes(m, k) <= BF16_WHOLE_A_MAX) {
+        whole = (uint32_t *)fnn_gemm_scratch(6, whole_a_bytes(m, k));
+        if (whole == NULL) {
+            fnn_gemm_note_alloc_failure();
+            return;
+        }
+    }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
 #endif
@@ -166,12 +220,21 @@ static void native_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a,
         t = omp_get_thread_num();
         team = omp_get_num_threads();
 #endif
+        if (whole != NULL) {
+            int64_t per_t = cdiv(mt, team);
+            pack_whole_a(ta, m, k, a, lda, whole, min64(mt, t * per_t),
+                         min64(mt, (t + 1) * per_t));
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        }
         int64_t units = by_rows ? mt : panels, per = cdiv(units, team);
         int64_t u0 = min64(units, t * per), u1 = min64(units, u0 + per);
         if (u0 < u1)
-            failed |= by_rows ? native_part(ta, u0 * MR, min64(m, u1 * MR), 0, panels, n, k, a,
-                                            lda, bp, c, ldc, e, far)
-                              : native_part(ta, 0, m, u0, u1, n, k, a, lda, bp, c, ldc, e, far);
+            failed |= by_rows ? native_part(ta, u0 * MR, min64(m, u1 * MR), 0, panels, m, n,
+                                            k, a, lda, bp, c, ldc, e, far, NULL)
+                              : native_part(ta, 0, m, u0, u1, m, n, k, a, lda, bp, c, ldc, e,
+                                            far, whole);
     }
     if (failed)
         fnn_gemm_note_alloc_failure();

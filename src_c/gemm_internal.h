@@ -171,7 +171,8 @@ void fnn_gemm_kernel_info(int double_precision, int64_t info[8]);
 /* A 64-byte aligned scratch buffer of at least `bytes`, private to the calling thread
  * and kept for its next call (slot 0: A~, 1: B~, 2: B edge strip,
  * 3: the second k-half of fnn_sgemm_k_halves, 4: the transposed product of a C with
- * few columns, 5: the bfloat16-rounded A of src_c/bf16_gemm.c). */
+ * few columns, 5: the bfloat16-rounded A of src_c/bf16_gemm.c, 6: its A~ packed once
+ * for the whole team). */
 void *fnn_gemm_scratch(int slot, size_t bytes);
 /* A product that could not allocate its buffers says so here (see gemm_scratch.c). */
 void fnn_gemm_note_alloc_failure(void);

@@ -9,7 +9,7 @@
 
 #include "gemm_internal.h"
 
-#define N_SLOTS 6 /* 5: the bfloat16-rounded A of src_c/bf16_gemm.c */
+#define N_SLOTS 7 /* 5, 6: the bfloat16 GEMM's (src_c/bf16_gemm.c) */
 #define ALIGN 64
 
 typedef struct {

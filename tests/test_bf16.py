@@ -63,7 +63,7 @@ needs_native = pytest.mark.skipif(not compiled.bf16_native(),
 @needs_native
 @pytest.mark.parametrize("m,n,k", SHAPES)
 @pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
-@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])   # 2, 3: a team sharing A~ (few rows)
 def test_vdpbf16ps_matches_oracle_bit_for_bit(m, n, k, ta, tb, n_threads):
     a, b = operands(m, n, k, ta, tb)
     got = compiled.bf16_matmul(a, b, ta, tb, n_threads)

@@ -67,6 +67,37 @@ def test_nan_and_inf(classifier, bad):
         regressor.fit(X, y, verbose=0)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_nonfinite_count_over_threads(dtype, n_threads):
+    # many parallel chunks (8,192 values each): bad values at chunk edges and at the end;
+    # finite values whose sum overflows count as finite
+    from fastnn import _validation
+    x = np.full((300, 333), np.finfo(dtype).max / 2, dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(x.sum())
+    with fastnn.threads(n_threads):
+        assert _validation.count_nonfinite(x) == 0
+        flat = x.reshape(-1)
+        for i, bad in zip([0, 8191, 8192, 16384, flat.size - 1], [np.nan, np.inf, -np.inf,
+                                                                 np.nan, np.inf]):
+            flat[i] = bad
+        assert _validation.count_nonfinite(x) == 5
+        assert _validation.count_nonfinite(x[:, ::2]) == int((~np.isfinite(x[:, ::2])).sum())
+        with pytest.raises(ValueError, match="`x` must be finite; got 5 NaN or infinite"):
+            _validation.numeric_array(x, "x")
+
+
+def test_nan_in_the_last_value_of_a_large_x_is_caught_before_training(classifier):
+    x = np.random.default_rng(1).standard_normal((20_000, 4)).astype("float32")
+    x[-1, -1] = np.nan
+    classifier.fit(X, Y, verbose=0)
+    before = [w.copy() for w in classifier.get_weights()]
+    with pytest.raises(ValueError, match="`x` must be finite; got 1 NaN or infinite"):
+        classifier.fit(x, np.arange(20_000) % 3, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, classifier.get_weights()))
+
+
 def test_empty_and_mismatched_lengths(classifier):
     with pytest.raises(ValueError, match="`x` must hold at least one sample; got shape"):
         classifier.fit(np.zeros((0, 4)), np.zeros(0), verbose=0)

@@ -4,8 +4,7 @@
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
-from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_s_count_nonfinite,
-                                   fnn_d_count_nonfinite, fnn_sgemm_k_halves,
+from fastnn._kernels.capi cimport (fnn_epilogue, fnn_sgemm, fnn_dgemm, fnn_sgemm_k_halves,
                                    fnn_dgemm_k_halves)
 
 
@@ -97,24 +96,6 @@ cdef inline void _forward_gemm(bint dbl, bint k_halves, int64_t m, int64_t n, in
     else:
         fnn_sgemm_k_halves(m, n, k, <const float *>a, k, <const float *>b, n, <float *>c, n,
                            ep, nt)
-
-
-cdef int64_t _count_part(bint dbl, const void *x, int64_t lo, int64_t n) noexcept nogil:
-    if dbl:
-        return fnn_d_count_nonfinite(<const double *>x + lo, n)
-    return fnn_s_count_nonfinite(<const float *>x + lo, n)
-
-
-cdef int64_t _count_nonfinite(bint dbl, const void *x, int64_t n, int nt=1) noexcept nogil:
-    """How many of the n values at x are NaN or infinite, in CHUNK-sized pieces over `nt`
-    threads above PARALLEL_MIN values (a count: the same at any thread count). On one
-    thread it was a tenth of a bfloat16 predict's time, and did not shrink with two."""
-    cdef int64_t c, total = 0, n_chunks = (n + CHUNK - 1) // CHUNK
-    if _threads(n, nt) == 1:
-        return _count_part(dbl, x, 0, n)
-    for c in prange(n_chunks, schedule="static", num_threads=nt):
-        total += _count_part(dbl, x, c * CHUNK, min(CHUNK, n - c * CHUNK))
-    return total
 
 
 cdef inline void *_saved(Layer *L) noexcept nogil:

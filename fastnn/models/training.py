@@ -42,7 +42,8 @@ class TrainingMixin:
         caller checks (the compiled inference counts them while it reads x)."""
         if (type(x) is numpy.ndarray and self.built and x.ndim == 2 and x.shape[0]
                 and x.shape[1] == self.input_shape[1] and x.flags.c_contiguous
-                and x.dtype == self._dtype() and (not finite or numpy.isfinite(x.sum()))):
+                and x.dtype == self._dtype()
+                and (not finite or not _validation.count_nonfinite(x, get_num_threads()))):
             return x  # the common case, checked in a microsecond or two (predict)
         shape = self.input_shape[1:] if self.built else self._declared_input_shape()
         if shape is not None and tuple(shape) == (1,) and getattr(x, "ndim", None) == 1:
