@@ -93,6 +93,11 @@ void fnn_bf16_pack_b(int tb, int64_t k, int64_t n, const float *b, int64_t ldb, 
 void fnn_bf16_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                    const void *bp, float *c, int64_t ldc, const fnn_epilogue *ep,
                    int n_threads);
+/* Rows [r_lo, r_hi) of a row-major k x n B (ldb) into B~ as fnn_bf16_pack_b(0, ...)
+ * packs them, touching no byte of another row's: threads may pack neighbouring rows at
+ * once (an optimizer update keeping a bfloat16 copy of the weights it updates). */
+void fnn_bf16_pack_b_rows(int64_t k, int64_t n, const float *b, int64_t ldb, void *bp,
+                          int64_t r_lo, int64_t r_hi);
 /* Blocking of the route in use: {MR, NR, MC, KC pairs}, zeros on the float32 route. */
 void fnn_bf16_kernel_info(int64_t info[4]);
 
@@ -109,6 +114,8 @@ void fnn_bf16_pack_a_avx512bf16(int ta, int64_t rows, int64_t p0, int64_t kp, in
                                 const float *a, int64_t lda, uint32_t *dst);
 void fnn_bf16_pack_b_avx512bf16(int tb, int64_t k, int64_t n, const float *b, int64_t ldb,
                                 uint32_t *dst, int64_t q0, int64_t q1);
+void fnn_bf16_pack_b_rows_avx512bf16(int64_t k, int64_t n, const float *b, int64_t ldb,
+                                     uint32_t *dst, int64_t r_lo, int64_t r_hi);
 void fnn_bf16_ukr_avx512bf16_12x32(int64_t kp, const uint32_t *a, int a_rows,
                                    const uint32_t *b, float *c, int64_t ldc, int first,
                                    int mr, int nr, ahead_t *ah, const float *bias,

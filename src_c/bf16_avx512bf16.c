@@ -192,6 +192,46 @@ void fnn_bf16_pack_b_avx512bf16(int tb, int64_t k, int64_t n, const float *b, in
     }
 }
 
+/* Rows [r_lo, r_hi) of a row-major k x n B into their places in B~ (the layout of tb = 0
+ * above): two rows of one pair, both in the range, as whole pairs; a row alone as the
+ * 16-bit halves it owns, so that threads packing neighbouring rows never write the same
+ * bytes. vcvtneps2bf16 rounds as vcvtne2ps2bf16: the bits of a whole pack. */
+void fnn_bf16_pack_b_rows_avx512bf16(int64_t k, int64_t n, const float *b, int64_t ldb,
+                                     uint32_t *dst, int64_t r_lo, int64_t r_hi)
+{
+    const int NR = FNN_BF16_NR;
+    const int64_t KP = (k + 1) / 2, panels = (n + NR - 1) / NR;
+    for (int64_t p = r_lo; p < r_hi;) {
+        /* a pair past k has a zero high half, which nobody else writes */
+        int pair = p % 2 == 0 && (p + 1 < r_hi || p + 1 == k), two = p + 1 < k;
+        for (int64_t q = 0; q < panels; q++) {
+            __mmask16 m0, m1;
+            masks_of(n - q * NR, &m0, &m1);
+            const float *s = b + p * ldb + q * NR;
+            uint32_t *d = dst + (q * KP + p / 2) * NR;
+            __m512 lo0 = _mm512_maskz_loadu_ps(m0, s), lo1 = _mm512_maskz_loadu_ps(m1, s + 16);
+            if (pair) {
+                __m512 hi0 = two ? _mm512_maskz_loadu_ps(m0, s + ldb) : _mm512_setzero_ps();
+                __m512 hi1 = two ? _mm512_maskz_loadu_ps(m1, s + ldb + 16) : _mm512_setzero_ps();
+                _mm512_storeu_si512(d, pairs_of(lo0, hi0));
+                _mm512_storeu_si512(d + 16, pairs_of(lo1, hi1));
+                continue;
+            }
+            __m512i v0 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo0));
+            __m512i v1 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo1));
+            __mmask32 half = 0x55555555u;                /* the low half: k = 2r */
+            if (p % 2) {
+                v0 = _mm512_slli_epi32(v0, 16);
+                v1 = _mm512_slli_epi32(v1, 16);
+                half = 0xAAAAAAAAu;
+            }
+            _mm512_mask_storeu_epi16(d, half, v0);
+            _mm512_mask_storeu_epi16(d + 16, half, v1);
+        }
+        p += pair ? 2 : 1;
+    }
+}
+
 /* C[0:mr, 0:nr] := (first ? 0 : C) + A~ B~ over kp pairs (+ bias, relu), pair r of row i
  * of A~ at a[r*cs + i*rs]: constants, so that each broadcast is one load at a fixed
  * offset. A tile of at most 16 columns (!wide) runs half the multiply-adds, the same ones

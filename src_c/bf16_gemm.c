@@ -86,6 +86,23 @@ void fnn_bf16_pack_b(int tb, int64_t k, int64_t n, const float *b, int64_t ldb, 
             dst[p * n + j] = fnn_bf16_round(tb ? b[j * ldb + p] : b[p * ldb + j]);
 }
 
+void fnn_bf16_pack_b_rows(int64_t k, int64_t n, const float *b, int64_t ldb, void *bp,
+                          int64_t r_lo, int64_t r_hi)
+{
+    r_lo = r_lo < 0 ? 0 : r_lo;
+    r_hi = r_hi > k ? k : r_hi;
+    if (r_lo >= r_hi || n <= 0)
+        return;
+#ifdef FNN_GEMM_X86
+    if (fnn_bf16_native()) {
+        fnn_bf16_pack_b_rows_avx512bf16(k, n, b, ldb, (uint32_t *)bp, r_lo, r_hi);
+        return;
+    }
+#endif
+    for (int64_t p = r_lo; p < r_hi; p++)
+        fnn_bf16_round_array(b + p * ldb, (float *)bp + p * n, n);
+}
+
 #ifdef FNN_GEMM_X86
 /* The block of A~ packed next, (i0, p0) in rows and pairs of op(A), to be walked into
  * cache a line per k-pair by the micro-kernel calls of the current block (src_c/

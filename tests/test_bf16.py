@@ -307,3 +307,62 @@ def test_saved_mixed_model_loads_with_its_policy(tmp_path):
     assert loaded.layers[0].compute_dtype == "bfloat16"
     numpy.testing.assert_array_equal(loaded.predict(xt, verbose=0), model.predict(xt, verbose=0))
     assert json.dumps(loaded.layers[0].get_config())
+
+
+from fastnn.models.thread_choice import ThreadChoice  # noqa: E402
+
+
+class _StepByStep(fastnn.callbacks.Callback):
+    """A batch hook: fit then runs every step as its own compiled call."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+
+def _mixed_fit(x, y, n_threads, callbacks, new_weights=None):
+    fastnn.utils.set_random_seed(3)
+    model = models.Sequential([
+        layers.Dense(33, activation="relu", input_shape=(x.shape[1],), dtype="mixed_bfloat16"),
+        layers.Dropout(0.2),
+        layers.Dense(17, activation="tanh", dtype="mixed_bfloat16"),
+        layers.Dense(5, activation="softmax", dtype="mixed_bfloat16")])
+    model.compile(optimizer=fastnn.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy")
+    with fastnn.threads(n_threads):
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=callbacks)
+        if new_weights is not None:   # changed between fits: the next fit must see them
+            model.set_weights(new_weights(model.get_weights()))
+            model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=callbacks)
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_updates_that_pack_the_bfloat16_weights_give_the_bits_of_a_forward_pack(
+        n_threads, monkeypatch):
+    # An epoch's steps in one compiled loop let each update pack W for the next forward
+    # (each thread its rows: 37 rows split at odd rows on 2 and 3 threads); step by step,
+    # every forward packs W itself. Both must train the same bits, also after set_weights.
+    def no_trial(self, n):   # every step on n threads, in blocks from the first
+        self.candidates, self.chosen = (n,), n
+        self._start_trial(0)
+    monkeypatch.setattr(ThreadChoice, "__init__", no_trial)
+    rng = numpy.random.default_rng(8)
+    x = rng.standard_normal((160, 37)).astype(numpy.float32)
+    y = rng.integers(0, 5, 160)
+
+    def halve(weights):
+        return [w * 0.5 for w in weights]
+    for change in (None, halve):
+        blocks = _mixed_fit(x, y, n_threads, [], change)
+        single = _mixed_fit(x, y, n_threads, [_StepByStep()], change)
+        for a, b in zip(blocks, single):
+            assert same_bits(a, b)
+
+
+@pytest.mark.parametrize("k,n", [(784, 128), (37, 33), (5, 3), (1, 40), (9, 64)])
+def test_packing_rows_by_ranges_writes_the_bytes_of_a_whole_pack(k, n):
+    # ranges that split the k-pairs (odd bounds) write only their own 16-bit halves
+    b = numpy.random.default_rng(k).standard_normal((k, n)).astype(numpy.float32)
+    for splits in ([], [1], [k // 2], [k // 3, k // 2 + 1], list(range(1, k, 3))):
+        by_ranges, whole = compiled.bf16_pack_b_rows(b, [s for s in splits if 0 < s < k])
+        assert numpy.array_equal(by_ranges, whole)

@@ -120,6 +120,27 @@ def bf16_matmul_ref(a, b, bint transpose_a=False, bint transpose_b=False):
     return out
 
 
+def bf16_pack_b_rows(b, splits):
+    """The bytes of B~ of the 2-D float32 `b` packed as train_steps' update packs it:
+    by the ranges of rows between consecutive `splits` (0 and len(b) included), and of
+    fnn_bf16_pack_b for comparison: (by ranges, whole)."""
+    b = np.ascontiguousarray(b, dtype=np.float32)
+    if b.ndim != 2:
+        raise ValueError(f"`b` must be 2-D; got shape {b.shape}")
+    cdef int64_t k = b.shape[0], n = b.shape[1], lo, hi
+    cdef Py_ssize_t size = max(<Py_ssize_t>fnn_bf16_packed_b_bytes(k, n), 64)
+    by_rows, whole = np.full(size, 0xEE, np.uint8), np.full(size, 0xEE, np.uint8)
+    cdef unsigned char[::1] pr = by_rows, pw = whole
+    cdef const float[:, ::1] bv = b
+    if k == 0 or n == 0:
+        return by_rows, whole
+    bounds = [0] + sorted(int(x) for x in splits) + [k]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        fnn_bf16_pack_b_rows(k, n, &bv[0, 0], n, &pr[0], lo, hi)
+    fnn_bf16_pack_b(0, k, n, &bv[0, 0], n, &pw[0], 1)
+    return by_rows, whole
+
+
 cdef int _bf16_buffers(Layer *L, dict spec, int64_t rows, list keep) except -1:
     """A Dense layer computing in bfloat16 (spec["bf16"]): the buffers of its packed
     weights (forward), their transpose (input gradient) and d loss / d z (weight
@@ -147,7 +168,10 @@ cdef inline void _dense_gemm(bint dbl, Layer *L, int64_t rows, const void *x, vo
     if not L.bf16:
         _forward_gemm(dbl, L.k_halves, rows, L.n_out, L.n_in, x, L.w, out, ep, nt)
         return
-    fnn_bf16_pack_b(0, L.n_in, L.n_out, <const float *>L.w, L.n_out, L.wp, nt)
+    if L.wp_fresh:
+        L.wp_fresh = 0      # packed by the update before (train_steps): W has not changed
+    else:
+        fnn_bf16_pack_b(0, L.n_in, L.n_out, <const float *>L.w, L.n_out, L.wp, nt)
     fnn_bf16_gemm(0, rows, L.n_out, L.n_in, <const float *>x, L.n_in, L.wp, <float *>out,
                   L.n_out, ep, nt)
 

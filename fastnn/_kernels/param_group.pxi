@@ -22,6 +22,11 @@ cdef struct Scalars:
     double lr, decay_1, decay_2, epsilon, wd_lr, c_m, c_g, c_v
 
 
+cdef extern from "bf16.h" nogil:
+    void fnn_bf16_pack_b_rows(int64_t k, int64_t n, const float *b, int64_t ldb, void *bp,
+                              int64_t r_lo, int64_t r_hi)
+
+
 cdef class ParamGroup:
     """Every parameter of a model with its gradient and up to three optimizer slots,
     updated in one call, with the gradient's regularization terms and clipping.
@@ -52,6 +57,7 @@ cdef class ParamGroup:
     cdef double *l1
     cdef double *l2
     cdef double *scale       # each parameter's gradient factor of this step (0: none)
+    cdef void **bf16_copy    # per parameter: a bfloat16 B~ the update keeps (NULL: none)
     cdef int64_t *piece_param   # the fixed pieces of the sums: parameter, first element
     cdef int64_t *piece_lo
     cdef double *piece_sums     # per piece: sum |w|, sum w^2, sum g^2
@@ -97,8 +103,9 @@ cdef class ParamGroup:
         self.l1 = <double *>calloc(n, sizeof(double))
         self.l2 = <double *>calloc(n, sizeof(double))
         self.scale = <double *>calloc(n, sizeof(double))
+        self.bf16_copy = <void **>calloc(n, sizeof(void *))
         if (self.whole == NULL or self.rows == NULL or self.l1 == NULL or self.l2 == NULL
-                or self.scale == NULL):
+                or self.scale == NULL or self.bf16_copy == NULL):
             raise MemoryError()
         self.size = self.n_pieces = 0
         self.regularized = False
@@ -128,9 +135,29 @@ cdef class ParamGroup:
         free(self.l1)
         free(self.l2)
         free(self.scale)
+        free(self.bf16_copy)
         free(self.piece_param)
         free(self.piece_lo)
         free(self.piece_sums)
+
+    cdef bint _keep_bf16(self, const void *p, void *packed) noexcept nogil:
+        """From now on each update also writes the float32 parameter at `p` (a 2-D
+        weight) into `packed`, as fnn_bf16_pack_b(0, ...) would, each thread the rows it
+        updated while they are in its cache; False where no float32 parameter is at p."""
+        cdef int64_t i
+        if self.dbl:
+            return False
+        for i in range(self.n_params):
+            if self.whole[i].p == p:
+                self.bf16_copy[i] = packed
+                return True
+        return False
+
+    cdef void _drop_bf16(self) noexcept nogil:
+        """Updates write no bfloat16 copies (undoes every _keep_bf16)."""
+        cdef int64_t i
+        for i in range(self.n_params):
+            self.bf16_copy[i] = NULL
 
     cdef int check_rule(self, int rule) except -1:
         """Raise unless `rule` is a GROUP_* code whose slots this group holds."""
@@ -267,6 +294,9 @@ cdef class ParamGroup:
                     _update_chunk(<float *>piece.p, <float *>piece.g, <float *>piece.s0,
                                   <float *>piece.s1, <float *>piece.s2, piece.n, s)
                 lo += piece.n
+            if self.bf16_copy[i] != NULL:
+                fnn_bf16_pack_b_rows(self.rows[i], cols, <const float *>w.p, cols,
+                                     self.bf16_copy[i], r0, r1)
         free(clipped)
 
 

@@ -39,6 +39,8 @@ cdef struct Layer:
     void *z            # pre-activation (needs_z, or logits for a fused loss), or NULL
     void *dz           # d loss / d z, where no later layer applies this layer's act'
     int bf16           # products in bfloat16 (bf16.pxi): packed W, W^T and dz buffers
+    int wp_kept        # each update packs W into wp (train_steps links the group to wp)
+    int wp_fresh       # wp holds W as the last update left it: the forward skips its pack
     void *wp
     void *wtp
     void *dzp
