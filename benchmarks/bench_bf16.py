@@ -7,9 +7,10 @@ Run:
 
 T1 (60,000 x 784 -> 128 relu -> dropout 0.2 -> 10 softmax, Adam, batch 128) on synthetic
 data: one float32 model and one "mixed_bfloat16" model (predict: the float32 model and its
-quantize("bfloat16") copy). The two are timed alternately, round after round, and the
-medians reported: the machine is shared, and alternating spreads its noise over both. The
-ratio of the fastest rounds is printed beside it: the rounds least disturbed by other work.
+quantize("bfloat16") copy). The two are timed alternately, round after round; each
+speedup is the median over rounds of the round's ratio (float32 time / bfloat16 time), so
+that a slow minute of the shared machine weighs on both sides of a ratio, and every
+round's ratio is printed: a run that crosses such a minute shows it.
 GEMM rates: the T1 products at 1,024 rows (predict's chunk) against the FMA peak of
 benchmarks/peak_fma.c (float32) and the vdpbf16ps peak of benchmarks/peak_bf16.c (bfloat16),
 measured in the same run on one core times the threads.
@@ -75,19 +76,22 @@ def t1_models(x, y):
     return made, quantized
 
 
-def alternate(fns, rounds, best=None):
-    """Median seconds of each of `fns` ({name: fn}), called in turn for `rounds` rounds;
-    the fastest round of each goes into the dict `best` when one is given (on a shared
-    machine the fastest rounds are those least disturbed)."""
+def alternate(fns, rounds):
+    """Seconds of each of `fns` ({name: fn}) in each of `rounds` rounds, called in turn:
+    {name: [seconds of round 0, ...]}."""
     times = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    if best is not None:
-        best.update({name: min(t) for name, t in times.items()})
-    return {name: _common.median(t) for name, t in times.items()}
+    return times
+
+
+def paired(times, slow, fast):
+    """(median, per round) of the ratios times[slow][r] / times[fast][r]."""
+    ratios = [a / b for a, b in zip(times[slow], times[fast])]
+    return _common.median(ratios), ratios
 
 
 def gemm_rates(n_threads, rounds):
@@ -112,7 +116,8 @@ def gemm_rates(n_threads, rounds):
             for _ in range(reps):
                 compiled.bf16_matmul(a, b, ta, tb, n_threads)
         t = alternate({"float32": f32, "bfloat16": bf16}, rounds)
-        rates[name] = {kind: 2.0 * m * n * k * reps / s / 1e9 for kind, s in t.items()}
+        rates[name] = {kind: 2.0 * m * n * k * reps / _common.median(s) / 1e9
+                       for kind, s in t.items()}
     return rates
 
 
@@ -124,7 +129,8 @@ def main(argv=None):
     info = _common.machine_info()
     _common.print_header("bfloat16 vs float32 (T1)", info, threads,
                          f"bfloat16 route: {fastnn._info.config_dict().get('bfloat16')}; "
-                         f"medians of {args.rounds} alternating rounds")
+                         f"medians over {args.rounds} alternating rounds (speedups: of "
+                         f"the rounds' ratios)")
     peak = peaks()
     if peak:
         print(f"# one-core peaks: vdpbf16ps {peak['bfloat16']:.1f} GFLOP/s, FMA float32 "
@@ -136,30 +142,30 @@ def main(argv=None):
     for nt in threads:
         fastnn.set_num_threads(nt)
         with _common.thread_limit(nt):
-            pred_best, train_best = {}, {}
             pred = alternate({"float32": lambda: models["float32"].predict(x, verbose=0),
                               "bfloat16": lambda: quantized.predict(x, verbose=0)},
-                             args.rounds, pred_best)
+                             args.rounds)
             train = alternate({p: (lambda m=m: m.fit(x, y, batch_size=128, epochs=1,
                                                      verbose=0))
-                               for p, m in models.items()}, args.rounds, train_best)
+                               for p, m in models.items()}, args.rounds)
             rates = gemm_rates(nt, args.rounds)
-        row = {"predict_rows_per_s": {k: len(x) / s for k, s in pred.items()},
-               "predict_speedup": pred["float32"] / pred["bfloat16"],
-               "predict_speedup_best": pred_best["float32"] / pred_best["bfloat16"],
-               "epoch_s": train, "train_speedup": train["float32"] / train["mixed_bfloat16"],
-               "train_speedup_best": train_best["float32"] / train_best["mixed_bfloat16"],
+        pred_x, pred_rounds = paired(pred, "float32", "bfloat16")
+        train_x, train_rounds = paired(train, "float32", "mixed_bfloat16")
+        row = {"predict_rows_per_s": {k: len(x) / _common.median(s) for k, s in pred.items()},
+               "predict_speedup": pred_x, "predict_speedup_rounds": pred_rounds,
+               "epoch_s": {k: _common.median(s) for k, s in train.items()},
+               "train_speedup": train_x, "train_speedup_rounds": train_rounds,
                "gemm_gflops": rates}
         results["threads"][nt] = row
         print(f"\n## {nt} thread(s)")
         print(f"predict rows/s: float32 {row['predict_rows_per_s']['float32']:,.0f}, bfloat16 "
-              f"{row['predict_rows_per_s']['bfloat16']:,.0f}: {row['predict_speedup']:.2f}x "
-              f"(fastest rounds {row['predict_speedup_best']:.2f}x; target >= "
-              f"{TARGETS['predict']}x)")
-        print(f"T1 epoch s: float32 {train['float32']:.3f}, mixed_bfloat16 "
-              f"{train['mixed_bfloat16']:.3f}: {row['train_speedup']:.2f}x "
-              f"(fastest rounds {row['train_speedup_best']:.2f}x; target >= "
-              f"{TARGETS['train']}x)")
+              f"{row['predict_rows_per_s']['bfloat16']:,.0f}: {pred_x:.2f}x "
+              f"(target >= {TARGETS['predict']}x; rounds "
+              f"{' '.join(f'{r:.2f}' for r in pred_rounds)})")
+        print(f"T1 epoch s: float32 {row['epoch_s']['float32']:.3f}, mixed_bfloat16 "
+              f"{row['epoch_s']['mixed_bfloat16']:.3f}: {train_x:.2f}x "
+              f"(target >= {TARGETS['train']}x; rounds "
+              f"{' '.join(f'{r:.2f}' for r in train_rounds)})")
         for name, r in rates.items():
             share = ("" if not peak else
                      f" ({100 * r['float32'] / (peak['float32'] * nt):.0f} % of FMA peak, "
