@@ -16,7 +16,6 @@ median as a fraction of onnxruntime's (target: at most 0.5).
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import numpy
@@ -28,10 +27,8 @@ import _common  # noqa: E402
 TARGET = 0.5   # fastnn's median latency as a fraction of onnxruntime's, at most
 
 
-def contenders(threads, tmp):
+def contenders(threads):
     """{name: one-sample predict function} and the sample."""
-    import fastnn
-    import onnxruntime
     import bench_quantized
     from peers import onnx_mlp
     task = _common.TASKS["T1"]
@@ -40,23 +37,14 @@ def contenders(threads, tmp):
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=128, epochs=1, verbose=0)
     weights = model.get_weights()
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = onnxruntime.InferenceSession(
-        onnx_mlp.build_graph(weights, task).SerializeToString(), options,
-        providers=["CPUExecutionProvider"])
-    run = session.run
     quantized = bench_quantized.t1_model()
     quantized.set_weights(weights)
     quantized.quantize("int8")
     fns = {"fastnn float32": lambda s: model.predict(s, verbose=0),
-           "onnxruntime float32": lambda s: run(["y"], {"x": s})[0],
-           "fastnn int8": lambda s: quantized.predict(s, verbose=0)}
-    ort_int8 = bench_quantized.ort_int8(weights, threads, tmp)
-    if ort_int8 is not None:
-        fns["onnxruntime int8"] = ort_int8
+           "onnxruntime float32": onnx_mlp.session(
+               onnx_mlp.build_graph(weights, task).SerializeToString(), threads),
+           "fastnn int8": lambda s: quantized.predict(s, verbose=0),
+           "onnxruntime int8": onnx_mlp.int8_predictor(weights, task, threads)}
     return fns, numpy.ascontiguousarray(x[:1])
 
 
@@ -88,8 +76,8 @@ def main(argv=None):
     info = _common.machine_info()
     _common.print_header("one-sample predict latency, taking turns", info, [args.threads],
                          f"{args.calls:,} calls each, turns of {args.block}")
-    with tempfile.TemporaryDirectory() as tmp, _common.thread_limit(args.threads):
-        fns, sample = contenders(args.threads, tmp)
+    with _common.thread_limit(args.threads):
+        fns, sample = contenders(args.threads)
         times = taking_turns(fns, sample, args.calls, args.block)
     rows = [{"what": name, "median_us": float(numpy.median(t)) * 1e6,
              "p99_us": float(numpy.percentile(t, 99)) * 1e6} for name, t in times.items()]

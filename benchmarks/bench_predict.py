@@ -10,7 +10,10 @@ T1 is 784 -> Dense(128, relu) -> Dropout(0.2) -> Dense(10, softmax), trained one
 fastnn on synthetic data; each peer gets its weights (onnxruntime through an ONNX graph
 written with onnx.helper). Reported: one-sample latency (median and 99th percentile over
 `--calls` calls) and the throughput of batches of 1,024 and 60,000 samples (median of
-`--repeats` calls). Every peer's output is checked against fastnn's.
+`--repeats` calls). Every peer's output is checked against fastnn's. fastnn also runs
+its int8 and bfloat16 copies of the model (`quantize`), onnxruntime its dynamically
+quantized int8 graph; the targets compare them. For the latency ratios the two libraries
+taking turns call by call, see bench_latency.py.
 """
 import argparse
 import os
@@ -23,6 +26,11 @@ import _common  # noqa: E402
 
 ONE_SAMPLE_TARGET_US = 6.0   # median, 2 threads; and p99 <= 2x the median
 THROUGHPUT_TARGET = 1.5      # fastnn / onnxruntime at 60,000 samples, same threads
+# int8 and bfloat16 (at 60,000 samples, any thread count): (faster, slower, at least)
+QUANTIZED_TARGETS = (("fastnn int8", "fastnn", 2.5), ("fastnn int8", "onnxruntime int8", 1.5),
+                     ("fastnn bfloat16", "fastnn", 1.6))
+# one-sample median latency, 1 thread: (fastnn's, onnxruntime's, at most this fraction)
+LATENCY_TARGETS = (("fastnn", "onnxruntime", 0.5), ("fastnn int8", "onnxruntime int8", 0.5))
 
 
 def parse_args(argv=None):
@@ -102,13 +110,20 @@ def check_targets(rows, args):
                         "value": f"{mine['one_us']:.2f} us, p99 {mine['p99_us']:.2f} us",
                         "target": f"<={ONE_SAMPLE_TARGET_US} us, p99 <=2x median",
                         "met": "yes" if ok else "NO"})
-        ort = next((r for r in rows if r["peer"] == "onnxruntime"
-                    and r["threads"] == n_threads and "sps_big" in r), None)
-        if ort is not None:
-            ratio = mine["sps_big"] / ort["sps_big"]
-            out.append({"threads": n_threads, "what": f"{args.big:,} samples vs onnxruntime",
-                        "value": f"{ratio:.2f}x", "target": f">={THROUGHPUT_TARGET}x",
-                        "met": "yes" if ratio >= THROUGHPUT_TARGET else "NO"})
+        by_peer = {r["peer"]: r for r in rows if r["threads"] == n_threads and "sps_big" in r}
+        checks = [("fastnn", "onnxruntime", THROUGHPUT_TARGET)] + list(QUANTIZED_TARGETS)
+        for fast, slow, least in checks:
+            if fast in by_peer and slow in by_peer:
+                ratio = by_peer[fast]["sps_big"] / by_peer[slow]["sps_big"]
+                out.append({"threads": n_threads, "what": f"{args.big:,} samples: {fast} "
+                            f"vs {slow}", "value": f"{ratio:.2f}x", "target": f">={least}x",
+                            "met": "yes" if ratio >= least else "NO"})
+        for mine_label, peer, most in LATENCY_TARGETS if n_threads == 1 else ():
+            if mine_label in by_peer and peer in by_peer:
+                ratio = by_peer[mine_label]["one_us"] / by_peer[peer]["one_us"]
+                out.append({"threads": n_threads, "what": f"1 sample: {mine_label} latency / "
+                            f"{peer}'s", "value": f"{ratio:.2f}", "target": f"<={most}",
+                            "met": "yes" if ratio <= most else "NO"})
     return out
 
 

@@ -17,10 +17,14 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
 import numpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 
 ROWS, N_IN, HIDDEN, N_OUT = 60_000, 784, 128, 10
 
@@ -35,34 +39,13 @@ def t1_model():
     return model
 
 
-def ort_int8(weights, threads, tmp):
-    """An onnxruntime session of the dynamically quantized T1 graph, or None."""
-    try:
-        import onnx
-        import onnxruntime
-        from onnx import TensorProto, helper, numpy_helper
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError:
+def ort_int8(weights, threads):
+    """onnxruntime's dynamically quantized T1 graph (benchmarks/peers/onnx_mlp.py), or
+    None where onnxruntime is missing."""
+    from peers import onnx_mlp
+    if onnx_mlp.unavailable():
         return None
-    w1, b1, w2, b2 = weights
-    inits = [numpy_helper.from_array(a, n) for a, n in zip(weights, ("w1", "b1", "w2", "b2"))]
-    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h0"]),
-             helper.make_node("Add", ["h0", "b1"], ["h1"]),
-             helper.make_node("Relu", ["h1"], ["h"]),
-             helper.make_node("MatMul", ["h", "w2"], ["z0"]),
-             helper.make_node("Add", ["z0", "b2"], ["z"]),
-             helper.make_node("Softmax", ["z"], ["y"], axis=-1)]
-    graph = helper.make_graph(nodes, "t1", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, [None, N_IN])], [helper.make_tensor_value_info(
-            "y", TensorProto.FLOAT, [None, N_OUT])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    src, dst = os.path.join(tmp, "t1.onnx"), os.path.join(tmp, "t1_int8.onnx")
-    onnx.save(model, src)
-    quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
-    opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    session = onnxruntime.InferenceSession(dst, opts, providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {"x": x})[0]
+    return onnx_mlp.int8_predictor(weights, _common.TASKS["T1"], threads)
 
 
 def vnni_peak(threads):
@@ -101,32 +84,31 @@ def main(argv=None):
     print(f"machine: {os.cpu_count()} CPUs, ISA {compiled.isa_name()}, int8 kernel "
           f"{compiled.q8_kernel()}; int8 vs float32 argmax agreement {agree:.4f}")
     macs = ROWS * (N_IN * HIDDEN + HIDDEN * N_OUT)
-    with tempfile.TemporaryDirectory() as tmp:
-        for threads in (int(t) for t in args.threads.split(",")):
-            fastnn.set_num_threads(threads)
-            runs = {"fastnn float32": lambda: float_model.predict(x, verbose=0),
-                    "fastnn int8": lambda: model.predict(x, verbose=0)}
-            ort = ort_int8(weights, threads, tmp)
-            if ort is not None:
-                runs["onnxruntime int8"] = lambda: ort(x)
-            times = {name: [] for name in runs}
-            for _ in range(args.rounds):
-                for name, fn in runs.items():
-                    start = time.perf_counter()
-                    fn()
-                    times[name].append(time.perf_counter() - start)
-            rate = {name: ROWS / numpy.median(t) for name, t in times.items()}
-            print(f"\n{threads} thread(s), medians of {args.rounds} alternated rounds:")
-            for name, r in rate.items():
-                print(f"  {name:18s} {r / 1e3:9.0f} k rows/s")
-            print(f"  int8 / float32      {rate['fastnn int8'] / rate['fastnn float32']:.2f}x")
-            if ort is not None:
-                print(f"  int8 / onnxruntime  {rate['fastnn int8'] / rate['onnxruntime int8']:.2f}x")
-            peak = vnni_peak(threads)
-            achieved = macs * rate["fastnn int8"] / ROWS
-            share = f" = {achieved / peak:.0%} of the vpdpbusd peak {peak / 1e9:.0f}" \
-                if peak else ""
-            print(f"  int8 predict        {achieved / 1e9:.0f} G multiply-adds/s{share}")
+    for threads in (int(t) for t in args.threads.split(",")):
+        fastnn.set_num_threads(threads)
+        runs = {"fastnn float32": lambda: float_model.predict(x, verbose=0),
+                "fastnn int8": lambda: model.predict(x, verbose=0)}
+        ort = ort_int8(weights, threads)
+        if ort is not None:
+            runs["onnxruntime int8"] = lambda: ort(x)
+        times = {name: [] for name in runs}
+        for _ in range(args.rounds):
+            for name, fn in runs.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+        rate = {name: ROWS / numpy.median(t) for name, t in times.items()}
+        print(f"\n{threads} thread(s), medians of {args.rounds} alternated rounds:")
+        for name, r in rate.items():
+            print(f"  {name:18s} {r / 1e3:9.0f} k rows/s")
+        print(f"  int8 / float32      {rate['fastnn int8'] / rate['fastnn float32']:.2f}x")
+        if ort is not None:
+            print(f"  int8 / onnxruntime  {rate['fastnn int8'] / rate['onnxruntime int8']:.2f}x")
+        peak = vnni_peak(threads)
+        achieved = macs * rate["fastnn int8"] / ROWS
+        share = f" = {achieved / peak:.0%} of the vpdpbusd peak {peak / 1e9:.0f}" \
+            if peak else ""
+        print(f"  int8 predict        {achieved / 1e9:.0f} G multiply-adds/s{share}")
 
 
 if __name__ == "__main__":

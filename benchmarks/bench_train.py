@@ -10,7 +10,9 @@ Each peer trains the same MLP on the same synthetic float32 data (60,000 x 784; 
 768 x 8) with the same batch size and thread count; a peer that is not installed is
 skipped with its reason. Reported: the median seconds per epoch over `--repeats` epochs
 after one warm-up epoch, the speed-up of fastnn over the fastest peer, and fastnn's
-distance from the floor, the epoch's FLOPs at the machine's fp32 peak.
+distance from the floor, the epoch's FLOPs at the machine's fp32 peak; and fastnn's
+mixed_bfloat16 training (tasks timed by the epoch) against its float32. (For the
+bfloat16 figures on a shared machine, bench_bf16.py alternates the two round by round.)
 """
 import argparse
 import os
@@ -26,6 +28,9 @@ import _common  # noqa: E402
 TARGETS = {("T1", 32): (0.35, 2.5), ("T1", 128): (0.19, 2.0), ("T2", 128): (0.67, 1.5),
            ("T3", 32): (0.27, 2.5), ("T4", 32): (20e-6, 3.0)}
 SCALING_TARGETS = {("T1", 128): 1.7, ("T2", 128): 1.7}  # fastnn 1 -> 2 threads
+# (task, batch) -> the least float32 / mixed_bfloat16 epoch time, at any thread count,
+# on a CPU with AVX512_BF16
+MIXED_TARGETS = {("T1", 128): 1.3}
 QUICK_SAMPLES = 6_000
 
 
@@ -119,7 +124,7 @@ def summarize(rows, args):
         group = [r for r in rows if (r["task"], r["batch"], r["threads"]) == key
                  and "sec_epoch" in r]
         mine = next((r for r in group if r["peer"] == "fastnn"), None)
-        others = [r for r in group if r["peer"] != "fastnn"]
+        others = [r for r in group if not r["peer"].startswith("fastnn")]  # not its variants
         if mine is None:
             continue
         task = _common.TASKS[key[0]]
@@ -149,6 +154,27 @@ def _target(task, key, mine, summary):
         value, text = mine["sec_epoch"], f"<={limit:.3g}s"
     met = value <= limit and summary.get("speedup", speedup) >= speedup
     return {"target": f"{text}, >={speedup}x", "met": "yes" if met else "NO"}
+
+
+def mixed(rows):
+    """Per (task, batch, threads): fastnn's float32 epoch time over its mixed_bfloat16
+    one (the peer fastnn_mlp.MIXED)."""
+    out = []
+    for r in rows:
+        if r["peer"] != "fastnn mixed_bfloat16" or "sec_epoch" not in r:
+            continue
+        base = next((f for f in rows if f["peer"] == "fastnn" and "sec_epoch" in f and
+                     (f["task"], f["batch"], f["threads"]) == (r["task"], r["batch"],
+                                                              r["threads"])), None)
+        if base is None:
+            continue
+        ratio, target = base["sec_epoch"] / r["sec_epoch"], MIXED_TARGETS.get(
+            (r["task"], r["batch"]))
+        out.append({"task": r["task"], "batch": r["batch"], "threads": r["threads"],
+                    "f32_s": base["sec_epoch"], "mixed_s": r["sec_epoch"], "speedup": ratio,
+                    "target": f">={target}x" if target else "",
+                    "met": "" if not target else "yes" if ratio >= target else "NO"})
+    return out
 
 
 def scaling(summary):
@@ -233,7 +259,15 @@ def main(argv=None):
                                         ("t1_s", "1 thread s"), ("t2_s", "2 threads s"),
                                         ("scaling", "scaling"), ("target", "target"),
                                         ("met", "met")])
-        payload.update(rows=rows, summary=summary, scaling=scale)
+        mix = mixed(rows)
+        if mix:
+            print("\n# fastnn mixed_bfloat16 against fastnn float32")
+            _common.print_table(mix, [("task", "task"), ("batch", "batch"),
+                                      ("threads", "thr"), ("f32_s", "float32 s"),
+                                      ("mixed_s", "mixed_bfloat16 s"),
+                                      ("speedup", "speed-up"), ("target", "target"),
+                                      ("met", "met")])
+        payload.update(rows=rows, summary=summary, scaling=scale, mixed=mix)
         if args.plot:
             groups = {}
             for r in rows:

@@ -1,7 +1,11 @@
 """The onnxruntime peer (inference only): the model's graph written by hand with
 `onnx.helper` — MatMul, Add and the activation per layer — holding the trained weights,
-run by an InferenceSession with `intra_op_num_threads` set to the thread count."""
+run by an InferenceSession with `intra_op_num_threads` set to the thread count; and the
+same graph dynamically quantized to int8 (onnxruntime.quantization.quantize_dynamic:
+int8 weights per tensor, activations quantized at run time), onnxruntime's int8 model."""
 import contextlib
+import os
+import tempfile
 
 import numpy
 
@@ -49,14 +53,32 @@ def build_graph(weights, task):
     return model
 
 
-def make_predictors(weights, task, n_threads):
+def session(model, n_threads):
+    """The predict function (x -> y) of an InferenceSession of `model` (bytes or a path)
+    on `n_threads` threads."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(build_graph(weights, task).SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
-    run = session.run
-    return {NAME: lambda x: run(["y"], {"x": x})[0]}
+    run = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"]).run
+    return lambda x: run(["y"], {"x": x})[0]
+
+
+def int8_predictor(weights, task, n_threads):
+    """The predict function of the graph quantized by quantize_dynamic (QInt8 weights)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "mlp.onnx"), os.path.join(tmp, "mlp_int8.onnx")
+        onnx.save(build_graph(weights, task), src)
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+        with open(dst, "rb") as f:
+            quantized = f.read()
+    return session(quantized, n_threads)
+
+
+def make_predictors(weights, task, n_threads):
+    return {NAME: session(build_graph(weights, task).SerializeToString(), n_threads),
+            NAME + " int8": int8_predictor(weights, task, n_threads)}
