@@ -93,6 +93,13 @@ void fnn_bf16_pack_b(int tb, int64_t k, int64_t n, const float *b, int64_t ldb, 
 void fnn_bf16_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                    const void *bp, float *c, int64_t ldc, const fnn_epilogue *ep,
                    int n_threads);
+/* C := op(A) op(B) (ldc) then the epilogue, as fnn_bf16_pack_b into `bp` (of
+ * fnn_bf16_packed_b_bytes(k, n)) then fnn_bf16_gemm compute it, with the same bits; a
+ * product of a few rows of a row-major A and B (a single-sample forward) reads B as it
+ * is instead of packing it. */
+void fnn_bf16_matmul(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, void *bp, float *c,
+                     int64_t ldc, const fnn_epilogue *ep, int n_threads);
 /* Rows [r_lo, r_hi) of a row-major k x n B (ldb) into B~ as fnn_bf16_pack_b(0, ...)
  * packs them, touching no byte of another row's: threads may pack neighbouring rows at
  * once (an optimizer update keeping a bfloat16 copy of the weights it updates). */
@@ -120,6 +127,16 @@ void fnn_bf16_ukr_avx512bf16_12x32(int64_t kp, const uint32_t *a, int a_rows,
                                    const uint32_t *b, float *c, int64_t ldc, int first,
                                    int mr, int nr, ahead_t *ah, const float *bias,
                                    int relu);
+/* Rows of a batch small enough for the few-rows tile (up to 4 panels in one pass). */
+#define FNN_BF16_FEW 3
+void fnn_bf16_ukr_avx512bf16_few(int64_t kp, const uint32_t *a, int a_rows, int mr,
+                                 const uint32_t *b, int64_t pstride, int np, float *c,
+                                 int64_t ldc, int first, int64_t ncols, const float *bias,
+                                 int relu);
+void fnn_bf16_gemm_direct_avx512bf16(int64_t m, int64_t n, int64_t k, const float *a,
+                                     int64_t lda, const float *b, int64_t ldb,
+                                     uint32_t *ap, float *c, int64_t ldc, const float *bias,
+                                     int relu);
 /* 1 if this CPU and OS run AVX512_BF16 (src_c/isa.c). */
 int fnn_cpu_has_avx512bf16(void);
 

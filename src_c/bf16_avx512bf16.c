@@ -23,41 +23,9 @@
 #include <immintrin.h>
 
 #include "bf16.h"
+#include "bf16_pairs_avx512bf16.h"
 #include "gemm_ahead.h"
 #include "gemm_internal.h"
-
-/* 16 pairs from 16 values of row lo (k = 2r) and 16 of row hi (k = 2r + 1). */
-static inline __m512i pairs_of(__m512 lo, __m512 hi)
-{
-    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25,
-                                         9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2,
-                                         17, 1, 16, 0);
-    __m512i words = (__m512i)_mm512_cvtne2ps_pbh(hi, lo); /* lo in 0..15, hi in 16..31 */
-    return _mm512_permutexvar_epi16(idx, words);
-}
-
-/* 16 pairs from 32 values in k order (pair r = values 2r, 2r + 1). */
-static inline __m512i pairs_in_order(__m512 first, __m512 second)
-{
-    return (__m512i)_mm512_cvtne2ps_pbh(second, first);
-}
-
-/* Masks of the first and second 16 of 32 values of which `left` remain. */
-static inline void masks_of(int64_t left, __mmask16 *m0, __mmask16 *m1)
-{
-    *m0 = (__mmask16)(left >= 16 ? 0xFFFF : left > 0 ? (1u << left) - 1 : 0);
-    *m1 = (__mmask16)(left >= 32 ? 0xFFFF : left > 16 ? (1u << (left - 16)) - 1 : 0);
-}
-
-/* 16 pairs from s[0 .. 32), of which `left` values lie before k (the rest read as 0). */
-static inline __m512i pairs_at(const float *s, int64_t left)
-{
-    if (left >= 32)
-        return pairs_in_order(_mm512_loadu_ps(s), _mm512_loadu_ps(s + 16));
-    __mmask16 m0, m1;
-    masks_of(left, &m0, &m1);
-    return pairs_in_order(_mm512_maskz_loadu_ps(m0, s), _mm512_maskz_loadu_ps(m1, s + 16));
-}
 
 /* A row-major A's rows into A~ rows: whole vectors, up to FNN_BF16_KCP pairs a row. */
 static void pack_a_rows_avx512bf16(int64_t rows, int64_t p0, int64_t kp, int64_t k,
@@ -76,7 +44,7 @@ static void pack_a_rows_avx512bf16(int64_t rows, int64_t p0, int64_t kp, int64_t
         }
         const float *s = a + i * lda + 2 * p0;
         for (int64_t r = 0; r < kp; r += 16)
-            _mm512_storeu_si512(d + r, pairs_at(s + 2 * r, vals - 2 * r));
+            _mm512_storeu_si512(d + r, pairs_at_avx512bf16(s + 2 * r, vals - 2 * r));
     }
 }
 
@@ -101,7 +69,7 @@ void fnn_bf16_pack_a_avx512bf16(int ta, int64_t rows, int64_t p0, int64_t kp, in
             __m512 hi = k0 + 1 < k ? _mm512_maskz_loadu_ps(mask, s + lda) : _mm512_setzero_ps();
             /* MR = 12: the first 12 pairs, zero in rows past h */
             _mm512_mask_storeu_epi32(panel + r * MR, (__mmask16)0x0FFF,
-                                     _mm512_maskz_mov_epi32(mask, pairs_of(lo, hi)));
+                                     _mm512_maskz_mov_epi32(mask, pairs_of_avx512bf16(lo, hi)));
         }
     }
 }
@@ -150,7 +118,7 @@ static void pack_bt_block_avx512bf16(const float *b, int64_t ldb, int64_t j0, in
     __m512i v[16];
     FNN_UNROLL_ALL
     for (int t = 0; t < 16; t++)
-        v[t] = t < w ? pairs_at(b + (j0 + t) * ldb + 2 * r0, k - 2 * r0)
+        v[t] = t < w ? pairs_at_avx512bf16(b + (j0 + t) * ldb + 2 * r0, k - 2 * r0)
                      : _mm512_setzero_si512();
     transpose_16x16(v);
     int64_t np = KP - r0 < 16 ? KP - r0 : 16;
@@ -174,13 +142,10 @@ void fnn_bf16_pack_b_avx512bf16(int tb, int64_t k, int64_t n, const float *b, in
             __mmask16 m0 = (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1);
             __mmask16 m1 = (__mmask16)(w >= 32 ? 0xFFFF : w > 16 ? (1u << (w - 16)) - 1 : 0);
             for (int64_t r = 0; r < KP; r++) {
-                const float *s = b + 2 * r * ldb + j0;
-                int two = 2 * r + 1 < k;
-                __m512 lo0 = _mm512_maskz_loadu_ps(m0, s), lo1 = _mm512_maskz_loadu_ps(m1, s + 16);
-                __m512 hi0 = two ? _mm512_maskz_loadu_ps(m0, s + ldb) : _mm512_setzero_ps();
-                __m512 hi1 = two ? _mm512_maskz_loadu_ps(m1, s + ldb + 16) : _mm512_setzero_ps();
-                _mm512_storeu_si512(panel + r * NR, pairs_of(lo0, hi0));
-                _mm512_storeu_si512(panel + r * NR + 16, pairs_of(lo1, hi1));
+                __m512i b0, b1;
+                row_pairs_avx512bf16(b + 2 * r * ldb + j0, ldb, 2 * r + 1 < k, m0, m1, &b0, &b1);
+                _mm512_storeu_si512(panel + r * NR, b0);
+                _mm512_storeu_si512(panel + r * NR + 16, b1);
             }
         } else {
             /* column j of op(B) is row j of B: 16 pairs of 16 rows, transposed */
@@ -206,17 +171,17 @@ void fnn_bf16_pack_b_rows_avx512bf16(int64_t k, int64_t n, const float *b, int64
         int pair = p % 2 == 0 && (p + 1 < r_hi || p + 1 == k), two = p + 1 < k;
         for (int64_t q = 0; q < panels; q++) {
             __mmask16 m0, m1;
-            masks_of(n - q * NR, &m0, &m1);
+            masks_of_avx512bf16(n - q * NR, &m0, &m1);
             const float *s = b + p * ldb + q * NR;
             uint32_t *d = dst + (q * KP + p / 2) * NR;
-            __m512 lo0 = _mm512_maskz_loadu_ps(m0, s), lo1 = _mm512_maskz_loadu_ps(m1, s + 16);
             if (pair) {
-                __m512 hi0 = two ? _mm512_maskz_loadu_ps(m0, s + ldb) : _mm512_setzero_ps();
-                __m512 hi1 = two ? _mm512_maskz_loadu_ps(m1, s + ldb + 16) : _mm512_setzero_ps();
-                _mm512_storeu_si512(d, pairs_of(lo0, hi0));
-                _mm512_storeu_si512(d + 16, pairs_of(lo1, hi1));
+                __m512i b0, b1;
+                row_pairs_avx512bf16(s, ldb, two, m0, m1, &b0, &b1);
+                _mm512_storeu_si512(d, b0);
+                _mm512_storeu_si512(d + 16, b1);
                 continue;
             }
+            __m512 lo0 = _mm512_maskz_loadu_ps(m0, s), lo1 = _mm512_maskz_loadu_ps(m1, s + 16);
             __m512i v0 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo0));
             __m512i v1 = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(lo1));
             __mmask32 half = 0x55555555u;                /* the low half: k = 2r */

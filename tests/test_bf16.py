@@ -24,7 +24,8 @@ U = 2.0 ** -24
 # edges of the 12 x 32 tile and of the k-pairs: 0, 1, odd k, MR/NR - 1, MR/NR + 1, many
 # k-blocks (KC = 256 values), and a T1 layer
 SHAPES = [(1, 1, 1), (3, 5, 7), (11, 31, 2), (12, 32, 256), (13, 33, 257), (25, 10, 1),
-          (5, 3, 600), (200, 70, 513), (128, 128, 784), (128, 784, 128), (784, 128, 128)]
+          (5, 3, 600), (200, 70, 513), (128, 128, 784), (128, 784, 128), (784, 128, 128),
+          (1, 200, 784), (2, 129, 33), (3, 300, 257)]   # a few rows: their own tiles
 
 
 @pytest.fixture(autouse=True)
@@ -366,3 +367,23 @@ def test_packing_rows_by_ranges_writes_the_bytes_of_a_whole_pack(k, n):
     for splits in ([], [1], [k // 2], [k // 3, k // 2 + 1], list(range(1, k, 3))):
         by_ranges, whole = compiled.bf16_pack_b_rows(b, [s for s in splits if 0 < s < k])
         assert numpy.array_equal(by_ranges, whole)
+
+
+@needs_native
+@pytest.mark.parametrize("m", [1, 2, 3])
+@pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "sigmoid", "elu"])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_a_few_rows_read_b_unpacked_with_the_bits_of_the_packed_route(m, activation,
+                                                                      with_bias):
+    # op(a) = a both times: row-major a reads B as it is, a stored transposed packs B
+    from fastnn._codes import BY_NAME
+    rng = numpy.random.default_rng(m)
+    a = rng.standard_normal((m, 515)).astype(numpy.float32)
+    b = rng.standard_normal((515, 150)).astype(numpy.float32)
+    bias = rng.standard_normal(150).astype(numpy.float32) if with_bias else None
+    code = BY_NAME[activation].code
+    direct = compiled.bf16_matmul(a, b, False, False, 1, bias, code)
+    packed = compiled.bf16_matmul(numpy.ascontiguousarray(a.T), b, True, False, 1, bias, code)
+    assert same_bits(direct, packed)
+    if activation == "linear" and not with_bias:
+        assert same_bits(direct, compiled.bf16_matmul_ref(a, b))

@@ -18,6 +18,9 @@ cdef extern from "bf16.h" nogil:
     void fnn_bf16_gemm(int ta, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                        const void *bp, float *c, int64_t ldc, const fnn_epilogue *ep,
                        int n_threads)
+    void fnn_bf16_matmul(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, void *bp, float *c,
+                         int64_t ldc, const fnn_epilogue *ep, int n_threads)
     void fnn_bf16_kernel_info(int64_t info[4])
     void fnn_bf16_round_array(const float *src, float *dst, int64_t n)
 
@@ -99,8 +102,8 @@ def bf16_matmul(a, b, bint transpose_a=False, bint transpose_b=False, int n_thre
     cdef const float *pb = &bm[0, 0] if k else NULL
     cdef int64_t lda = a.shape[1], ldb = b.shape[1]
     with nogil:
-        fnn_bf16_pack_b(transpose_b, k, n, pb, ldb, &pv[0], n_threads)
-        fnn_bf16_gemm(transpose_a, m, n, k, pa, lda, &pv[0], &ov[0, 0], n, &ep, n_threads)
+        fnn_bf16_matmul(transpose_a, transpose_b, m, n, k, pa, lda, pb, ldb, &pv[0],
+                        &ov[0, 0], n, &ep, n_threads)
     _gemm_buffers_ok()
     return out
 
@@ -170,10 +173,11 @@ cdef inline void _dense_gemm(bint dbl, Layer *L, int64_t rows, const void *x, vo
         return
     if L.wp_fresh:
         L.wp_fresh = 0      # packed by the update before (train_steps): W has not changed
-    else:
-        fnn_bf16_pack_b(0, L.n_in, L.n_out, <const float *>L.w, L.n_out, L.wp, nt)
-    fnn_bf16_gemm(0, rows, L.n_out, L.n_in, <const float *>x, L.n_in, L.wp, <float *>out,
-                  L.n_out, ep, nt)
+        fnn_bf16_gemm(0, rows, L.n_out, L.n_in, <const float *>x, L.n_in, L.wp,
+                      <float *>out, L.n_out, ep, nt)
+    else:   # packs W, or for a few rows reads it as it is
+        fnn_bf16_matmul(0, 0, rows, L.n_out, L.n_in, <const float *>x, L.n_in,
+                        <const float *>L.w, L.n_out, L.wp, <float *>out, L.n_out, ep, nt)
 
 
 cdef inline void _dense_grad_w(bint dbl, Layer *L, int64_t rows, const void *x,
