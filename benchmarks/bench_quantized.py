@@ -94,6 +94,7 @@ def main(argv=None):
         times = {name: [] for name in runs}
         for _ in range(args.rounds):
             for name, fn in runs.items():
+                _common.pause()   # onnxruntime's spinning threads would slow the next one
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
