@@ -11,8 +11,9 @@ Each peer trains the same MLP on the same synthetic float32 data (60,000 x 784; 
 skipped with its reason. Reported: the median seconds per epoch over `--repeats` epochs
 after one warm-up epoch, the speed-up of fastnn over the fastest peer, and fastnn's
 distance from the floor, the epoch's FLOPs at the machine's fp32 peak; and fastnn's
-mixed_bfloat16 training (tasks timed by the epoch) against its float32. (For the
-bfloat16 figures on a shared machine, bench_bf16.py alternates the two round by round.)
+mixed_bfloat16 training (tasks timed by the epoch) against its float32, the two taking
+turns round by round (each round a two-epoch fit of each, the second epoch timed) and
+the speed-up the median of the rounds' ratios.
 """
 import argparse
 import os
@@ -76,17 +77,36 @@ def time_peer(module, task, data, batch, n_threads, args):
     with _common.thread_limit(n_threads):
         try:
             trainers = module.make_trainers(task, *data, batch)
-            for label, trainer in trainers.items():
-                _common.pause()
-                with module.threads(n_threads):
-                    times = trainer.epoch_times(1 + args.repeats)[1:]
+            if len(trainers) > 1:
+                timed = _alternating(trainers, module, n_threads, args.repeats)
+            else:
+                timed = {}
+                for label, trainer in trainers.items():
+                    _common.pause()
+                    with module.threads(n_threads):
+                        timed[label] = trainer.epoch_times(1 + args.repeats)[1:]
+            for label, times in timed.items():
                 rows.append(_row(task, batch, n_threads, label, times, len(data[0]),
-                                 trainer.note))
+                                 trainers[label].note))
         except Exception as exc:  # a peer failing must not stop the others
             rows.append({"task": task.name, "batch": batch, "threads": n_threads,
                          "peer": module.NAME, "note": f"failed: {type(exc).__name__}: "
                                                       f"{str(exc)[:80]}"})
     return rows
+
+
+def _alternating(trainers, module, n_threads, repeats):
+    """{label: epoch seconds per round}: a peer's variants (fastnn float32 and
+    mixed_bfloat16) taking turns, each round a fit of two epochs of each, timing the
+    second (the first settles the fit's thread choice), so that a slow minute of a shared
+    machine falls on both sides of a round's ratio."""
+    timed = {label: [] for label in trainers}
+    for _ in range(repeats):
+        for label, trainer in trainers.items():
+            _common.pause()
+            with module.threads(n_threads):
+                timed[label].append(trainer.epoch_times(2)[1])
+    return timed
 
 
 def _row(task, batch, n_threads, label, times, n_samples, note):
@@ -158,7 +178,7 @@ def _target(task, key, mine, summary):
 
 def mixed(rows):
     """Per (task, batch, threads): fastnn's float32 epoch time over its mixed_bfloat16
-    one (the peer fastnn_mlp.MIXED)."""
+    one (the peer fastnn_mlp.MIXED), the median of the rounds' ratios."""
     out = []
     for r in rows:
         if r["peer"] != "fastnn mixed_bfloat16" or "sec_epoch" not in r:
@@ -168,8 +188,9 @@ def mixed(rows):
                                                               r["threads"])), None)
         if base is None:
             continue
-        ratio, target = base["sec_epoch"] / r["sec_epoch"], MIXED_TARGETS.get(
-            (r["task"], r["batch"]))
+        # the median of the rounds' ratios (the two took turns: _alternating)
+        ratio = _common.median([a / b for a, b in zip(base["times"], r["times"])])
+        target = MIXED_TARGETS.get((r["task"], r["batch"]))
         out.append({"task": r["task"], "batch": r["batch"], "threads": r["threads"],
                     "f32_s": base["sec_epoch"], "mixed_s": r["sec_epoch"], "speedup": ratio,
                     "target": f">={target}x" if target else "",
