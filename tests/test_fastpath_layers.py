@@ -11,13 +11,11 @@ import pytest
 
 import fastnn
 from fastnn import layers as L, models, regularizers
-from fastnn.backend import compiled_executor
 from conftest import BACKENDS, needs_openmp
+from fastpath_common import (COMPILED, SCC, check_one_and_two_threads,
+                             check_reference_backend, compiled_and_layered, data, fit_stack)
 
 pytestmark = pytest.mark.skipif("cpu" not in BACKENDS, reason="the cpu backend is not built")
-
-COMPILED = "compiled: one fused call per training step"
-SCC = "sparse_categorical_crossentropy"
 
 STACKS = {
     # the Keras pattern: Dense -> BatchNormalization -> Activation -> Dense(softmax)
@@ -58,39 +56,10 @@ STACKS = {
 }
 
 
-def _data(loss, n, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 8)) * 2.0 + 0.5
-    if loss == "binary_crossentropy":
-        return x, (rng.random((n, 1)) > 0.5) * 1.0
-    if loss == "mse":
-        return x, rng.standard_normal((n, 3))
-    return x, rng.integers(0, 3, n)
-
-
-def _fit(case, backend="cpu", dtype="float32", threads=1, width=16, n=70, batch_size=8,
-         layer_path=False, monkeypatch=None):
-    """Train STACKS[case] 3 epochs; returns (model, losses, predictions)."""
+def _fit(case, **kw):
+    """Train STACKS[case] (fastpath_common.fit_stack); returns (model, losses, predictions)."""
     make, loss = STACKS[case]
-    x, y = _data(loss, n)
-    with fastnn.use_backend(backend), fastnn.threads(threads):
-        fastnn.config.set_floatx(dtype)
-        try:
-            fastnn.utils.set_random_seed(1)
-            model = models.Sequential(make(width))
-            model.compile("adam", loss)
-            if layer_path:     # the specification: every layer's own code, one by one
-                monkeypatch.setattr(compiled_executor, "why_not_compiled",
-                                    lambda program: "forced layer by layer")
-                monkeypatch.setattr(compiled_executor.CompiledExecutor, "inference_plan",
-                                    lambda self, rows, cache: None)
-            history = model.fit(x, y, batch_size=batch_size, epochs=3, verbose=0)
-            pred = model.predict(x, verbose=0)
-            if layer_path:
-                monkeypatch.undo()
-            return model, history.history["loss"], pred
-        finally:
-            fastnn.config.set_floatx("float32")
+    return fit_stack(make, loss, **kw)
 
 
 def _rounding_driven(model):
@@ -105,10 +74,6 @@ def _rounding_driven(model):
             found.add(i + 1)
         i += len(layer.weights)
     return found
-
-
-def _same_bits(a, b):
-    return all(u.dtype == v.dtype and u.tobytes() == v.tobytes() for u, v in zip(a, b))
 
 
 @pytest.mark.parametrize("case", sorted(STACKS))
@@ -126,15 +91,11 @@ def test_the_layers_run_compiled_and_summary_says_so(case):
 def test_weights_are_the_layer_paths_bit_for_bit(case, batch_size, dtype, monkeypatch):
     """Bit for bit: weights (moving statistics included), per-epoch losses (but where a
     regularizer's penalty is summed in another order: within 1e-12) and predictions."""
-    name = np.dtype(dtype).name
-    kw = dict(dtype=name, n=600 if batch_size == 256 else 70, batch_size=batch_size)
-    compiled, c_loss, c_pred = _fit(case, **kw)
-    layered, l_loss, l_pred = _fit(case, layer_path=True, monkeypatch=monkeypatch, **kw)
-    assert compiled.executor.compiled and not layered.executor.compiled
-    assert _same_bits(compiled.get_weights(), layered.get_weights())
-    assert c_pred.tobytes() == l_pred.tobytes()
+    (_, c_loss, _), (_, l_loss, _) = compiled_and_layered(_fit, case, batch_size, dtype,
+                                                          monkeypatch)
     if "regularized" in case or "prelu" in case:
-        np.testing.assert_allclose(c_loss, l_loss, rtol=1e-12 if name == "float64" else 1e-8)
+        np.testing.assert_allclose(c_loss, l_loss,
+                                   rtol=1e-12 if np.dtype(dtype) == np.float64 else 1e-8)
     else:
         assert c_loss == l_loss
 
@@ -142,28 +103,12 @@ def test_weights_are_the_layer_paths_bit_for_bit(case, batch_size, dtype, monkey
 @needs_openmp
 @pytest.mark.parametrize("case", sorted(STACKS))
 def test_one_and_two_threads_give_the_same_bits(case):
-    # 256 rows x 80 features: the element-wise passes and the column sums are split
-    # over the threads (above PARALLEL_MIN elements, several blocks of 64 columns)
-    kw = dict(width=80, n=600, batch_size=256)
-    one, loss_1, pred_1 = _fit(case, threads=1, **kw)
-    two, loss_2, pred_2 = _fit(case, threads=2, **kw)
-    assert _same_bits(one.get_weights(), two.get_weights())
-    assert loss_1 == loss_2 and pred_1.tobytes() == pred_2.tobytes()
+    check_one_and_two_threads(_fit, case)
 
 
 @pytest.mark.parametrize("case", sorted(STACKS))
 def test_the_reference_backend_takes_the_same_steps(case, dtype):
-    name = np.dtype(dtype).name
-    cpu, cpu_loss, cpu_pred = _fit(case, dtype=name)
-    ref, ref_loss, ref_pred = _fit(case, backend="reference", dtype=name)
-    # float32: 27 Adam steps through normalisations, which scale rounding differences up
-    tol = dict(rtol=2e-3, atol=2e-4) if name == "float32" else dict(rtol=1e-9, atol=1e-11)
-    skip = _rounding_driven(cpu)
-    for i, (got, want) in enumerate(zip(cpu.get_weights(), ref.get_weights())):
-        if i not in skip:
-            np.testing.assert_allclose(got, want, **tol)
-    np.testing.assert_allclose(cpu_loss, ref_loss, **tol)
-    np.testing.assert_allclose(cpu_pred, ref_pred, **tol)
+    check_reference_backend(_fit, case, dtype, skip=_rounding_driven)
 
 
 def test_moving_statistics_are_trained_and_saved(tmp_path, monkeypatch):
@@ -180,7 +125,7 @@ def test_moving_statistics_are_trained_and_saved(tmp_path, monkeypatch):
     for name in ("moving_mean", "moving_variance", "gamma", "beta"):
         assert (np.asarray(getattr(loaded.layers[1], name)).tobytes()
                 == np.asarray(getattr(bn, name)).tobytes())
-    x, _ = _data(SCC, 70)
+    x, _ = data(SCC, 70)
     assert loaded.predict(x, verbose=0).tobytes() == pred.tobytes()
 
 
@@ -228,7 +173,7 @@ def test_distributed_training_refuses_the_new_layers():
     fastnn.utils.set_random_seed(0)
     model = models.Sequential(STACKS["bn_first_tanh"][0](4))
     model.compile("adam", SCC)
-    model.fit(*_data(SCC, 8), verbose=0)
+    model.fit(*data(SCC, 8), verbose=0)
     with pytest.raises(ValueError, match="distributed training runs Dense and Dropout "
                                          "layers .*batch_normalization"):
         sharded_ops(model.program)

@@ -13,13 +13,12 @@ import pytest
 
 import fastnn
 from fastnn import _philox, constraints as C, layers as L, models
-from fastnn.backend import compiled_executor
 from conftest import BACKENDS, needs_openmp
+from fastpath_common import (COMPILED, SCC, check_one_and_two_threads,
+                             check_reference_backend, compiled_and_layered, data, fit_stack,
+                             same_bits)
 
 pytestmark = pytest.mark.skipif("cpu" not in BACKENDS, reason="the cpu backend is not built")
-
-COMPILED = "compiled: one fused call per training step"
-SCC = "sparse_categorical_crossentropy"
 
 STACKS = {
     "max_norm_non_neg": lambda w: [
@@ -49,39 +48,12 @@ STACKS = {
 
 
 def _data(n, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, 8)) * 2.0 + 0.5, rng.integers(0, 3, n)
+    return data(SCC, n, seed)
 
 
-def _fit(case, backend="cpu", dtype="float32", threads=1, width=16, n=70, batch_size=8,
-         layer_path=False, monkeypatch=None, epochs=3):
-    """Train STACKS[case] `epochs` epochs; returns (model, losses, predictions)."""
-    x, y = _data(n)
-    with fastnn.use_backend(backend), fastnn.threads(threads):
-        fastnn.config.set_floatx(dtype)
-        try:
-            fastnn.utils.set_random_seed(1)
-            model = models.Sequential(STACKS[case](width))
-            model.build((None, 8))
-            if isinstance(model.layers[0], L.Normalization):
-                model.layers[0].adapt(x)
-            model.compile("adam", SCC)
-            if layer_path:     # the specification: every layer's own code, one by one
-                monkeypatch.setattr(compiled_executor, "why_not_compiled",
-                                    lambda program: "forced layer by layer")
-                monkeypatch.setattr(compiled_executor.CompiledExecutor, "inference_plan",
-                                    lambda self, rows, cache: None)
-            history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
-            pred = model.predict(x, verbose=0)
-            if layer_path:
-                monkeypatch.undo()
-            return model, history.history["loss"], pred
-        finally:
-            fastnn.config.set_floatx("float32")
-
-
-def _same_bits(a, b):
-    return all(u.dtype == v.dtype and u.tobytes() == v.tobytes() for u, v in zip(a, b))
+def _fit(case, **kw):
+    """Train STACKS[case] (fastpath_common.fit_stack); returns (model, losses, predictions)."""
+    return fit_stack(STACKS[case], SCC, **kw)
 
 
 # ------------------------------------------------------------------ the normal draws
@@ -158,13 +130,9 @@ def test_the_models_run_compiled_and_summary_says_so(case):
 @pytest.mark.parametrize("case", sorted(STACKS))
 @pytest.mark.parametrize("batch_size", [8, 256])
 def test_weights_are_the_layer_paths_bit_for_bit(case, batch_size, dtype, monkeypatch):
-    name = np.dtype(dtype).name
-    kw = dict(dtype=name, n=600 if batch_size == 256 else 70, batch_size=batch_size)
-    compiled, c_loss, c_pred = _fit(case, **kw)
-    layered, l_loss, l_pred = _fit(case, layer_path=True, monkeypatch=monkeypatch, **kw)
-    assert compiled.executor.compiled and not layered.executor.compiled
-    assert _same_bits(compiled.get_weights(), layered.get_weights())
-    assert c_loss == l_loss and c_pred.tobytes() == l_pred.tobytes()
+    (compiled, c_loss, _), (layered, l_loss, _) = compiled_and_layered(
+        _fit, case, batch_size, dtype, monkeypatch)
+    assert c_loss == l_loss
     steps = [getattr(layer, "step", None) for layer in compiled.layers]
     assert steps == [getattr(layer, "step", None) for layer in layered.layers]
 
@@ -172,25 +140,12 @@ def test_weights_are_the_layer_paths_bit_for_bit(case, batch_size, dtype, monkey
 @needs_openmp
 @pytest.mark.parametrize("case", sorted(STACKS))
 def test_one_and_two_threads_give_the_same_bits(case):
-    # 256 rows x 80 features: the element-wise passes (noise, normalisation,
-    # constraints) are split over the threads, above PARALLEL_MIN elements
-    kw = dict(width=80, n=600, batch_size=256)
-    one, loss_1, pred_1 = _fit(case, threads=1, **kw)
-    two, loss_2, pred_2 = _fit(case, threads=2, **kw)
-    assert _same_bits(one.get_weights(), two.get_weights())
-    assert loss_1 == loss_2 and pred_1.tobytes() == pred_2.tobytes()
+    check_one_and_two_threads(_fit, case)
 
 
 @pytest.mark.parametrize("case", sorted(STACKS))
 def test_the_reference_backend_takes_the_same_steps(case, dtype):
-    name = np.dtype(dtype).name
-    cpu, cpu_loss, cpu_pred = _fit(case, dtype=name)
-    ref, ref_loss, ref_pred = _fit(case, backend="reference", dtype=name)
-    tol = dict(rtol=2e-3, atol=2e-4) if name == "float32" else dict(rtol=1e-9, atol=1e-11)
-    for got, want in zip(cpu.get_weights(), ref.get_weights()):
-        np.testing.assert_allclose(got, want, **tol)
-    np.testing.assert_allclose(cpu_loss, ref_loss, **tol)
-    np.testing.assert_allclose(cpu_pred, ref_pred, **tol)
+    check_reference_backend(_fit, case, dtype)
 
 
 def test_constraints_hold_after_compiled_training():
@@ -219,7 +174,7 @@ def test_noise_resumes_exactly_from_a_saved_model(tmp_path):
         h2 = loaded.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
         assert loaded.executor.compiled
     assert h1.history["loss"] == h2.history["loss"]
-    assert _same_bits(model.get_weights(), loaded.get_weights())
+    assert same_bits(model.get_weights(), loaded.get_weights())
     assert [getattr(l, "step", None) for l in model.layers] == [
         getattr(l, "step", None) for l in loaded.layers]
 
@@ -305,4 +260,4 @@ def test_sharded_steps_apply_the_constraints_after_the_compiled_update():
     for t in threads:
         t.join()
     for got in results:
-        assert _same_bits(got, want)
+        assert same_bits(got, want)
