@@ -123,6 +123,14 @@ def median(values):
     return float(statistics.median(values))
 
 
+def paired_ratios(numerators, denominators):
+    """(median, list) of the ratios round by round of two libraries' or builds' times
+    taken in turns: a slow minute of a shared machine then weighs on both sides of a
+    ratio, where it would tilt a ratio of medians."""
+    ratios = [a / b for a, b in zip(numerators, denominators)]
+    return median(ratios), ratios
+
+
 def peak_gflops(n_threads, _cache={}):
     """The fp32 peak in GFLOP/s on `n_threads` cores and where the number comes from:
     `n_threads` times one core's peak as measured by peak_fma.c (through

@@ -88,12 +88,6 @@ def alternate(fns, rounds):
     return times
 
 
-def paired(times, slow, fast):
-    """(median, per round) of the ratios times[slow][r] / times[fast][r]."""
-    ratios = [a / b for a, b in zip(times[slow], times[fast])]
-    return _common.median(ratios), ratios
-
-
 def gemm_rates(n_threads, rounds):
     """GFLOP/s of the T1 products at 1,024 rows, float32 and bfloat16, alternated."""
     from fastnn._kernels import compiled
@@ -149,8 +143,9 @@ def main(argv=None):
                                                      verbose=0))
                                for p, m in models.items()}, args.rounds)
             rates = gemm_rates(nt, args.rounds)
-        pred_x, pred_rounds = paired(pred, "float32", "bfloat16")
-        train_x, train_rounds = paired(train, "float32", "mixed_bfloat16")
+        pred_x, pred_rounds = _common.paired_ratios(pred["float32"], pred["bfloat16"])
+        train_x, train_rounds = _common.paired_ratios(train["float32"],
+                                                    train["mixed_bfloat16"])
         row = {"predict_rows_per_s": {k: len(x) / _common.median(s) for k, s in pred.items()},
                "predict_speedup": pred_x, "predict_speedup_rounds": pred_rounds,
                "epoch_s": {k: _common.median(s) for k, s in train.items()},

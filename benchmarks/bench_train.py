@@ -189,7 +189,7 @@ def mixed(rows):
         if base is None:
             continue
         # the median of the rounds' ratios (the two took turns: _alternating)
-        ratio = _common.median([a / b for a, b in zip(base["times"], r["times"])])
+        ratio, _ = _common.paired_ratios(base["times"], r["times"])
         target = MIXED_TARGETS.get((r["task"], r["batch"]))
         out.append({"task": r["task"], "batch": r["batch"], "threads": r["threads"],
                     "f32_s": base["sec_epoch"], "mixed_s": r["sec_epoch"], "speedup": ratio,

@@ -71,7 +71,7 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
             scalars.c_v = updates[s, 8] if width > 6 else 0.0
             out[s] += group._update(&scalars, n_threads)
             if kept:
-                _bf16_weights_fresh(plan, 1)
+                _bf16_weights_fresh(plan)
             if constrained:
                 constraints._apply(n_threads)
             if keep_out != NULL:
@@ -79,7 +79,6 @@ def train_steps(StackPlan plan, x, y, sample_weight, const int64_t[::1] order,
             if keep_y != NULL:
                 memcpy(keep_y + s * y_bytes, src.by, y_bytes)
         if kept:    # between calls the weights may change (set_weights): pack again
-            _bf16_weights_fresh(plan, 0)
             _release_bf16_weights(plan, group)
     _gemm_buffers_ok()
     return losses
@@ -96,23 +95,24 @@ cdef bint _keep_bf16_weights(StackPlan plan, ParamGroup group) noexcept nogil:
     for j in range(plan.n_layers):
         L = &plan.layers[j]
         L.wp_kept = L.kind == DENSE and L.bf16 and group._keep_bf16(L.w, L.wp)
-        L.wp_fresh = 0
         any_kept |= L.wp_kept
     return any_kept
 
 
-cdef void _bf16_weights_fresh(StackPlan plan, int fresh) noexcept nogil:
+cdef void _bf16_weights_fresh(StackPlan plan) noexcept nogil:
+    """After an update: the kept layers' packed weights are current."""
     cdef int j
     for j in range(plan.n_layers):
         if plan.layers[j].wp_kept:
-            plan.layers[j].wp_fresh = fresh
+            plan.layers[j].wp_fresh = 1
 
 
 cdef void _release_bf16_weights(StackPlan plan, ParamGroup group) noexcept nogil:
+    """Undo _keep_bf16_weights: the next forward packs its weights itself."""
     cdef int j
     group._drop_bf16()
     for j in range(plan.n_layers):
-        plan.layers[j].wp_kept = 0
+        plan.layers[j].wp_kept = plan.layers[j].wp_fresh = 0
 
 
 cdef char *_block_buffer(arr, like, int64_t n_steps, str name) except? NULL:
